@@ -1,0 +1,83 @@
+//! The `steward` command line. Every subcommand takes `--settings FILE` and reads the
+//! same layered settings; a settings problem exits with code 2 and one line.
+
+mod migrate;
+mod settings_check;
+mod start;
+mod status;
+mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Settings;
+
+/// Steward: a manager of managers for people who run many clusters.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, about, long_about = None)]
+pub struct Cli {
+    /// The node's settings file (YAML), layered over the built-in defaults;
+    /// STEWARD__SECTION__KEY environment variables override both.
+    #[arg(long, global = true, value_name = "FILE", env = "STEWARD_SETTINGS")]
+    pub settings: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a node: register this server, run its roles, serve the API.
+    Start,
+    /// Apply database migrations (start does this too) and exit.
+    Migrate,
+    /// Print the region: zones, servers, heartbeats, memory, CPU and roles.
+    Status {
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect settings.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Validate the settings and print the effective values, secrets masked.
+    Check,
+}
+
+/// Exit code for bad settings (and bad command-line usage, as clap does).
+pub const EXIT_SETTINGS: u8 = 2;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.settings.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_SETTINGS);
+        }
+    };
+    let result = match cli.command {
+        Command::Start => start::run(settings),
+        Command::Migrate => migrate::run(settings),
+        Command::Status { json } => status::run(settings, json),
+        Command::Settings {
+            command: SettingsCommand::Check,
+        } => settings_check::run(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! `steward status`: the whole region, like the seed's `rake evm:status_full` —
+//! zones, servers (status, heartbeat age, RSS, CPU, master) and their roles, active
+//! and inactive. `--json` prints the same for machines.
+
+use anyhow::Context;
+
+use super::migrate::quiet;
+use super::table::Table;
+use crate::db::Db;
+use crate::region::{RegionView, load_region_view};
+use crate::settings::{Settings, format_size};
+
+pub(super) fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
+    crate::telemetry::init(&quiet(&settings));
+    let db = Db::connect(&settings.database)
+        .with_context(|| format!("connecting to {}", settings.database.url.masked()))?;
+    let view = db.with_conn(load_region_view).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the region from {}: {e} (has a node been started or `steward migrate` run?)",
+            db.masked_url()
+        )
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        print!("{}", render(&view));
+    }
+    Ok(())
+}
+
+/// The text report.
+pub fn render(view: &RegionView) -> String {
+    let mut out = format!(
+        "Region {} ({}), guid {}\n",
+        view.region, view.description, view.guid
+    );
+    let started = view
+        .servers
+        .iter()
+        .filter(|s| s.status == "started")
+        .count();
+    out.push_str(&format!(
+        "{} zone(s), {} server(s), {} started\n",
+        view.zones.len(),
+        view.servers.len(),
+        started
+    ));
+    for zone in &view.zones {
+        out.push_str(&format!("\nZone: {}\n", zone.name));
+        let servers: Vec<_> = view
+            .servers
+            .iter()
+            .filter(|s| s.zone == zone.name)
+            .collect();
+        if servers.is_empty() {
+            out.push_str("  (no servers)\n");
+            continue;
+        }
+        let mut table = Table::new(&[
+            "SERVER",
+            "ID",
+            "STATUS",
+            "PID",
+            "MASTER",
+            "HEARTBEAT",
+            "RSS",
+            "CPU",
+            "URL",
+        ]);
+        for s in &servers {
+            table.row(vec![
+                s.name.clone(),
+                s.id.to_string(),
+                s.status.clone(),
+                s.pid.to_string(),
+                if s.is_master { "yes" } else { "" }.to_string(),
+                s.heartbeat_age_s.map(age).unwrap_or_else(|| "never".into()),
+                format_size(s.memory_rss.max(0) as u64),
+                format!("{:.1}%", s.cpu_percent),
+                s.url.clone(),
+            ]);
+        }
+        out.push_str(&table.render("  "));
+        out.push_str("\n  Roles (A = active, - = assigned but inactive; P = primary)\n");
+        let mut headers = vec!["ROLE"];
+        headers.extend(servers.iter().map(|s| s.name.as_str()));
+        let mut roles = Table::new(&headers);
+        for spec in crate::roles::CATALOGUE {
+            let cells: Vec<String> = servers
+                .iter()
+                .map(|s| match s.roles.iter().find(|r| r.name == spec.name) {
+                    Some(r) => format!(
+                        "{}{}",
+                        if r.active { "A" } else { "-" },
+                        if r.priority == 1 { " P" } else { "" }
+                    ),
+                    None => String::new(),
+                })
+                .collect();
+            if cells.iter().all(String::is_empty) {
+                continue;
+            }
+            let mut row = vec![spec.name.to_string()];
+            row.extend(cells);
+            roles.row(row);
+        }
+        out.push_str(&roles.render("  "));
+    }
+    out
+}
+
+fn age(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 120.0 {
+        format!("{s:.0}s ago")
+    } else if s < 7200.0 {
+        format!("{:.0}m ago", s / 60.0)
+    } else {
+        format!("{:.1}h ago", s / 3600.0)
+    }
+}

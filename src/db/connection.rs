@@ -1,0 +1,112 @@
+//! One connection type over PostgreSQL and SQLite, and the r2d2 manager that opens
+//! the right one for the configured URL (SQLite gets its pragmas on every open).
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use crate::settings::DatabaseUrl;
+
+/// A connection to the region database, whichever backend it is.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgresql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Per-connection SQLite settings: WAL so readers never block the writer, a busy
+/// timeout instead of "database is locked", and foreign keys (off by default).
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA busy_timeout = 15000; \
+     PRAGMA foreign_keys = ON;";
+
+/// Opens connections for r2d2.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl Manager {
+    /// A manager for `url`; PostgreSQL URLs get a libpq `connect_timeout` unless they
+    /// carry one.
+    pub fn new(url: &DatabaseUrl, connect_timeout: std::time::Duration) -> Self {
+        let target = match url {
+            DatabaseUrl::Postgres(u) => {
+                let secs = connect_timeout.as_secs().max(1);
+                let u = if u.contains("connect_timeout=") {
+                    u.clone()
+                } else if u.contains('?') {
+                    format!("{u}&connect_timeout={secs}")
+                } else {
+                    format!("{u}?connect_timeout={secs}")
+                };
+                Target::Postgres(u)
+            }
+            DatabaseUrl::Sqlite(path) => Target::Sqlite(path.display().to_string()),
+        };
+        Self { target }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.target {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgresql)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| {
+                    diesel::r2d2::Error::ConnectionError(
+                        ConnectionError::CouldntSetupConfiguration(e),
+                    )
+                })?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}

@@ -1,0 +1,42 @@
+//! Write transactions that behave the same on both backends. On SQLite a plain
+//! `BEGIN` takes the write lock only at the first write and can then fail with
+//! "database is locked" without waiting; `BEGIN IMMEDIATE` takes it up front, so the
+//! busy timeout applies and writers queue instead of failing.
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+
+use super::{DbConnection, DbError};
+
+/// Runs `f` in a transaction that holds the write lock from its start.
+/// `f` must not open transactions of its own.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    match conn {
+        DbConnection::Postgresql(_) => conn.transaction(f),
+        DbConnection::Sqlite(_) => {
+            conn.batch_execute("BEGIN IMMEDIATE")?;
+            let mut guard = RollbackGuard { conn, done: false };
+            let value = f(guard.conn)?;
+            guard.conn.batch_execute("COMMIT")?;
+            guard.done = true;
+            Ok(value)
+        }
+    }
+}
+
+/// Rolls back on every way out that is not a commit: an error or a panic.
+struct RollbackGuard<'a> {
+    conn: &'a mut DbConnection,
+    done: bool,
+}
+
+impl Drop for RollbackGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.batch_execute("ROLLBACK");
+        }
+    }
+}

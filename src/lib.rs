@@ -1,0 +1,28 @@
+//! Steward: a manager of managers, re-creating the CloudForms/ManageIQ architecture
+//! (regions, zones, servers, roles, a database-backed message queue, supervised
+//! workers) in one small Rust binary.
+//!
+//! # Layout
+//!
+//! - [`cli`] — the `steward` command line; `main.rs` only calls [`cli::main`].
+//! - [`settings`] — layered YAML settings, validated once into typed values.
+//! - [`db`] — the region database over PostgreSQL or SQLite: pool, migrations,
+//!   region-encoded ids, backend-specific SQL in a few named places.
+//! - [`roles`] — the server-role catalogue.
+//! - [`region`] — servers, role assignments and the region view.
+//! - [`node`] — one node's life: data directory, the `NodeSupervisor` and `Registry`
+//!   actors, start-up and graceful stop.
+//! - [`web`] — actix-web: `/ping` and the REST API.
+//! - [`telemetry`], [`tls`], [`backoff`], [`json`] — cross-cutting helpers.
+
+pub mod backoff;
+pub mod cli;
+pub mod db;
+pub mod json;
+pub mod node;
+pub mod region;
+pub mod roles;
+pub mod settings;
+pub mod telemetry;
+pub mod tls;
+pub mod web;

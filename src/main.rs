@@ -1,0 +1,5 @@
+//! The `steward` binary: see the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    steward::cli::main()
+}

@@ -1,0 +1,18 @@
+//! One Steward node: its data directory, its actors (`NodeSupervisor`, `Registry`),
+//! and `run`, which takes it from settings to a started server and back to stopped.
+
+mod data_dir;
+mod error;
+mod process_stats;
+mod registry;
+mod run;
+mod signals;
+mod supervisor;
+
+pub use data_dir::DataDir;
+pub use error::NodeError;
+pub use process_stats::{ProcessSample, ProcessSampler, host_name};
+pub use registry::{GetHeartbeatStats, GetRegionView, ListServersWithRole, Registry};
+pub use run::{connect_with_retry, retry_while_unreachable, run};
+pub use signals::StopSignal;
+pub use supervisor::{NodeSupervisor, Shutdown, StopActor};

@@ -1,0 +1,184 @@
+//! A node's life, start to stop:
+//!
+//! ```text
+//! lock data dir ─ connect DB (retry w/ backoff) ─ migrate ─ register (starting)
+//!   ─ assign roles ─ bind web ─ Registry heart-beats ─ mark started
+//!   ··· SIGINT/SIGTERM ··· stopping ─ stop web ─ deactivate roles ─ stopped
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::registry::Registry;
+use super::supervisor::{NodeSupervisor, Shutdown};
+use super::{DataDir, NodeError, StopSignal, host_name};
+use crate::backoff::Backoff;
+use crate::db::{Db, DbError, migrate};
+use crate::region::{self, ServerIdentity, ServerStatus};
+use crate::settings::{DatabaseUrl, Settings};
+use crate::web::{AppState, Application};
+
+/// Runs a node until SIGINT/SIGTERM. Must be called inside an actix `System`.
+pub async fn run(settings: Settings) -> Result<(), NodeError> {
+    let settings = Arc::new(settings);
+    let data_dir = DataDir::open(&settings.server.data_dir)?;
+    let mut stop = StopSignal::install().map_err(|e| NodeError::DataDir {
+        path: data_dir.path().to_path_buf(),
+        reason: format!("cannot install signal handlers: {e}"),
+    })?;
+    tracing::info!(
+        server = %settings.server.name,
+        zone = %settings.server.zone,
+        region = settings.server.region,
+        guid = %data_dir.guid(),
+        database = %settings.database.url.masked(),
+        "starting steward node"
+    );
+
+    let db = tokio::select! {
+        db = connect_with_retry(&settings) => db?,
+        signal = stop.recv() => {
+            tracing::info!(signal, "stop requested before the database was reachable");
+            return Err(NodeError::Interrupted);
+        }
+    };
+    let region_number = settings.server.region;
+    let report =
+        retry_while_unreachable("migrate", || db.run(move |c| migrate(c, region_number))).await?;
+    tracing::info!(
+        applied = report.applied.len(),
+        region = report.region,
+        "database schema ready"
+    );
+
+    let who = ServerIdentity {
+        guid: data_dir.guid().to_string(),
+        name: settings.server.name.clone(),
+        zone: settings.server.zone.clone(),
+        hostname: host_name(),
+        pid: std::process::id() as i32,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let roles = settings.roles.clone();
+    let server_id = retry_while_unreachable("register", || {
+        let (who, roles) = (who.clone(), roles.clone());
+        db.run(move |c| {
+            let id = region::register(c, &who)?;
+            region::assign_roles(c, id, &roles.enabled, &roles.primary)?;
+            Ok(id)
+        })
+    })
+    .await?;
+
+    let app = Application::build(
+        settings.web.bind,
+        settings.web.port,
+        settings.server.shutdown_timeout.as_secs().max(1),
+        AppState {
+            db: db.clone(),
+            server_id,
+        },
+    )?;
+    let url = format!("http://{}", app.addr());
+    let web = app.spawn();
+    let url_for_db = url.clone();
+    db.run(move |c| region::set_url(c, server_id, &url_for_db))
+        .await?;
+    tracing::info!(%url, "listening on {url}");
+
+    let registry = Registry::new(
+        db.clone(),
+        server_id,
+        settings.server.heartbeat_interval,
+        settings.server.heartbeat_timeout,
+    )
+    .start();
+    let supervisor = NodeSupervisor::new(db.clone(), server_id, registry, Some(web)).start();
+    db.run(move |c| region::set_status(c, server_id, ServerStatus::Started))
+        .await?;
+    tracing::info!(server_id, "server started");
+
+    let signal = stop.recv().await;
+    let deadline = settings.server.shutdown_timeout;
+    tracing::info!(
+        signal,
+        deadline_ms = deadline.as_millis() as u64,
+        "stopping gracefully"
+    );
+    match supervisor
+        .send(Shutdown { deadline })
+        .timeout(deadline + Duration::from_secs(1))
+        .await
+    {
+        Ok(lagging) if lagging.is_empty() => tracing::info!("server stopped"),
+        Ok(lagging) => tracing::warn!(
+            still_running = %lagging.join(", "),
+            "stop deadline passed; exiting anyway"
+        ),
+        Err(error) => tracing::warn!(%error, "stop deadline passed; exiting anyway"),
+    }
+    drop(data_dir);
+    Ok(())
+}
+
+/// Connects to the database, retrying with capped exponential backoff and a log line
+/// per failure until it answers: a node waits for its PostgreSQL. An SQLite file that
+/// cannot be opened is a local problem no wait will fix, so it fails at once.
+pub async fn connect_with_retry(settings: &Settings) -> Result<Db, DbError> {
+    let is_sqlite = matches!(settings.database.url, DatabaseUrl::Sqlite(_));
+    let db_settings = settings.database.clone();
+    retry_while_unreachable("connect", move || {
+        let db_settings = db_settings.clone();
+        async move {
+            let opened = tokio::task::spawn_blocking(move || Db::connect(&db_settings))
+                .await
+                .map_err(|e| DbError::Task(e.to_string()))?;
+            match opened {
+                Err(DbError::Unreachable(reason)) if is_sqlite => Err(DbError::Migration(format!(
+                    "cannot open the SQLite database: {reason}"
+                ))),
+                other => other,
+            }
+        }
+    })
+    .await
+}
+
+/// Runs `op` until it succeeds or fails with an error that waiting cannot fix.
+/// Failures that may pass (database down, connection lost) are logged and retried
+/// with capped exponential backoff (1 s → 30 s).
+pub async fn retry_while_unreachable<T, F, Fut>(what: &str, mut op: F) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbError>>,
+{
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    loop {
+        match op().await {
+            Ok(value) => {
+                if backoff.attempts() > 0 {
+                    tracing::info!(
+                        step = what,
+                        attempts = backoff.attempts() + 1,
+                        "database reachable again"
+                    );
+                }
+                return Ok(value);
+            }
+            Err(error) if error.is_retryable() => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    step = what,
+                    %error,
+                    attempt = backoff.attempts(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "database unreachable; retrying"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The region's records: servers and their life-cycle, the roles assigned to them,
+//! and the read-only view of the whole region that `steward status`, the API and the
+//! `Registry` actor share.
+
+mod role_assignment;
+mod server_record;
+mod view;
+
+pub use role_assignment::{assign_roles, deactivate_roles, sync_role_activation};
+pub use server_record::{
+    HeartbeatOutcome, ServerIdentity, ServerStatus, heartbeat, register, set_status, set_url,
+};
+pub use view::{RegionView, RoleAssignmentView, ServerView, ZoneView, load_region_view};

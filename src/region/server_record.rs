@@ -1,0 +1,242 @@
+//! A server's row: registration at start, the heartbeat (with RSS and CPU), the
+//! not-responding sweep over the other servers of the region, master election, and
+//! the status changes of a graceful stop.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{assigned_server_roles, servers};
+use crate::db::{DbConnection, DbError, ensure_zone, write_transaction};
+
+/// A server's life-cycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerStatus {
+    Starting,
+    Started,
+    Stopping,
+    Stopped,
+    NotResponding,
+}
+
+impl ServerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerStatus::Starting => "starting",
+            ServerStatus::Started => "started",
+            ServerStatus::Stopping => "stopping",
+            ServerStatus::Stopped => "stopped",
+            ServerStatus::NotResponding => "not_responding",
+        }
+    }
+}
+
+/// Who a server is; written at registration.
+#[derive(Debug, Clone)]
+pub struct ServerIdentity {
+    pub guid: String,
+    pub name: String,
+    pub zone: String,
+    pub hostname: String,
+    pub pid: i32,
+    pub version: String,
+}
+
+/// Registers (or re-registers, by guid) this server as `starting`; returns its id.
+pub fn register(conn: &mut DbConnection, who: &ServerIdentity) -> Result<i64, DbError> {
+    let zone_id = ensure_zone(conn, &who.zone, &who.zone)?;
+    let now = Utc::now().naive_utc();
+    write_transaction(conn, |conn| {
+        let fields = (
+            servers::name.eq(&who.name),
+            servers::zone_id.eq(zone_id),
+            servers::hostname.eq(&who.hostname),
+            servers::pid.eq(who.pid),
+            servers::version.eq(&who.version),
+            servers::status.eq(ServerStatus::Starting.as_str()),
+            servers::started_on.eq(Some(now)),
+            servers::stopped_on.eq(None::<NaiveDateTime>),
+            servers::last_heartbeat.eq(Some(now)),
+            servers::is_master.eq(false),
+        );
+        let existing: Option<i64> = servers::table
+            .filter(servers::guid.eq(&who.guid))
+            .select(servers::id)
+            .first(conn)
+            .optional()?;
+        match existing {
+            Some(id) => {
+                diesel::update(servers::table.find(id))
+                    .set(fields)
+                    .execute(conn)?;
+                // A restart begins with no active roles; they are re-acquired on the beat.
+                diesel::update(
+                    assigned_server_roles::table.filter(assigned_server_roles::server_id.eq(id)),
+                )
+                .set(assigned_server_roles::active.eq(false))
+                .execute(conn)?;
+                Ok(id)
+            }
+            None => {
+                diesel::insert_into(servers::table)
+                    .values((servers::guid.eq(&who.guid), fields))
+                    .execute(conn)?;
+                Ok(servers::table
+                    .filter(servers::guid.eq(&who.guid))
+                    .select(servers::id)
+                    .first(conn)?)
+            }
+        }
+    })
+}
+
+/// Sets this server's status (and `stopped_on` when it stops).
+pub fn set_status(conn: &mut DbConnection, id: i64, status: ServerStatus) -> Result<(), DbError> {
+    let now = Utc::now().naive_utc();
+    let stopped_on = (status == ServerStatus::Stopped).then_some(now);
+    let updated = diesel::update(servers::table.find(id))
+        .set((
+            servers::status.eq(status.as_str()),
+            servers::stopped_on.eq(stopped_on),
+        ))
+        .execute(conn)?;
+    if status == ServerStatus::Stopped {
+        diesel::update(servers::table.find(id))
+            .set(servers::is_master.eq(false))
+            .execute(conn)?;
+    }
+    if updated == 0 {
+        return Err(DbError::NotFound(format!("server {id}")));
+    }
+    Ok(())
+}
+
+/// Records the URL the server's web listener answers on.
+pub fn set_url(conn: &mut DbConnection, id: i64, url: &str) -> Result<(), DbError> {
+    diesel::update(servers::table.find(id))
+        .set(servers::url.eq(url))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What a heartbeat changed besides this server's own row.
+#[derive(Debug, Clone, Default)]
+pub struct HeartbeatOutcome {
+    /// Servers this beat found silent and marked `not_responding` (id, name).
+    pub marked_not_responding: Vec<(i64, String)>,
+    /// Whether this server is the region's master after the beat.
+    pub is_master: bool,
+    /// Whether this server just became master.
+    pub became_master: bool,
+}
+
+/// One heartbeat: refresh this server's row, mark silent servers `not_responding`
+/// (their roles go inactive) and make sure the region has exactly one live master.
+pub fn heartbeat(
+    conn: &mut DbConnection,
+    id: i64,
+    rss_bytes: i64,
+    cpu_percent: f64,
+    timeout: std::time::Duration,
+) -> Result<HeartbeatOutcome, DbError> {
+    let now = Utc::now().naive_utc();
+    let cutoff = now - chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::seconds(30));
+    write_transaction(conn, |conn| {
+        let status: String = servers::table
+            .find(id)
+            .select(servers::status)
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("server {id}")))?;
+        // A server that was marked not responding and beats again is back.
+        let status = if status == ServerStatus::NotResponding.as_str() {
+            ServerStatus::Started.as_str().to_string()
+        } else {
+            status
+        };
+        diesel::update(servers::table.find(id))
+            .set((
+                servers::last_heartbeat.eq(Some(now)),
+                servers::memory_rss.eq(rss_bytes),
+                servers::cpu_percent.eq(cpu_percent),
+                servers::status.eq(&status),
+            ))
+            .execute(conn)?;
+
+        let silent: Vec<(i64, String)> = servers::table
+            .filter(servers::id.ne(id))
+            .filter(servers::status.eq_any([
+                ServerStatus::Starting.as_str(),
+                ServerStatus::Started.as_str(),
+                ServerStatus::Stopping.as_str(),
+            ]))
+            .filter(servers::last_heartbeat.lt(cutoff))
+            .select((servers::id, servers::name))
+            .load(conn)?;
+        if !silent.is_empty() {
+            let ids: Vec<i64> = silent.iter().map(|(i, _)| *i).collect();
+            diesel::update(servers::table.filter(servers::id.eq_any(&ids)))
+                .set((
+                    servers::status.eq(ServerStatus::NotResponding.as_str()),
+                    servers::is_master.eq(false),
+                ))
+                .execute(conn)?;
+            diesel::update(
+                assigned_server_roles::table.filter(assigned_server_roles::server_id.eq_any(&ids)),
+            )
+            .set(assigned_server_roles::active.eq(false))
+            .execute(conn)?;
+        }
+
+        let (is_master, became_master) = elect_master(conn, id, &status, cutoff)?;
+        Ok(HeartbeatOutcome {
+            marked_not_responding: silent,
+            is_master,
+            became_master,
+        })
+    })
+}
+
+/// Keeps one master per region: a live master keeps the post; if there is none, the
+/// lowest-id live server takes it. Runs inside the heartbeat's write transaction.
+fn elect_master(
+    conn: &mut DbConnection,
+    me: i64,
+    my_status: &str,
+    cutoff: NaiveDateTime,
+) -> Result<(bool, bool), DbError> {
+    let live = || {
+        servers::table
+            .filter(servers::status.eq_any([
+                ServerStatus::Starting.as_str(),
+                ServerStatus::Started.as_str(),
+            ]))
+            .filter(servers::last_heartbeat.ge(cutoff))
+    };
+    let masters: Vec<i64> = live()
+        .filter(servers::is_master.eq(true))
+        .select(servers::id)
+        .order(servers::id)
+        .load(conn)?;
+    if masters.len() == 1 {
+        return Ok((masters[0] == me, false));
+    }
+    let eligible =
+        my_status == ServerStatus::Started.as_str() || my_status == ServerStatus::Starting.as_str();
+    let candidate: Option<i64> = live()
+        .select(servers::id)
+        .order(servers::id)
+        .first(conn)
+        .optional()?;
+    if candidate == Some(me) && eligible {
+        diesel::update(servers::table.filter(servers::id.ne(me)))
+            .set(servers::is_master.eq(false))
+            .execute(conn)?;
+        diesel::update(servers::table.find(me))
+            .set(servers::is_master.eq(true))
+            .execute(conn)?;
+        return Ok((true, !masters.contains(&me)));
+    }
+    Ok((masters.contains(&me), false))
+}

@@ -1,0 +1,454 @@
+//! Layering and validation: built-in defaults → node file → environment, then a check
+//! that every key is known, then typed reads. The first problem found stops the load.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Value, ValueKind};
+
+use super::error::SettingsError;
+use super::model::{
+    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, RoleSettings, ServerSettings,
+    WebSettings, WorkerSettingsMap, WorkerTypeSettings,
+};
+use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
+use crate::roles;
+
+/// The documented defaults, compiled into the binary so a node needs no files to start.
+pub const DEFAULT_YAML: &str = include_str!("../../settings/default.yaml");
+
+/// Where settings come from besides the built-in defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsSources {
+    /// The node's own YAML file (`--settings FILE`).
+    pub file: Option<PathBuf>,
+    /// Environment to read `STEWARD__…` variables from; `None` = the process environment.
+    pub env: Option<HashMap<String, String>>,
+}
+
+/// Everything a node runs with, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub roles: RoleSettings,
+    /// Worker pools by worker type (`generic`, `priority`, …).
+    pub workers: WorkerSettingsMap,
+    pub web: WebSettings,
+    pub log: LogSettings,
+    /// The sources that were layered, for `steward settings check`.
+    pub layers: Vec<String>,
+}
+
+impl Settings {
+    /// Loads the defaults, the given file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(SettingsSources {
+            file: file.map(Path::to_path_buf),
+            env: None,
+        })
+    }
+
+    /// Loads from explicit sources (tests pass a fake environment).
+    pub fn load_from(sources: SettingsSources) -> Result<Self, SettingsError> {
+        let defaults = Config::builder()
+            .add_source(File::from_str(DEFAULT_YAML, FileFormat::Yaml))
+            .build()
+            .map_err(|e| SettingsError::File {
+                file: DEFAULTS_ORIGIN.into(),
+                reason: e.to_string(),
+            })?;
+
+        let mut layers = vec![DEFAULTS_ORIGIN.to_string()];
+        let mut builder = Config::builder().add_source(defaults.clone());
+        if let Some(path) = &sources.file {
+            check_file_readable(path)?;
+            builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Yaml));
+            layers.push(path.display().to_string());
+        }
+        let env = Environment::with_prefix("STEWARD")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("roles.enabled")
+            .with_list_parse_key("roles.primary")
+            .source(sources.env.clone());
+        builder = builder.add_source(env);
+        layers.push("environment (STEWARD__*)".into());
+
+        let merged = builder
+            .build()
+            .map_err(|e| file_error(e, sources.file.as_deref()))?;
+
+        let default_tree = defaults.collect().map_err(|e| SettingsError::File {
+            file: DEFAULTS_ORIGIN.into(),
+            reason: e.to_string(),
+        })?;
+        let merged_tree = merged
+            .collect()
+            .map_err(|e| file_error(e, sources.file.as_deref()))?;
+        check_known_keys(&default_tree, &merged_tree, "")?;
+
+        let worker_types: Vec<String> = match default_tree.get("workers").map(|v| &v.kind) {
+            Some(ValueKind::Table(t)) => sorted_keys(t),
+            _ => Vec::new(),
+        };
+        read_settings(&Reader::new(&merged_tree), &worker_types, layers)
+    }
+
+    /// Settings of one worker type; `None` if the type does not exist.
+    pub fn worker(&self, kind: &str) -> Option<&WorkerTypeSettings> {
+        self.workers.get(kind)
+    }
+
+    /// The number of this region's ids: `region × 10^12`.
+    pub fn region_id_base(&self) -> i64 {
+        self.server.region * crate::db::ids::REGION_FACTOR
+    }
+}
+
+fn check_file_readable(path: &Path) -> Result<(), SettingsError> {
+    std::fs::read_to_string(path)
+        .map(|_| ())
+        .map_err(|e| SettingsError::File {
+            file: path.display().to_string(),
+            reason: format!("cannot be read: {e}"),
+        })
+}
+
+fn file_error(error: ConfigError, file: Option<&Path>) -> SettingsError {
+    match error {
+        ConfigError::FileParse { uri, cause } => SettingsError::File {
+            file: uri
+                .or_else(|| file.map(|f| f.display().to_string()))
+                .unwrap_or_else(|| "settings".into()),
+            reason: format!("is not valid YAML: {}", one_line(&cause.to_string())),
+        },
+        other => SettingsError::File {
+            file: file
+                .map(|f| f.display().to_string())
+                .unwrap_or_else(|| "settings".into()),
+            reason: one_line(&other.to_string()),
+        },
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn sorted_keys(table: &Map<String, Value>) -> Vec<String> {
+    let mut keys: Vec<String> = table.keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+/// Every key of `merged` must exist in `defaults`, with a table where the defaults
+/// have a table.
+fn check_known_keys(
+    defaults: &Map<String, Value>,
+    merged: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(), SettingsError> {
+    for key in sorted_keys(merged) {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let value = &merged[&key];
+        let Some(default) = defaults.get(&key) else {
+            return Err(SettingsError::UnknownKey {
+                origin: describe_origin(&path, first_leaf(value)),
+                key: path,
+            });
+        };
+        if let ValueKind::Table(default_table) = &default.kind {
+            match &value.kind {
+                ValueKind::Table(table) => check_known_keys(default_table, table, &path)?,
+                other => {
+                    return Err(SettingsError::Invalid {
+                        origin: describe_origin(&path, value),
+                        reason: format!("expected a table of settings, found {}", kind_name(other)),
+                        key: path,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first leaf of a table: tables themselves may carry no origin.
+fn first_leaf(value: &Value) -> &Value {
+    match &value.kind {
+        ValueKind::Table(t) if value.origin().is_none() => {
+            match sorted_keys(t).first().and_then(|k| t.get(k)) {
+                Some(child) => first_leaf(child),
+                None => value,
+            }
+        }
+        _ => value,
+    }
+}
+
+fn read_settings(
+    r: &Reader<'_>,
+    worker_types: &[String],
+    layers: Vec<String>,
+) -> Result<Settings, SettingsError> {
+    let data_dir = r.check("server.data_dir", r.string("server.data_dir")?, |s| {
+        if s.trim().is_empty() {
+            Err("must not be empty".into())
+        } else {
+            Ok(())
+        }
+    })?;
+    let data_dir = PathBuf::from(data_dir.trim());
+
+    let name = r.string("server.name")?.trim().to_string();
+    let name = if name.is_empty() {
+        crate::node::host_name()
+    } else {
+        name
+    };
+    let zone = r.check(
+        "server.zone",
+        r.string("server.zone")?.trim().to_string(),
+        |z| valid_name(z),
+    )?;
+    let heartbeat_interval = r.duration("server.heartbeat_interval", Duration::from_millis(100))?;
+    let heartbeat_timeout = r.duration("server.heartbeat_timeout", Duration::from_millis(500))?;
+    r.check("server.heartbeat_timeout", heartbeat_timeout, |t| {
+        if *t > heartbeat_interval {
+            Ok(())
+        } else {
+            Err("must be longer than server.heartbeat_interval".into())
+        }
+    })?;
+    let server = ServerSettings {
+        name,
+        zone,
+        region: r.int_in("server.region", 0, 999)?,
+        data_dir: data_dir.clone(),
+        heartbeat_interval,
+        heartbeat_timeout,
+        shutdown_timeout: r.duration("server.shutdown_timeout", Duration::from_millis(100))?,
+    };
+
+    let url_text = r.string("database.url")?;
+    let url = DatabaseUrl::parse(&url_text, &data_dir).map_err(|e| r.reject("database.url", e))?;
+    let database = DatabaseSettings {
+        url,
+        pool_size: r.int_in("database.pool_size", 1, 1000)? as u32,
+        connect_timeout: r.duration("database.connect_timeout", Duration::from_millis(100))?,
+    };
+
+    let enabled = read_role_list(r, "roles.enabled")?;
+    let primary = read_role_list(r, "roles.primary")?;
+    if let Some(role) = primary.iter().find(|p| !enabled.contains(p)) {
+        return Err(r.reject(
+            "roles.primary",
+            format!("`{role}` is not in roles.enabled, so this node cannot be its primary"),
+        ));
+    }
+    let roles = RoleSettings { enabled, primary };
+
+    let mut workers = WorkerSettingsMap::new();
+    for kind in worker_types {
+        let key = |field: &str| format!("workers.{kind}.{field}");
+        let memory_threshold = r.size(&key("memory_threshold"))?;
+        let memory_threshold = r.check(&key("memory_threshold"), memory_threshold, |m| {
+            if *m >= 1 << 20 {
+                Ok(())
+            } else {
+                Err("must be at least 1MiB".into())
+            }
+        })?;
+        workers.insert(
+            kind.clone(),
+            WorkerTypeSettings {
+                count: r.int_in(&key("count"), 0, 256)? as u32,
+                memory_threshold,
+                heartbeat_timeout: r
+                    .duration(&key("heartbeat_timeout"), Duration::from_millis(100))?,
+            },
+        );
+    }
+
+    let bind_text = r.string("web.bind")?;
+    let bind = bind_text
+        .trim()
+        .parse::<IpAddr>()
+        .map_err(|_| r.reject("web.bind", format!("`{bind_text}` is not an IP address")))?;
+    let web = WebSettings {
+        bind,
+        port: r.int_in("web.port", 0, 65535)? as u16,
+    };
+
+    let log = LogSettings {
+        level: r.one_of("log.level", &["trace", "debug", "info", "warn", "error"])?,
+        format: match r.one_of("log.format", &["text", "json"])?.as_str() {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        },
+    };
+
+    Ok(Settings {
+        server,
+        database,
+        roles,
+        workers,
+        web,
+        log,
+        layers,
+    })
+}
+
+fn read_role_list(r: &Reader<'_>, key: &str) -> Result<Vec<String>, SettingsError> {
+    let mut list = r.string_list(key)?;
+    if let Some(unknown) = list.iter().find(|name| !roles::is_known(name)) {
+        return Err(r.reject(
+            key,
+            format!(
+                "unknown role `{unknown}` (known roles: {})",
+                roles::names().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    list.sort();
+    list.dedup();
+    Ok(list)
+}
+
+/// Zone and server names: non-empty, printable, at most 64 characters.
+fn valid_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        Err("must not be empty".into())
+    } else if name.chars().count() > 64 {
+        Err("must be at most 64 characters".into())
+    } else if name.chars().any(char::is_control) {
+        Err("must not contain control characters".into())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn load_yaml(yaml: &str, vars: &[(&str, &str)]) -> (Result<Settings, SettingsError>, String) {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(yaml.as_bytes()).expect("write");
+        let path = file.path().display().to_string();
+        let result = Settings::load_from(SettingsSources {
+            file: Some(file.path().to_path_buf()),
+            env: env(vars),
+        });
+        (result, path)
+    }
+
+    #[test]
+    fn defaults_alone_are_valid_and_run_every_role() {
+        let s = Settings::load_from(SettingsSources {
+            file: None,
+            env: env(&[]),
+        })
+        .expect("defaults load");
+        assert_eq!(s.server.zone, "default");
+        assert_eq!(s.server.region, 0);
+        assert_eq!(s.roles.enabled.len(), roles::CATALOGUE.len());
+        assert_eq!(s.web.port, 3000);
+        assert_eq!(s.server.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(s.worker("generic").map(|w| w.count), Some(2));
+        assert!(matches!(s.database.url, DatabaseUrl::Sqlite(_)));
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let (s, _) = load_yaml(
+            "server:\n  region: 7\n  zone: east\nweb:\n  port: 8080\n",
+            &[
+                ("STEWARD__WEB__PORT", "9090"),
+                ("STEWARD__ROLES__ENABLED", "event,scheduler"),
+            ],
+        );
+        let s = s.expect("loads");
+        assert_eq!(s.server.region, 7);
+        assert_eq!(s.server.zone, "east");
+        assert_eq!(s.web.port, 9090);
+        assert_eq!(s.roles.enabled, vec!["event", "scheduler"]);
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_the_file() {
+        let (err, path) = load_yaml("web:\n  prot: 80\n", &[]);
+        let err = err.expect_err("must fail").to_string();
+        assert!(err.contains("`web.prot`"), "{err}");
+        assert!(err.contains(&path), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_from_the_environment_names_the_variable() {
+        let (err, _) = load_yaml("", &[("STEWARD__WEB__PROT", "80")]);
+        let err = err.expect_err("must fail").to_string();
+        assert!(err.contains("STEWARD__WEB__PROT"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_key_and_file() {
+        for (yaml, key) in [
+            ("server:\n  region: 1000\n", "server.region"),
+            ("web:\n  port: 70000\n", "web.port"),
+            ("roles:\n  enabled: [automate, teleport]\n", "roles.enabled"),
+            (
+                "server:\n  heartbeat_interval: soon\n",
+                "server.heartbeat_interval",
+            ),
+            ("web:\n  port: eighty\n", "web.port"),
+            ("log:\n  format: xml\n", "log.format"),
+            (
+                "workers:\n  generic:\n    memory_threshold: lots\n",
+                "workers.generic.memory_threshold",
+            ),
+            ("web: 5\n", "web"),
+        ] {
+            let (err, path) = load_yaml(yaml, &[]);
+            let err = err.expect_err(yaml);
+            assert_eq!(err.key(), Some(key), "{yaml}: {err}");
+            assert!(err.to_string().contains(&path), "{yaml}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_yaml_is_named() {
+        let (err, path) = load_yaml("server: [unclosed\n", &[]);
+        let err = err.expect_err("must fail").to_string();
+        assert!(err.contains(&path) && err.contains("YAML"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let err = Settings::load_from(SettingsSources {
+            file: Some("/nonexistent/steward.yaml".into()),
+            env: env(&[]),
+        })
+        .expect_err("must fail")
+        .to_string();
+        assert!(err.contains("/nonexistent/steward.yaml"), "{err}");
+    }
+}

@@ -1,0 +1,234 @@
+//! The typed settings a node runs with. Built only by [`super::Settings::load`], so a
+//! value of these types is always valid.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// `server:` — who this node is and where it keeps its files.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerSettings {
+    /// Display name; defaults to the host name.
+    pub name: String,
+    /// Zone this server belongs to.
+    pub zone: String,
+    /// Region number, 0–999.
+    pub region: i64,
+    /// Directory for the guid, lock file, key and default SQLite database.
+    pub data_dir: PathBuf,
+    /// Heartbeat period.
+    #[serde(with = "human_duration")]
+    pub heartbeat_interval: Duration,
+    /// Age of the last heartbeat after which a server is `not_responding`.
+    #[serde(with = "human_duration")]
+    pub heartbeat_timeout: Duration,
+    /// Deadline for a graceful stop.
+    #[serde(with = "human_duration")]
+    pub shutdown_timeout: Duration,
+}
+
+/// Where the region database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A `postgres://` URL, kept whole for libpq.
+    Postgres(String),
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// Parses `postgres://…`, `postgresql://…`, `sqlite://path` or a bare path.
+    /// An empty value means `steward.sqlite3` in `data_dir`.
+    pub fn parse(text: &str, data_dir: &std::path::Path) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(DatabaseUrl::Sqlite(data_dir.join("steward.sqlite3")));
+        }
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(text.to_string()));
+        }
+        if let Some(path) = text.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("`sqlite://` needs a file path after it".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            return Err(format!(
+                "unsupported database scheme `{scheme}` (use postgres://, sqlite:// or a file path)"
+            ));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(text)))
+    }
+
+    /// The URL with any password replaced by `****`, safe to print and log.
+    pub fn masked(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => mask_url_password(url),
+        }
+    }
+
+    /// `postgresql` or `sqlite`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Postgres(_) => "postgresql",
+            DatabaseUrl::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host…` with `****`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:****@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+    .replace_password_param()
+}
+
+trait ReplacePasswordParam {
+    fn replace_password_param(self) -> String;
+}
+
+impl ReplacePasswordParam for String {
+    /// Masks a `password=` query parameter too (libpq accepts one).
+    fn replace_password_param(self) -> String {
+        let Some((base, query)) = self.split_once('?') else {
+            return self;
+        };
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=****"),
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("{base}?{query}")
+    }
+}
+
+/// `database:` — the region database.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    /// Connections in this node's pool.
+    pub pool_size: u32,
+    /// Wait for a connection before calling the database unreachable.
+    pub connect_timeout: Duration,
+}
+
+/// `roles:` — which server roles this node runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleSettings {
+    /// Role names this node runs (validated against the catalogue).
+    pub enabled: Vec<String>,
+    /// Roles this node holds as primary (priority 1).
+    pub primary: Vec<String>,
+}
+
+impl RoleSettings {
+    /// Priority of `role` on this node: 1 (primary) or 2 (secondary).
+    pub fn priority_of(&self, role: &str) -> i32 {
+        if self.primary.iter().any(|r| r == role) {
+            1
+        } else {
+            2
+        }
+    }
+}
+
+/// `workers.<type>:` — one worker type's pool on this node.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerTypeSettings {
+    /// Workers of this type on this node.
+    pub count: u32,
+    /// Memory (bytes) above which a worker is restarted.
+    pub memory_threshold: u64,
+    /// Time without progress after which a worker is replaced.
+    #[serde(with = "human_duration")]
+    pub heartbeat_timeout: Duration,
+}
+
+/// `web:` — the HTTP listener.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebSettings {
+    pub bind: IpAddr,
+    /// 0 picks a free port.
+    pub port: u16,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `log:` — tracing output.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// Worker settings by worker type name.
+pub type WorkerSettingsMap = BTreeMap<String, WorkerTypeSettings>;
+
+pub(crate) mod human_duration {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::super::format_duration(*d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn database_url_accepts_postgres_sqlite_and_paths() {
+        let dir = Path::new("/var/lib/steward");
+        assert_eq!(
+            DatabaseUrl::parse("", dir),
+            Ok(DatabaseUrl::Sqlite(dir.join("steward.sqlite3")))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db", dir),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/x.db", dir),
+            Ok(DatabaseUrl::Sqlite("data/x.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db", dir),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://h/db", dir).is_err());
+    }
+
+    #[test]
+    fn masked_url_never_shows_the_password() {
+        let url = DatabaseUrl::Postgres("postgres://app:s3cret@db:5432/steward".into());
+        assert_eq!(url.masked(), "postgres://app:****@db:5432/steward");
+        let url = DatabaseUrl::Postgres("postgres://db/steward?user=a&password=s3cret".into());
+        assert_eq!(url.masked(), "postgres://db/steward?user=a&password=****");
+        assert!(!url.masked().contains("s3cret"));
+    }
+}

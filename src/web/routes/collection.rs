@@ -1,0 +1,32 @@
+//! ManageIQ-style collection bodies: `name`, `count`, `subcount`, `resources`, with
+//! every resource carrying its `href`.
+
+use actix_web::HttpRequest;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// The absolute URL of the API root for this request (`http://host:port/api`).
+pub fn api_base(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/api", info.scheme(), info.host())
+}
+
+/// Serialises `resource` and adds `href` = `{base}/{collection}/{id}`.
+pub fn with_href<T: Serialize>(base: &str, collection: &str, id: i64, resource: &T) -> Value {
+    let mut value = serde_json::to_value(resource).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("href".into(), json!(format!("{base}/{collection}/{id}")));
+    }
+    value
+}
+
+/// A collection response of `resources` (already expanded).
+pub fn collection(name: &str, base: &str, count: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "name": name,
+        "count": count,
+        "subcount": resources.len(),
+        "resources": resources,
+        "links": {"self": format!("{base}/{name}")},
+    })
+}
