@@ -4,7 +4,6 @@ use crate::settings::Settings;
 
 pub(super) fn run(settings: Settings) -> anyhow::Result<()> {
     crate::telemetry::init(&settings.log);
-    crate::tls::install_crypto_provider();
     let system = actix_rt::System::new();
     system.block_on(crate::node::run(settings))?;
     Ok(())

@@ -22,6 +22,4 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
-    #[error("stopped by a signal before the node was up")]
-    Interrupted,
 }

@@ -40,8 +40,8 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
     let db = tokio::select! {
         db = connect_with_retry(&settings) => db?,
         signal = stop.recv() => {
-            tracing::info!(signal, "stop requested before the database was reachable");
-            return Err(NodeError::Interrupted);
+            tracing::info!(signal, "stop requested before the database was reachable; exiting");
+            return Ok(());
         }
     };
     let region_number = settings.server.region;
