@@ -46,6 +46,11 @@ impl Backoff {
         self.attempt = 0;
     }
 
+    /// The cap.
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
     /// How many delays were handed out since the last reset.
     pub fn attempts(&self) -> u32 {
         self.attempt

@@ -12,6 +12,10 @@
 //! - [`region`] — servers, role assignments and the region view.
 //! - [`node`] — one node's life: data directory, the `NodeSupervisor` and `Registry`
 //!   actors, start-up and graceful stop.
+//! - [`queue`] — the region's message queue: put, claim, complete, requeue, stats,
+//!   and the node's `QueueDispatcher`, `CompletionWriter` and `QueueMaintenance`.
+//! - [`workers`] — supervised worker pools (`WorkerPool`, `Worker`) and the
+//!   accounting allocator that attributes memory to workers.
 //! - [`web`] — actix-web: `/ping` and the REST API.
 //! - [`telemetry`], [`tls`], [`backoff`], [`json`] — cross-cutting helpers.
 
@@ -20,9 +24,11 @@ pub mod cli;
 pub mod db;
 pub mod json;
 pub mod node;
+pub mod queue;
 pub mod region;
 pub mod roles;
 pub mod settings;
 pub mod telemetry;
 pub mod tls;
 pub mod web;
+pub mod workers;

@@ -29,4 +29,24 @@ pub fn init(log: &LogSettings) {
     };
     // A second init (tests, re-entry) keeps the first subscriber.
     let _ = result;
+    install_panic_hook();
+}
+
+/// Panics (a handler's, caught by its worker's supervisor) are logged through
+/// tracing, so they land in the same stream and format as everything else.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = crate::workers::panic_message(info.payload());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = %message,
+            %location,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panic"
+        );
+    }));
 }

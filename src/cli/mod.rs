@@ -2,6 +2,7 @@
 //! same layered settings; a settings problem exits with code 2 and one line.
 
 mod migrate;
+mod queue;
 mod settings_check;
 mod start;
 mod status;
@@ -44,6 +45,23 @@ pub enum Command {
         #[command(subcommand)]
         command: SettingsCommand,
     },
+    /// Inspect the message queue, or put a message on it.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Counts by state, zone and role (the seed's log_system_status).
+    Stats {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put one message; prints its id.
+    Put(Box<queue::PutArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +90,12 @@ pub fn main() -> ExitCode {
         Command::Settings {
             command: SettingsCommand::Check,
         } => settings_check::run(&settings),
+        Command::Queue {
+            command: QueueCommand::Stats { json },
+        } => queue::stats(settings, json),
+        Command::Queue {
+            command: QueueCommand::Put(args),
+        } => queue::put_message(settings, *args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,27 +9,34 @@ use super::table::Table;
 use crate::db::Db;
 use crate::region::{RegionView, load_region_view};
 use crate::settings::{Settings, format_size};
+use crate::workers::{WorkerView, list_workers};
 
 pub(super) fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     crate::telemetry::init(&quiet(&settings));
     let db = Db::connect(&settings.database)
         .with_context(|| format!("connecting to {}", settings.database.url.masked()))?;
-    let view = db.with_conn(load_region_view).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the region from {}: {e} (has a node been started or `steward migrate` run?)",
-            db.masked_url()
-        )
-    })?;
+    let (view, workers) = db
+        .with_conn(|c| Ok((load_region_view(c)?, list_workers(c)?)))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the region from {}: {e} (has a node been started or `steward migrate` run?)",
+                db.masked_url()
+            )
+        })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&view)?);
+        let mut value = serde_json::to_value(&view)?;
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("workers".into(), serde_json::to_value(&workers)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        print!("{}", render(&view));
+        print!("{}", render(&view, &workers));
     }
     Ok(())
 }
 
 /// The text report.
-pub fn render(view: &RegionView) -> String {
+pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
     let mut out = format!(
         "Region {} ({}), guid {}\n",
         view.region, view.description, view.guid
@@ -105,6 +112,36 @@ pub fn render(view: &RegionView) -> String {
             roles.row(row);
         }
         out.push_str(&roles.render("  "));
+        let mut table = Table::new(&[
+            "SERVER",
+            "WORKER",
+            "STATUS",
+            "HEARTBEAT",
+            "MESSAGES",
+            "RESTARTS",
+            "MEMORY",
+            "LAST EXIT",
+        ]);
+        let now = chrono::Utc::now().naive_utc();
+        for w in workers
+            .iter()
+            .filter(|w| servers.iter().any(|s| s.id == w.server_id))
+        {
+            table.row(vec![
+                w.server.clone(),
+                format!("{}-{}", w.worker_type, w.slot),
+                w.status.clone(),
+                w.last_heartbeat
+                    .map(|t| age((now - t).num_milliseconds() as f64 / 1000.0))
+                    .unwrap_or_else(|| "-".into()),
+                w.messages_done.to_string(),
+                w.restarts.to_string(),
+                format_size(w.memory_bytes.max(0) as u64),
+                w.last_exit_reason.clone(),
+            ]);
+        }
+        out.push_str("\n  Workers\n");
+        out.push_str(&table.render("  "));
     }
     out
 }

@@ -15,3 +15,16 @@ pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};
 pub use pool::Db;
 pub use transaction::write_transaction;
+
+/// Runs the same diesel code on the concrete connection of either backend, for the
+/// statements `MultiConnection` cannot express (batch inserts with SQLite, upserts,
+/// `FOR UPDATE SKIP LOCKED`): `with_backend!(conn, c => insert_into(t).values(&rows).execute(c))`.
+#[macro_export]
+macro_rules! with_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgresql($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}

@@ -13,6 +13,10 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     masked_url: String,
+    manager: Manager,
+    /// Bumped whenever this process puts messages (and, on PostgreSQL, when a NOTIFY
+    /// arrives from another process), so idle dispatchers wake at once.
+    queue_signal: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -52,6 +56,7 @@ impl Db {
         }
         let manager = Manager::new(&settings.url, settings.connect_timeout);
         let backend = manager.backend();
+        let dedicated = manager.clone();
         let pool = Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
@@ -63,6 +68,8 @@ impl Db {
             pool,
             backend,
             masked_url: settings.url.masked(),
+            manager: dedicated,
+            queue_signal: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -86,7 +93,8 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Runs `f` with a pooled connection on a blocking thread, keeping the caller's span.
+    /// Runs `f` with a pooled connection on a blocking thread, keeping the caller's span
+    /// and memory-accounting slot (so a worker's database work counts as the worker's).
     pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
@@ -94,12 +102,33 @@ impl Db {
     {
         let db = self.clone();
         let span = tracing::Span::current();
+        let slot = crate::workers::memory::thread_slot();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _accounting = crate::workers::memory::AccountingScope::enter(slot);
             db.with_conn(f)
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Wakes this process's idle dispatchers: messages were put.
+    pub fn signal_queue(&self) {
+        self.queue_signal.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever [`Db::signal_queue`] is called.
+    pub fn queue_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.queue_signal.subscribe()
+    }
+
+    /// A connection outside the pool, for a component that keeps one for itself (the
+    /// LISTEN thread).
+    pub fn dedicated_connection(&self) -> Result<DbConnection, DbError> {
+        use diesel::r2d2::ManageConnection;
+        self.manager
+            .connect()
+            .map_err(|e| DbError::Unreachable(e.to_string()))
     }
 
     /// Connections currently open and idle, for status and tests.

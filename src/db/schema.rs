@@ -57,6 +57,7 @@ diesel::table! {
         server_role_id -> BigInt,
         priority -> Integer,
         active -> Bool,
+        lease_expires_on -> Nullable<Timestamp>,
     }
 }
 
@@ -64,10 +65,66 @@ diesel::joinable!(servers -> zones (zone_id));
 diesel::joinable!(assigned_server_roles -> servers (server_id));
 diesel::joinable!(assigned_server_roles -> server_roles (server_role_id));
 
+diesel::table! {
+    queue_messages (id) {
+        id -> BigInt,
+        priority -> Integer,
+        state -> Text,
+        zone -> Text,
+        role -> Text,
+        queue_name -> Text,
+        server_guid -> Text,
+        class_name -> Text,
+        method_name -> Text,
+        args -> Text,
+        instance_id -> Nullable<BigInt>,
+        target_id -> Nullable<BigInt>,
+        task_id -> Text,
+        deliver_on -> Nullable<Timestamp>,
+        msg_timeout -> Integer,
+        created_on -> Timestamp,
+        dequeued_on -> Nullable<Timestamp>,
+        finished_on -> Nullable<Timestamp>,
+        handler_server -> Text,
+        handler_worker -> Text,
+        attempts -> Integer,
+        last_error -> Text,
+    }
+}
+
+diesel::table! {
+    workers (id) {
+        id -> BigInt,
+        server_id -> BigInt,
+        worker_type -> Text,
+        slot -> Integer,
+        status -> Text,
+        started_on -> Nullable<Timestamp>,
+        last_heartbeat -> Nullable<Timestamp>,
+        messages_done -> BigInt,
+        restarts -> Integer,
+        last_exit_reason -> Text,
+        memory_bytes -> BigInt,
+        current_message_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    diagnostic_counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::joinable!(workers -> servers (server_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
     servers,
     server_roles,
     assigned_server_roles,
+    queue_messages,
+    workers,
+    diagnostic_counters,
 );

@@ -4,6 +4,7 @@
 mod data_dir;
 mod error;
 mod process_stats;
+mod queue_stack;
 mod registry;
 mod run;
 mod signals;
@@ -12,7 +13,10 @@ mod supervisor;
 pub use data_dir::DataDir;
 pub use error::NodeError;
 pub use process_stats::{ProcessSample, ProcessSampler, host_name};
-pub use registry::{GetHeartbeatStats, GetRegionView, ListServersWithRole, Registry};
+pub use queue_stack::{Identity, QueueStack, recycle_largest_worker};
+pub use registry::{
+    GetHeartbeatStats, GetRegionView, ListServersWithRole, MemoryPressure, Registry, RegistryConfig,
+};
 pub use run::{connect_with_retry, retry_while_unreachable, run};
 pub use signals::StopSignal;
-pub use supervisor::{NodeSupervisor, Shutdown, StopActor};
+pub use supervisor::{AttachWeb, NodeSupervisor, Shutdown, StopActor};

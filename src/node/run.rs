@@ -2,21 +2,26 @@
 //!
 //! ```text
 //! lock data dir ─ connect DB (retry w/ backoff) ─ migrate ─ register (starting)
-//!   ─ assign roles ─ bind web ─ Registry heart-beats ─ mark started
-//!   ··· SIGINT/SIGTERM ··· stopping ─ stop web ─ deactivate roles ─ stopped
+//!   ─ assign roles ─ Registry heart-beats (routes) ─ queue stack ─ bind web
+//!   ─ mark started
+//!   ··· SIGINT/SIGTERM ··· stopping ─ stop web ─ stop claiming ─ workers finish
+//!   ─ flush completions ─ hand back unfinished messages ─ deactivate roles ─ stopped
 //! ```
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use tokio::sync::watch;
 
-use super::registry::Registry;
-use super::supervisor::{NodeSupervisor, Shutdown};
+use super::queue_stack::{Identity, QueueStack};
+use super::registry::{Registry, RegistryConfig};
+use super::supervisor::{AttachWeb, NodeSupervisor, Shutdown};
 use super::{DataDir, NodeError, StopSignal, host_name};
 use crate::backoff::Backoff;
 use crate::db::{Db, DbError, migrate};
-use crate::region::{self, ServerIdentity, ServerStatus};
+use crate::queue::RoutesChanged;
+use crate::region::{self, HeartbeatPolicy, ServerIdentity, ServerStatus};
 use crate::settings::{DatabaseUrl, Settings};
 use crate::web::{AppState, Application};
 
@@ -62,40 +67,69 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     let roles = settings.roles.clone();
+    let max_attempts = settings.queue.max_attempts as i32;
     let server_id = retry_while_unreachable("register", || {
         let (who, roles) = (who.clone(), roles.clone());
         db.run(move |c| {
-            let id = region::register(c, &who)?;
+            let id = region::register(c, &who, max_attempts)?;
             region::assign_roles(c, id, &roles.enabled, &roles.primary)?;
             Ok(id)
         })
     })
     .await?;
 
+    let (routes_tx, routes_rx) = watch::channel(RoutesChanged::default());
+    let queue = QueueStack::start(
+        db.clone(),
+        &settings,
+        Identity {
+            server_id,
+            server_guid: who.guid.clone(),
+            zone: who.zone.clone(),
+        },
+        routes_rx.clone(),
+    );
+    let web_state = AppState {
+        db: db.clone(),
+        server_id,
+        queue: queue.client.clone(),
+        handlers: queue.handlers.clone(),
+        node_stats: queue.stats.clone(),
+    };
+    let registry_config = RegistryConfig {
+        interval: settings.server.heartbeat_interval,
+        policy: HeartbeatPolicy {
+            heartbeat_timeout: settings.server.heartbeat_timeout,
+            lease: settings.roles.lease_duration,
+            max_attempts,
+        },
+        memory_threshold: settings.server.memory_threshold,
+    };
+    let registry_db = db.clone();
+    let supervisor = NodeSupervisor::create(move |ctx| {
+        let registry = Registry::new(
+            registry_db.clone(),
+            server_id,
+            registry_config,
+            routes_tx,
+            Some(ctx.address().recipient()),
+        )
+        .start();
+        NodeSupervisor::new(registry_db, server_id, registry, queue)
+    });
+
     let app = Application::build(
         settings.web.bind,
         settings.web.port,
         settings.server.shutdown_timeout.as_secs().max(1),
-        AppState {
-            db: db.clone(),
-            server_id,
-        },
+        web_state,
     )?;
     let url = format!("http://{}", app.addr());
-    let web = app.spawn();
+    supervisor.do_send(AttachWeb(app.spawn()));
     let url_for_db = url.clone();
     db.run(move |c| region::set_url(c, server_id, &url_for_db))
         .await?;
     tracing::info!(%url, "listening on {url}");
-
-    let registry = Registry::new(
-        db.clone(),
-        server_id,
-        settings.server.heartbeat_interval,
-        settings.server.heartbeat_timeout,
-    )
-    .start();
-    let supervisor = NodeSupervisor::new(db.clone(), server_id, registry, Some(web)).start();
     db.run(move |c| region::set_status(c, server_id, ServerStatus::Started))
         .await?;
     tracing::info!(server_id, "server started");
@@ -109,7 +143,7 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
     );
     match supervisor
         .send(Shutdown { deadline })
-        .timeout(deadline + Duration::from_secs(1))
+        .timeout(deadline + Duration::from_secs(2))
         .await
     {
         Ok(lagging) if lagging.is_empty() => tracing::info!("server stopped"),

@@ -3,11 +3,14 @@
 //! `Registry` actor share.
 
 mod role_assignment;
+mod role_leases;
 mod server_record;
 mod view;
 
-pub use role_assignment::{assign_roles, deactivate_roles, sync_role_activation};
+pub use role_assignment::{assign_roles, deactivate_roles};
+pub use role_leases::sync_roles;
 pub use server_record::{
-    HeartbeatOutcome, ServerIdentity, ServerStatus, heartbeat, register, set_status, set_url,
+    HeartbeatOutcome, HeartbeatPolicy, ServerIdentity, ServerStatus, heartbeat, register,
+    set_status, set_url,
 };
 pub use view::{RegionView, RoleAssignmentView, ServerView, ZoneView, load_region_view};

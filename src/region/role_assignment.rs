@@ -1,10 +1,9 @@
 //! Which server has which role (`assigned_server_roles`): assignment from the node's
 //! settings, activation on the heartbeat, deactivation on stop.
 
-use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{assigned_server_roles as asr, server_roles, servers};
+use crate::db::schema::{assigned_server_roles as asr, server_roles};
 use crate::db::{DbConnection, DbError};
 
 /// Makes this server's assignments match `enabled`, with priority 1 for the roles in
@@ -52,64 +51,13 @@ pub fn assign_roles(
     Ok(())
 }
 
-/// Activates this server's roles: unlimited roles at once; a single-active role only
-/// when no live server of its scope (zone or region) holds it. Returns the names of
-/// the roles that became active.
-pub fn sync_role_activation(
-    conn: &mut DbConnection,
-    server_id: i64,
-    cutoff: NaiveDateTime,
-) -> Result<Vec<String>, DbError> {
-    let my_zone: i64 = servers::table
-        .find(server_id)
-        .select(servers::zone_id)
-        .first(conn)?;
-    let mine: Vec<(i64, i64, String, String, i32, bool)> = asr::table
-        .inner_join(server_roles::table)
-        .filter(asr::server_id.eq(server_id))
-        .select((
-            asr::id,
-            server_roles::id,
-            server_roles::name,
-            server_roles::scope,
-            server_roles::max_concurrent,
-            asr::active,
-        ))
-        .load(conn)?;
-    let mut activated = Vec::new();
-    for (assignment_id, role_id, name, scope, max_concurrent, active) in mine {
-        if active {
-            continue;
-        }
-        let free = if max_concurrent == 0 {
-            true
-        } else {
-            let mut holders = asr::table
-                .inner_join(servers::table)
-                .filter(asr::server_role_id.eq(role_id))
-                .filter(asr::active.eq(true))
-                .filter(asr::server_id.ne(server_id))
-                .filter(servers::last_heartbeat.ge(cutoff))
-                .into_boxed();
-            if scope == "zone" {
-                holders = holders.filter(servers::zone_id.eq(my_zone));
-            }
-            holders.count().get_result::<i64>(conn)? == 0
-        };
-        if free {
-            diesel::update(asr::table.find(assignment_id))
-                .set(asr::active.eq(true))
-                .execute(conn)?;
-            activated.push(name);
-        }
-    }
-    Ok(activated)
-}
-
 /// Marks every role of this server inactive (graceful stop).
 pub fn deactivate_roles(conn: &mut DbConnection, server_id: i64) -> Result<(), DbError> {
     diesel::update(asr::table.filter(asr::server_id.eq(server_id)))
-        .set(asr::active.eq(false))
+        .set((
+            asr::active.eq(false),
+            asr::lease_expires_on.eq(None::<chrono::NaiveDateTime>),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::db::schema::{assigned_server_roles, servers};
 use crate::db::{DbConnection, DbError, ensure_zone, write_transaction};
+use crate::queue::{Requeued, requeue_messages_of};
 
 /// A server's life-cycle status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -44,7 +45,13 @@ pub struct ServerIdentity {
 }
 
 /// Registers (or re-registers, by guid) this server as `starting`; returns its id.
-pub fn register(conn: &mut DbConnection, who: &ServerIdentity) -> Result<i64, DbError> {
+/// A server that comes back after dying hands back what its previous life held:
+/// claimed messages return to `ready` (counted as an attempt), worker rows are cleared.
+pub fn register(
+    conn: &mut DbConnection,
+    who: &ServerIdentity,
+    max_attempts: i32,
+) -> Result<i64, DbError> {
     let zone_id = ensure_zone(conn, &who.zone, &who.zone)?;
     let now = Utc::now().naive_utc();
     write_transaction(conn, |conn| {
@@ -74,8 +81,21 @@ pub fn register(conn: &mut DbConnection, who: &ServerIdentity) -> Result<i64, Db
                 diesel::update(
                     assigned_server_roles::table.filter(assigned_server_roles::server_id.eq(id)),
                 )
-                .set(assigned_server_roles::active.eq(false))
+                .set((
+                    assigned_server_roles::active.eq(false),
+                    assigned_server_roles::lease_expires_on.eq(None::<NaiveDateTime>),
+                ))
                 .execute(conn)?;
+                let requeued =
+                    requeue_messages_of(conn, std::slice::from_ref(&who.guid), max_attempts, now)?;
+                if requeued.ready + requeued.failed > 0 {
+                    tracing::warn!(
+                        requeued = requeued.ready,
+                        failed = requeued.failed,
+                        "messages held by this server's previous run were returned to the queue"
+                    );
+                }
+                crate::workers::delete_worker_rows_of(conn, id)?;
                 Ok(id)
             }
             None => {
@@ -125,23 +145,41 @@ pub fn set_url(conn: &mut DbConnection, id: i64, url: &str) -> Result<(), DbErro
 pub struct HeartbeatOutcome {
     /// Servers this beat found silent and marked `not_responding` (id, name).
     pub marked_not_responding: Vec<(i64, String)>,
+    /// Their claimed messages, returned to the queue (or failed after too many tries).
+    pub requeued: Requeued,
     /// Whether this server is the region's master after the beat.
     pub is_master: bool,
     /// Whether this server just became master.
     pub became_master: bool,
+    /// Roles active on this server after the beat.
+    pub active_roles: Vec<String>,
 }
 
-/// One heartbeat: refresh this server's row, mark silent servers `not_responding`
-/// (their roles go inactive) and make sure the region has exactly one live master.
+/// The timing rules a heartbeat applies.
+#[derive(Debug, Clone, Copy)]
+pub struct HeartbeatPolicy {
+    /// A server silent for longer is `not_responding`.
+    pub heartbeat_timeout: std::time::Duration,
+    /// Lease of single-active roles.
+    pub lease: std::time::Duration,
+    /// Claims after which a dead server's message becomes `error`.
+    pub max_attempts: i32,
+}
+
+/// One heartbeat, in one transaction: refresh this server's row; mark silent servers
+/// `not_responding` (their roles go inactive, their claimed messages return to the
+/// queue); renew, take or release this server's role leases; keep one live master.
 pub fn heartbeat(
     conn: &mut DbConnection,
     id: i64,
     rss_bytes: i64,
     cpu_percent: f64,
-    timeout: std::time::Duration,
+    policy: &HeartbeatPolicy,
 ) -> Result<HeartbeatOutcome, DbError> {
     let now = Utc::now().naive_utc();
-    let cutoff = now - chrono::Duration::from_std(timeout).unwrap_or(chrono::Duration::seconds(30));
+    let cutoff = now
+        - chrono::Duration::from_std(policy.heartbeat_timeout)
+            .unwrap_or(chrono::Duration::seconds(30));
     write_transaction(conn, |conn| {
         let status: String = servers::table
             .find(id)
@@ -164,7 +202,7 @@ pub fn heartbeat(
             ))
             .execute(conn)?;
 
-        let silent: Vec<(i64, String)> = servers::table
+        let silent: Vec<(i64, String, String)> = servers::table
             .filter(servers::id.ne(id))
             .filter(servers::status.eq_any([
                 ServerStatus::Starting.as_str(),
@@ -172,10 +210,12 @@ pub fn heartbeat(
                 ServerStatus::Stopping.as_str(),
             ]))
             .filter(servers::last_heartbeat.lt(cutoff))
-            .select((servers::id, servers::name))
+            .select((servers::id, servers::name, servers::guid))
             .load(conn)?;
+        let mut requeued = Requeued::default();
         if !silent.is_empty() {
-            let ids: Vec<i64> = silent.iter().map(|(i, _)| *i).collect();
+            let ids: Vec<i64> = silent.iter().map(|(i, ..)| *i).collect();
+            let guids: Vec<String> = silent.iter().map(|(.., g)| g.clone()).collect();
             diesel::update(servers::table.filter(servers::id.eq_any(&ids)))
                 .set((
                     servers::status.eq(ServerStatus::NotResponding.as_str()),
@@ -187,13 +227,17 @@ pub fn heartbeat(
             )
             .set(assigned_server_roles::active.eq(false))
             .execute(conn)?;
+            requeued = requeue_messages_of(conn, &guids, policy.max_attempts, now)?;
         }
 
+        let active_roles = crate::region::sync_roles(conn, id, policy.lease, now)?;
         let (is_master, became_master) = elect_master(conn, id, &status, cutoff)?;
         Ok(HeartbeatOutcome {
-            marked_not_responding: silent,
+            marked_not_responding: silent.into_iter().map(|(i, n, _)| (i, n)).collect(),
+            requeued,
             is_master,
             became_master,
+            active_roles,
         })
     })
 }

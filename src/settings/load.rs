@@ -10,8 +10,8 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, RoleSettings, ServerSettings,
-    WebSettings, WorkerSettingsMap, WorkerTypeSettings,
+    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, QueueSettings, RoleSettings,
+    ServerSettings, SupervisionSettings, WebSettings, WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -34,6 +34,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub roles: RoleSettings,
+    pub queue: QueueSettings,
+    pub supervision: SupervisionSettings,
     /// Worker pools by worker type (`generic`, `priority`, …).
     pub workers: WorkerSettingsMap,
     pub web: WebSettings,
@@ -237,6 +239,7 @@ fn read_settings(
         heartbeat_interval,
         heartbeat_timeout,
         shutdown_timeout: r.duration("server.shutdown_timeout", Duration::from_millis(100))?,
+        memory_threshold: at_least_mib(r, "server.memory_threshold", 16)?,
     };
 
     let url_text = r.string("database.url")?;
@@ -255,26 +258,55 @@ fn read_settings(
             format!("`{role}` is not in roles.enabled, so this node cannot be its primary"),
         ));
     }
-    let roles = RoleSettings { enabled, primary };
+    let lease_duration = r.duration("roles.lease_duration", Duration::from_millis(200))?;
+    r.check("roles.lease_duration", lease_duration, |l| {
+        if *l > heartbeat_interval {
+            Ok(())
+        } else {
+            Err(
+                "must be longer than server.heartbeat_interval, or leases lapse between beats"
+                    .into(),
+            )
+        }
+    })?;
+    let roles = RoleSettings {
+        enabled,
+        primary,
+        lease_duration,
+    };
+
+    let ms = Duration::from_millis;
+    let queue = QueueSettings {
+        poll_interval: r.duration("queue.poll_interval", ms(10))?,
+        claim_batch: r.int_in("queue.claim_batch", 1, 10_000)? as u32,
+        mailbox_per_worker: r.int_in("queue.mailbox_per_worker", 1, 10_000)? as u32,
+        completion_batch: r.int_in("queue.completion_batch", 1, 10_000)? as u32,
+        completion_flush: r.duration("queue.completion_flush", ms(1))?,
+        keep_finished: r.duration("queue.keep_finished", Duration::ZERO)?,
+        purge_interval: r.duration("queue.purge_interval", ms(100))?,
+        purge_batch: r.int_in("queue.purge_batch", 1, 30_000)? as u32,
+        stats_interval: r.duration("queue.stats_interval", ms(100))?,
+        max_attempts: r.int_in("queue.max_attempts", 1, 100)? as u32,
+        log_messages: r.boolean("queue.log_messages")?,
+        diagnostic_commands: r.boolean("queue.diagnostic_commands")?,
+    };
+    let supervision = SupervisionSettings {
+        monitor_interval: r.duration("supervision.monitor_interval", ms(10))?,
+        restart_backoff: r.duration("supervision.restart_backoff", ms(1))?,
+        restart_backoff_max: r.duration("supervision.restart_backoff_max", ms(1))?,
+    };
 
     let mut workers = WorkerSettingsMap::new();
     for kind in worker_types {
         let key = |field: &str| format!("workers.{kind}.{field}");
-        let memory_threshold = r.size(&key("memory_threshold"))?;
-        let memory_threshold = r.check(&key("memory_threshold"), memory_threshold, |m| {
-            if *m >= 1 << 20 {
-                Ok(())
-            } else {
-                Err("must be at least 1MiB".into())
-            }
-        })?;
         workers.insert(
             kind.clone(),
             WorkerTypeSettings {
                 count: r.int_in(&key("count"), 0, 256)? as u32,
-                memory_threshold,
+                memory_threshold: at_least_mib(r, &key("memory_threshold"), 1)?,
                 heartbeat_timeout: r
                     .duration(&key("heartbeat_timeout"), Duration::from_millis(100))?,
+                restart_interval: r.duration(&key("restart_interval"), Duration::ZERO)?,
             },
         );
     }
@@ -301,10 +333,23 @@ fn read_settings(
         server,
         database,
         roles,
+        queue,
+        supervision,
         workers,
         web,
         log,
         layers,
+    })
+}
+
+fn at_least_mib(r: &Reader<'_>, key: &str, mib: u64) -> Result<u64, SettingsError> {
+    let bytes = r.size(key)?;
+    r.check(key, bytes, |b| {
+        if *b >= mib << 20 {
+            Ok(())
+        } else {
+            Err(format!("must be at least {mib}MiB"))
+        }
     })
 }
 

@@ -28,6 +28,9 @@ pub struct ServerSettings {
     /// Deadline for a graceful stop.
     #[serde(with = "human_duration")]
     pub shutdown_timeout: Duration,
+    /// Process RSS (bytes) above which the worker holding the most memory is restarted.
+    #[serde(with = "human_size")]
+    pub memory_threshold: u64,
 }
 
 /// Where the region database lives.
@@ -137,6 +140,9 @@ pub struct RoleSettings {
     pub enabled: Vec<String>,
     /// Roles this node holds as primary (priority 1).
     pub primary: Vec<String>,
+    /// Lease of a single-active role, renewed on each heartbeat.
+    #[serde(with = "human_duration")]
+    pub lease_duration: Duration,
 }
 
 impl RoleSettings {
@@ -160,6 +166,42 @@ pub struct WorkerTypeSettings {
     /// Time without progress after which a worker is replaced.
     #[serde(with = "human_duration")]
     pub heartbeat_timeout: Duration,
+    /// Uptime after which a worker is restarted gracefully; zero = never.
+    #[serde(with = "human_duration")]
+    pub restart_interval: Duration,
+}
+
+/// `queue:` — claiming, completion batching, retention and logging of messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueSettings {
+    #[serde(with = "human_duration")]
+    pub poll_interval: Duration,
+    pub claim_batch: u32,
+    pub mailbox_per_worker: u32,
+    pub completion_batch: u32,
+    #[serde(with = "human_duration")]
+    pub completion_flush: Duration,
+    #[serde(with = "human_duration")]
+    pub keep_finished: Duration,
+    #[serde(with = "human_duration")]
+    pub purge_interval: Duration,
+    pub purge_batch: u32,
+    #[serde(with = "human_duration")]
+    pub stats_interval: Duration,
+    pub max_attempts: u32,
+    pub log_messages: bool,
+    pub diagnostic_commands: bool,
+}
+
+/// `supervision:` — how worker pools watch and restart their workers.
+#[derive(Debug, Clone, Serialize)]
+pub struct SupervisionSettings {
+    #[serde(with = "human_duration")]
+    pub monitor_interval: Duration,
+    #[serde(with = "human_duration")]
+    pub restart_backoff: Duration,
+    #[serde(with = "human_duration")]
+    pub restart_backoff_max: Duration,
 }
 
 /// `web:` — the HTTP listener.
@@ -187,6 +229,12 @@ pub struct LogSettings {
 
 /// Worker settings by worker type name.
 pub type WorkerSettingsMap = BTreeMap<String, WorkerTypeSettings>;
+
+pub(crate) mod human_size {
+    pub fn serialize<S: serde::Serializer>(bytes: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::super::format_size(*bytes))
+    }
+}
 
 pub(crate) mod human_duration {
     use std::time::Duration;

@@ -150,6 +150,26 @@ impl<'a> Reader<'a> {
         Ok(d)
     }
 
+    /// A boolean (`true`/`false`, also `yes`/`no`, `on`/`off`, `1`/`0`).
+    pub fn boolean(&self, key: &str) -> Result<bool, SettingsError> {
+        let value = self.value(key)?;
+        match &value.kind {
+            ValueKind::Boolean(b) => Ok(*b),
+            ValueKind::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Ok(true),
+                "false" | "no" | "off" | "0" => Ok(false),
+                _ => Err(self.invalid(key, &value, format!("expected true or false, found `{s}`"))),
+            },
+            ValueKind::I64(0) => Ok(false),
+            ValueKind::I64(1) => Ok(true),
+            other => Err(self.invalid(
+                key,
+                &value,
+                format!("expected true or false, found {}", kind_name(other)),
+            )),
+        }
+    }
+
     /// A human size in bytes (`512MiB`).
     pub fn size(&self, key: &str) -> Result<u64, SettingsError> {
         let text = self.string(key)?;

@@ -18,6 +18,7 @@ pub fn masked_tree(s: &Settings) -> Value {
                     "count": w.count,
                     "memory_threshold": format_size(w.memory_threshold),
                     "heartbeat_timeout": format_duration(w.heartbeat_timeout),
+                    "restart_interval": format_duration(w.restart_interval),
                 }),
             )
         })
@@ -30,6 +31,8 @@ pub fn masked_tree(s: &Settings) -> Value {
             "connect_timeout": format_duration(s.database.connect_timeout),
         },
         "roles": s.roles,
+        "queue": s.queue,
+        "supervision": s.supervision,
         "workers": workers,
         "web": s.web,
         "log": s.log,

@@ -1,12 +1,23 @@
 //! What every request handler can reach.
 
+use std::sync::Arc;
+
 use crate::db::Db;
+use crate::queue::NodeQueueStats;
+use crate::queue::QueueClient;
+use crate::queue::handlers::HandlerRegistry;
 
 /// Shared, cheap-to-clone state of the web surface.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The region database; reads go straight to it.
     pub db: Db,
     /// This server's id.
     pub server_id: i64,
+    /// Puts messages (and wakes this node's dispatcher).
+    pub queue: QueueClient,
+    /// The commands this node can run, to refuse unknown ones at the door.
+    pub handlers: Arc<HandlerRegistry>,
+    /// This node's queue counters and latencies.
+    pub node_stats: Arc<NodeQueueStats>,
 }

@@ -2,7 +2,9 @@
 
 mod collection;
 mod ping;
+mod queue;
 mod servers;
+mod workers;
 
 use actix_web::web;
 
@@ -11,6 +13,11 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/ping", web::get().to(ping::ping))
         .route("/api/servers", web::get().to(servers::list))
         .route("/api/servers/{id}", web::get().to(servers::show))
+        .route("/api/workers", web::get().to(workers::list))
+        .route("/api/queue/stats", web::get().to(queue::stats))
+        .route("/api/queue/messages", web::get().to(queue::list))
+        .route("/api/queue/messages", web::post().to(queue::put))
+        .route("/api/queue/messages/{id}", web::get().to(queue::show))
         .default_service(web::to(not_found));
 }
 

@@ -1,0 +1,105 @@
+//! `QueueClient`: how code in a node puts messages. It runs the put on a blocking
+//! thread, logs the seed's "put" line, and wakes this process's dispatchers at once
+//! (other processes hear PostgreSQL's NOTIFY, or poll on SQLite).
+
+use super::message::{NewMessage, QueueMessage};
+use super::put::{self, DedupKey, MessageUpdate, PutOutcome};
+use crate::db::{Db, DbError};
+
+/// Puts messages on the region's queue.
+#[derive(Clone, Debug)]
+pub struct QueueClient {
+    db: Db,
+    log_messages: bool,
+}
+
+impl QueueClient {
+    pub fn new(db: Db, log_messages: bool) -> Self {
+        Self { db, log_messages }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Puts one message; returns its id.
+    pub async fn put(&self, message: NewMessage) -> Result<i64, DbError> {
+        let logged = message.clone();
+        let id = self.db.run(move |c| put::put(c, &message)).await?;
+        self.db.signal_queue();
+        if self.log_messages {
+            log_put(id, &logged, "put");
+        }
+        Ok(id)
+    }
+
+    /// Puts many messages in a few statements; returns how many.
+    pub async fn put_many(&self, messages: Vec<NewMessage>) -> Result<usize, DbError> {
+        let n = messages.len();
+        let put = self.db.run(move |c| put::put_many(c, &messages)).await?;
+        self.db.signal_queue();
+        if self.log_messages {
+            tracing::info!(target: "steward::queue", count = n, "put batch");
+        }
+        Ok(put)
+    }
+
+    /// Puts unless a twin exists (see [`put::put_unless_exists`]).
+    pub async fn put_unless_exists(
+        &self,
+        message: NewMessage,
+        key: DedupKey,
+    ) -> Result<PutOutcome, DbError> {
+        self.put_or_update(message, key, |_| None).await
+    }
+
+    /// Puts or merges into a waiting twin (see [`put::put_or_update`]).
+    pub async fn put_or_update(
+        &self,
+        message: NewMessage,
+        key: DedupKey,
+        merge: impl Fn(&QueueMessage) -> Option<MessageUpdate> + Send + 'static,
+    ) -> Result<PutOutcome, DbError> {
+        let logged = message.clone();
+        let outcome = self
+            .db
+            .run(move |c| put::put_or_update(c, &message, key, merge))
+            .await?;
+        if let PutOutcome::Inserted(id) = outcome {
+            self.db.signal_queue();
+            if self.log_messages {
+                log_put(id, &logged, "put");
+            }
+        } else if self.log_messages {
+            tracing::info!(
+                target: "steward::queue",
+                message_id = outcome.id(),
+                command = %logged.command(),
+                updated = matches!(outcome, PutOutcome::Updated(_)),
+                "put merged into a waiting message"
+            );
+        }
+        Ok(outcome)
+    }
+}
+
+/// The seed's `MiqQueue.put` line.
+pub fn log_put(id: i64, m: &NewMessage, what: &'static str) {
+    tracing::info!(
+        target: "steward::queue",
+        message_id = id,
+        zone = %m.zone,
+        role = %m.role,
+        server = %m.server_guid,
+        queue = %m.queue_name,
+        instance_id = ?m.instance_id,
+        task_id = %m.task_id,
+        command = %m.command(),
+        timeout_s = m.msg_timeout,
+        priority = m.priority,
+        state = "ready",
+        deliver_on = ?m.deliver_on,
+        args = %m.args,
+        "{what}"
+    );
+}
