@@ -73,7 +73,7 @@ impl QueueStack {
         );
         let space = Arc::new(Notify::new());
         let mut pools = Vec::new();
-        let mut mailboxes = Vec::new();
+        let mut mailboxes: Vec<PoolMailbox> = Vec::new();
         for kind in queue_worker_types() {
             let Some(ws) = settings.worker(kind.name) else {
                 continue;
@@ -108,9 +108,17 @@ impl QueueStack {
             };
             let pool = WorkerPool::new(spec, Arc::new(kit), db.clone()).start();
             pools.push((kind.name.to_string(), pool));
+            // Leave urgent messages to a pool of the same queue that is kept for them.
+            let reserved_above = mailboxes
+                .iter()
+                .filter(|m| m.queue_names == kind.queue_names && m.max_priority < kind.max_priority)
+                .map(|m| m.max_priority + 1)
+                .max()
+                .unwrap_or(0);
             mailboxes.push(PoolMailbox {
                 worker_type: kind.name.to_string(),
                 queue_names: kind.queue_names.clone(),
+                min_priority: reserved_above,
                 max_priority: kind.max_priority,
                 required_role: kind.required_role.map(str::to_string),
                 sender: tx,

@@ -30,7 +30,10 @@ use crate::db::{DbConnection, DbError, write_transaction};
 pub struct ClaimSpec {
     /// Queue names the claiming pool serves (e.g. `["generic"]`).
     pub queue_names: Vec<String>,
-    /// Highest (least urgent) priority the pool takes: 200 for generic, 20 for priority.
+    /// Most urgent priority the pool takes: 0, or 21 for generic workers when priority
+    /// workers run beside them (urgent work then goes to the workers kept for it).
+    pub min_priority: i32,
+    /// Least urgent priority the pool takes: 200 for generic, 20 for priority.
     pub max_priority: i32,
     /// This server's zone; messages for `""` (any) or this zone qualify.
     pub zone: String,
@@ -73,6 +76,7 @@ macro_rules! candidates {
             .filter(sql::<Bool>("state = 'ready'"))
             .filter(qm::queue_name.eq_any(&$spec.queue_names))
             .filter(qm::priority.le($spec.max_priority))
+            .filter(qm::priority.ge($spec.min_priority))
             .filter(qm::zone.eq_any([String::new(), $spec.zone.clone()]))
             .filter(qm::role.eq_any($roles))
             .filter(qm::server_guid.eq_any([String::new(), $spec.server_guid.clone()]))

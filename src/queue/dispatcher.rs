@@ -41,6 +41,8 @@ pub struct PoolMailbox {
     pub worker_type: String,
     /// Queues the pool serves.
     pub queue_names: Vec<String>,
+    /// Most urgent priority the pool takes.
+    pub min_priority: i32,
     /// Least urgent priority the pool takes (200 generic, 20 priority).
     pub max_priority: i32,
     /// Claim only while this role is active here (`None`: any time).
@@ -181,6 +183,7 @@ async fn claim_loop(
             }
             let spec = ClaimSpec {
                 queue_names: pool.queue_names.clone(),
+                min_priority: pool.min_priority,
                 max_priority: pool.max_priority,
                 zone: config.zone.clone(),
                 roles: roles.clone(),

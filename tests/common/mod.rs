@@ -439,3 +439,106 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write file");
     path
 }
+
+/// A library-level handle on the test database, migrated for region 0.
+pub fn lib_db(db: &TestDb) -> steward::db::Db {
+    use steward::settings::{DatabaseSettings, DatabaseUrl};
+    let settings = DatabaseSettings {
+        url: DatabaseUrl::parse(&db.url, db.dir.path()).expect("url"),
+        pool_size: 8,
+        connect_timeout: Duration::from_secs(5),
+    };
+    let handle = steward::db::Db::connect(&settings).expect("connect");
+    handle
+        .with_conn(|c| steward::db::migrate(c, 0))
+        .expect("migrate");
+    handle
+}
+
+/// Environment for nodes that run the queue tests: diagnostics on, fast polling,
+/// monitoring and restarts.
+pub fn queue_node(db: &TestDb, name: &str) -> NodeConfig {
+    NodeConfig::new(db, name)
+        .env("STEWARD__QUEUE__DIAGNOSTIC_COMMANDS", "true")
+        .env("STEWARD__QUEUE__POLL_INTERVAL", "200ms")
+        .env("STEWARD__QUEUE__LOG_MESSAGES", "true")
+        .env("STEWARD__SUPERVISION__MONITOR_INTERVAL", "100ms")
+        .env("STEWARD__SUPERVISION__RESTART_BACKOFF", "200ms")
+        .env("STEWARD__SUPERVISION__RESTART_BACKOFF_MAX", "2s")
+        .env("STEWARD__ROLES__LEASE_DURATION", "2s")
+}
+
+/// Puts a message through the API; returns its id.
+pub fn put(node: &Node, body: serde_json::Value) -> String {
+    let (status, reply) = node.post_json("/api/queue/messages", &body);
+    assert!(
+        status == 201 || status == 200,
+        "put {body}: {status} {reply}"
+    );
+    reply["id"].as_str().expect("id").to_string()
+}
+
+/// A message as the API shows it.
+pub fn message(node: &Node, id: &str) -> serde_json::Value {
+    node.get_json(&format!("/api/queue/messages/{id}"))
+}
+
+/// Waits until message `id` is in `state`; panics with the message otherwise.
+pub fn wait_state(node: &Node, id: &str, state: &str, timeout: Duration) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    let ok = wait_until(timeout, || {
+        last = message(node, id);
+        last["state"] == state
+    });
+    assert!(ok, "message {id} not {state} after {timeout:?}: {last}");
+    last
+}
+
+/// Resident memory of a process, in KiB (Linux).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// This node's server record from its own API.
+pub fn me(node: &Node) -> serde_json::Value {
+    let servers = node.get_json("/api/servers");
+    servers["resources"]
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|s| s["name"] == node.name.as_str())
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("{} not in {servers}", node.name))
+}
+
+/// Whether `server` (a JSON server record) has `role` active.
+pub fn holds(server: &serde_json::Value, role: &str) -> bool {
+    server["roles"].as_array().is_some_and(|roles| {
+        roles
+            .iter()
+            .any(|r| r["name"] == role && r["active"] == true)
+    })
+}
+
+/// The workers of `node`'s server, by name (`generic-1`, …).
+pub fn workers_of(node: &Node) -> Vec<serde_json::Value> {
+    let all = node.get_json("/api/workers");
+    all["resources"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter(|w| w["server"] == node.name.as_str())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}

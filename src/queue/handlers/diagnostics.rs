@@ -30,6 +30,9 @@ struct Text {
 #[serde(deny_unknown_fields)]
 struct Counter {
     counter: String,
+    /// Work time before counting, in milliseconds.
+    #[serde(default)]
+    sleep_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +85,9 @@ pub fn register_diagnostics(registry: &mut HandlerRegistry) {
     registry.register(
         "Diagnostics.count",
         |_ctx: HandlerContext, a: Counter| async move {
+            if a.sleep_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(a.sleep_ms)).await;
+            }
             Ok(Outcome::with_commit(move |conn| {
                 use diesel::RunQueryDsl;
                 use diesel::sql_types::Text;
