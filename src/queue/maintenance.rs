@@ -124,4 +124,27 @@ async fn purge(db: &Db, keep: Duration, batch: i64) {
     if total > 0 {
         tracing::info!(target: "steward::queue", purged = total, "purged finished messages");
     }
+    if total >= VACUUM_AFTER {
+        vacuum(db).await;
+    }
+}
+
+/// Purges at least this large are followed by a vacuum of the queue table.
+const VACUUM_AFTER: usize = 10_000;
+
+/// Reclaims the space and index entries of purged messages now rather than when
+/// autovacuum gets to it (PostgreSQL; SQLite reuses freed pages by itself).
+async fn vacuum(db: &Db) {
+    use diesel::RunQueryDsl;
+    let result = db
+        .run(|c| {
+            if let crate::db::DbConnection::Postgresql(pg) = c {
+                diesel::sql_query("VACUUM (ANALYZE) queue_messages").execute(pg)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(error) = result {
+        tracing::warn!(%error, "vacuuming the queue table failed");
+    }
 }

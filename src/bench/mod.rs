@@ -1,0 +1,12 @@
+//! `steward bench …`: end-to-end scenarios measured on this machine, printed as JSON.
+//! Each bench gets a database of its own (a new PostgreSQL database on the given
+//! server, dropped afterwards, or a temporary SQLite file) and runs its nodes in
+//! this process.
+
+mod database;
+mod queue;
+mod rss;
+
+pub use database::BenchDatabase;
+pub use queue::{QueueBenchOptions, run_queue_bench};
+pub use rss::RssSampler;
