@@ -34,12 +34,17 @@ impl DbError {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             DbError::Unreachable(_) => true,
-            DbError::Query(Error::DatabaseError(kind, _)) => matches!(
-                kind,
-                DatabaseErrorKind::ClosedConnection
-                    | DatabaseErrorKind::UnableToSendCommand
-                    | DatabaseErrorKind::SerializationFailure
-            ),
+            DbError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection
+                        | DatabaseErrorKind::UnableToSendCommand
+                        | DatabaseErrorKind::SerializationFailure
+                )
+                // PostgreSQL's deadlock (40P01) reaches diesel as an unknown kind; the
+                // transaction was rolled back and trying again is the remedy.
+                    || info.message().contains("deadlock detected")
+            }
             DbError::Query(Error::BrokenTransactionManager) => true,
             _ => false,
         }

@@ -14,7 +14,7 @@ pub use connection::{Backend, DbConnection, Manager};
 pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};
 pub use pool::Db;
-pub use transaction::write_transaction;
+pub use transaction::{lock_region, write_transaction};
 
 /// Runs the same diesel code on the concrete connection of either backend, for the
 /// statements `MultiConnection` cannot express (batch inserts with SQLite, upserts,

@@ -27,6 +27,25 @@ pub fn write_transaction<T>(
     }
 }
 
+/// Serialises region-wide bookkeeping (heartbeats, registration, role leases, master
+/// election) across servers, like ManageIQ's `MiqRegion#lock`. Take it first in the
+/// transaction: every such transaction then locks rows in the same order and none can
+/// deadlock another. PostgreSQL locks the region row; SQLite's write transaction
+/// already admits one writer.
+pub fn lock_region(conn: &mut DbConnection) -> Result<(), DbError> {
+    use diesel::prelude::*;
+    if let DbConnection::Postgresql(pg) = conn {
+        use super::schema::regions;
+        regions::table
+            .select(regions::id)
+            .order(regions::id)
+            .limit(1)
+            .for_update()
+            .load::<i64>(pg)?;
+    }
+    Ok(())
+}
+
 /// Rolls back on every way out that is not a commit: an error or a panic.
 struct RollbackGuard<'a> {
     conn: &'a mut DbConnection,

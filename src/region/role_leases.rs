@@ -18,8 +18,8 @@
 //!
 //! Failover time ≤ lease duration + one heartbeat interval. "Live" means a heartbeat
 //! within the lease duration, so a dead primary stops blocking the secondary as soon
-//! as its lease could have expired. Decisions about one role are serialised: on
-//! PostgreSQL by locking the role's catalogue row, on SQLite by the write transaction.
+//! as its lease could have expired. Decisions are serialised by the region lock the
+//! heartbeat transaction takes first (see `db::lock_region`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -132,7 +132,6 @@ fn decide_single(
     new_expiry: NaiveDateTime,
     live_since: NaiveDateTime,
 ) -> Result<bool, DbError> {
-    lock_role(conn, role.role_id)?;
     let others = candidates(conn, role, my_zone, me, now, live_since)?;
     let i_hold = role.active && role.lease_expires_on.is_some_and(|t| t > now);
     if i_hold {
@@ -246,18 +245,5 @@ fn set_assignment(
     diesel::update(asr::table.find(id))
         .set((asr::active.eq(active), asr::lease_expires_on.eq(lease)))
         .execute(conn)?;
-    Ok(())
-}
-
-/// Serialises decisions about one role across servers (PostgreSQL; SQLite's write
-/// transaction already does).
-fn lock_role(conn: &mut DbConnection, role_id: i64) -> Result<(), DbError> {
-    if let DbConnection::Postgresql(pg) = conn {
-        server_roles::table
-            .find(role_id)
-            .select(server_roles::id)
-            .for_update()
-            .first::<i64>(pg)?;
-    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{assigned_server_roles, servers};
-use crate::db::{DbConnection, DbError, ensure_zone, write_transaction};
+use crate::db::{DbConnection, DbError, ensure_zone, lock_region, write_transaction};
 use crate::queue::{Requeued, requeue_messages_of};
 
 /// A server's life-cycle status.
@@ -55,6 +55,7 @@ pub fn register(
     let zone_id = ensure_zone(conn, &who.zone, &who.zone)?;
     let now = Utc::now().naive_utc();
     write_transaction(conn, |conn| {
+        lock_region(conn)?;
         let fields = (
             servers::name.eq(&who.name),
             servers::zone_id.eq(zone_id),
@@ -181,6 +182,7 @@ pub fn heartbeat(
         - chrono::Duration::from_std(policy.heartbeat_timeout)
             .unwrap_or(chrono::Duration::seconds(30));
     write_transaction(conn, |conn| {
+        lock_region(conn)?;
         let status: String = servers::table
             .find(id)
             .select(servers::status)
@@ -274,9 +276,13 @@ fn elect_master(
         .first(conn)
         .optional()?;
     if candidate == Some(me) && eligible {
-        diesel::update(servers::table.filter(servers::id.ne(me)))
-            .set(servers::is_master.eq(false))
-            .execute(conn)?;
+        diesel::update(
+            servers::table
+                .filter(servers::id.ne(me))
+                .filter(servers::is_master.eq(true)),
+        )
+        .set(servers::is_master.eq(false))
+        .execute(conn)?;
         diesel::update(servers::table.find(me))
             .set(servers::is_master.eq(true))
             .execute(conn)?;
