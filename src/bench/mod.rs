@@ -9,4 +9,4 @@ mod rss;
 
 pub use database::BenchDatabase;
 pub use queue::{QueueBenchOptions, run_queue_bench};
-pub use rss::RssSampler;
+pub use rss::{RssSampler, current_rss_kib, rss_kib_of};

@@ -12,7 +12,12 @@ pub struct RssSampler {
 
 /// Current RSS of this process, KiB (0 where /proc is unavailable).
 pub fn current_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_kib_of("self")
+}
+
+/// Current RSS of process `pid` (`"self"` for this one), KiB; 0 where /proc is unavailable.
+pub fn rss_kib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

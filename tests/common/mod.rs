@@ -496,15 +496,7 @@ pub fn wait_state(node: &Node, id: &str, state: &str, timeout: Duration) -> serd
 
 /// Resident memory of a process, in KiB (Linux).
 pub fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
+    steward::bench::rss_kib_of(&pid.to_string())
 }
 
 /// This node's server record from its own API.

@@ -5,6 +5,12 @@ use actix_web::HttpRequest;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// Parses a resource id from the path, or answers 400 naming what was expected.
+pub fn parse_id(text: &str, what: &str) -> Result<i64, crate::web::ApiError> {
+    text.parse()
+        .map_err(|_| crate::web::ApiError::BadRequest(format!("`{text}` is not a {what} id")))
+}
+
 /// The absolute URL of the API root for this request (`http://host:port/api`).
 pub fn api_base(req: &HttpRequest) -> String {
     let info = req.connection_info();

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::collection::{api_base, collection, with_href};
+use super::collection::{api_base, collection, parse_id, with_href};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::{DedupKey, MessageState, NewMessage, PutOutcome, QueueMessage, queue_counts};
 use crate::web::{ApiError, AppState};
@@ -136,9 +136,7 @@ pub(super) async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{path}` is not a message id")))?;
+    let id = parse_id(&path, "message")?;
     let message: Option<QueueMessage> = state
         .db
         .run(move |c| Ok(qm::table.find(id).first(c).optional()?))

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::collection::{api_base, collection, with_href};
+use super::collection::{api_base, collection, parse_id, with_href};
 use crate::region::load_region_view;
 use crate::web::{ApiError, AppState};
 
@@ -26,9 +26,7 @@ pub(super) async fn show(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: i64 = path
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{path}` is not a server id")))?;
+    let id = parse_id(&path, "server")?;
     let view = state.db.run(load_region_view).await?;
     let server = view
         .servers
