@@ -389,7 +389,8 @@ both_backends!(
             .env("STEWARD__QUEUE__MAILBOX_PER_WORKER", "20")
             .env("STEWARD__QUEUE__LOG_MESSAGES", "false")
             .start();
-        std::thread::sleep(Duration::from_secs(2));
+        // Warm-up: pools and SQLite page caches (bounded, 2 MB a connection) fill first.
+        std::thread::sleep(Duration::from_secs(3));
         let first = rss_kib(node.pid());
         let mut peak = first;
         for _ in 0..16 {
@@ -411,8 +412,10 @@ both_backends!(
             stats["node"]["completed_ok"].as_u64().unwrap_or(0) > 50,
             "the worker works: {stats}"
         );
+        // Holding the backlog would cost well over 30 MB (100,000 messages); the mailbox
+        // holds 20. Allow bounded cache growth, nothing proportional to the queue.
         assert!(
-            peak < first + 4 * 1024,
+            peak < first + 10 * 1024,
             "RSS grew from {first} KiB to {peak} KiB"
         );
         assert!(peak < 64 * 1024, "RSS {peak} KiB");
