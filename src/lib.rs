@@ -23,10 +23,15 @@
 pub mod backoff;
 pub mod bench;
 pub mod cli;
+pub mod crypto;
 pub mod db;
+pub mod inventory;
 pub mod json;
+pub mod kube;
 pub mod node;
+pub mod providers;
 pub mod queue;
+pub mod refresh;
 pub mod region;
 pub mod roles;
 pub mod settings;

@@ -137,10 +137,24 @@ pub async fn run_queue_bench(
 
     sampler.reset();
     let started = Instant::now();
+    let key_dir = std::env::temp_dir().join(format!(
+        "steward-bench-key-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let keys = crate::crypto::KeyRing::load_or_create(&key_dir.join("v2_key"))?;
+    let _ = std::fs::remove_dir_all(&key_dir);
     let mut nodes = Vec::new();
     for i in 0..options.nodes.max(1) {
         let s = Arc::new(settings_for(&base, &database.url, i));
-        nodes.push(boot(db.clone(), s, uuid::Uuid::new_v4().to_string()).await?);
+        nodes.push(
+            boot(
+                db.clone(),
+                s,
+                uuid::Uuid::new_v4().to_string(),
+                keys.clone(),
+            )
+            .await?,
+        );
     }
     while completed(&nodes) < total as u64 {
         tokio::time::sleep(Duration::from_millis(20)).await;

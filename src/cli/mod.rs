@@ -3,6 +3,7 @@
 
 mod bench;
 mod migrate;
+mod provider;
 mod queue;
 mod settings_check;
 mod start;
@@ -50,6 +51,11 @@ pub enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Manage providers (Kubernetes and OpenShift clusters).
+    Provider {
+        #[command(subcommand)]
+        command: provider::ProviderCommand,
     },
     /// Inspect the message queue, or put a message on it.
     Queue {
@@ -105,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Queue(args),
         } => bench::queue(settings, *args),
+        Command::Provider { command } => provider::run(settings, command),
         Command::Queue {
             command: QueueCommand::Stats { json },
         } => queue::stats(settings, json),

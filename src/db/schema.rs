@@ -118,6 +118,242 @@ diesel::table! {
 
 diesel::joinable!(workers -> servers (server_id));
 
+diesel::table! {
+    providers (id) {
+        id -> BigInt,
+        name -> Text,
+        provider_type -> Text,
+        zone_id -> BigInt,
+        api_url -> Text,
+        auth_kind -> Text,
+        credentials -> Text,
+        kubeconfig_path -> Text,
+        verify_tls -> Bool,
+        ca_cert -> Text,
+        prometheus_url -> Text,
+        refresh_interval_s -> Nullable<Integer>,
+        get_container_images -> Nullable<Bool>,
+        store_unused_images -> Nullable<Bool>,
+        status -> Text,
+        status_message -> Text,
+        last_refresh_on -> Nullable<Timestamp>,
+        last_refresh_success_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_refreshes (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        error -> Text,
+        started_on -> Timestamp,
+        collect_s -> Double,
+        parse_s -> Double,
+        save_s -> Double,
+        total_s -> Double,
+        objects -> BigInt,
+        added -> BigInt,
+        updated -> BigInt,
+        deleted -> BigInt,
+    }
+}
+
+diesel::table! {
+    container_projects (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        labels -> Text,
+        phase -> Text,
+        creation_timestamp -> Nullable<Timestamp>,
+        resource_version -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_nodes (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        labels -> Text,
+        ready_status -> Text,
+        kubelet_version -> Text,
+        os_image -> Text,
+        internal_ip -> Text,
+        cpu_cores -> Double,
+        memory_bytes -> BigInt,
+        pods_capacity -> BigInt,
+        creation_timestamp -> Nullable<Timestamp>,
+        resource_version -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_image_registries (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        host -> Text,
+        port -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_images (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        tag -> Text,
+        digest -> Text,
+        image_ref -> Text,
+        container_image_registry_id -> Nullable<BigInt>,
+        labels -> Text,
+        used -> Bool,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_replicators (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        kind -> Text,
+        name -> Text,
+        namespace -> Text,
+        container_project_id -> Nullable<BigInt>,
+        parent_ems_ref -> Text,
+        labels -> Text,
+        selector -> Text,
+        replicas -> BigInt,
+        ready_replicas -> BigInt,
+        creation_timestamp -> Nullable<Timestamp>,
+        resource_version -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_services (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        namespace -> Text,
+        container_project_id -> Nullable<BigInt>,
+        labels -> Text,
+        selector -> Text,
+        service_type -> Text,
+        cluster_ip -> Text,
+        ports -> Text,
+        creation_timestamp -> Nullable<Timestamp>,
+        resource_version -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_groups (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        namespace -> Text,
+        container_project_id -> Nullable<BigInt>,
+        container_node_id -> Nullable<BigInt>,
+        container_replicator_id -> Nullable<BigInt>,
+        node_name -> Text,
+        labels -> Text,
+        phase -> Text,
+        ready -> Bool,
+        restart_count -> BigInt,
+        pod_ip -> Text,
+        host_ip -> Text,
+        qos_class -> Text,
+        cpu_request_millicores -> BigInt,
+        memory_request_bytes -> BigInt,
+        started_at -> Nullable<Timestamp>,
+        creation_timestamp -> Nullable<Timestamp>,
+        resource_version -> Text,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    containers (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        ems_ref -> Text,
+        name -> Text,
+        container_group_id -> Nullable<BigInt>,
+        container_image_id -> Nullable<BigInt>,
+        image -> Text,
+        image_ref -> Text,
+        state -> Text,
+        reason -> Text,
+        ready -> Bool,
+        restart_count -> BigInt,
+        started_at -> Nullable<Timestamp>,
+        cpu_request_millicores -> BigInt,
+        cpu_limit_millicores -> BigInt,
+        memory_request_bytes -> BigInt,
+        memory_limit_bytes -> BigInt,
+        content_hash -> BigInt,
+        deleted_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    container_service_groups (container_service_id,container_group_id) {
+        container_service_id -> BigInt,
+        container_group_id -> BigInt,
+    }
+}
+
+diesel::joinable!(providers -> zones (zone_id));
+diesel::joinable!(provider_refreshes -> providers (provider_id));
+diesel::joinable!(container_groups -> container_nodes (container_node_id));
+diesel::joinable!(container_groups -> container_projects (container_project_id));
+diesel::joinable!(container_groups -> container_replicators (container_replicator_id));
+diesel::joinable!(containers -> container_groups (container_group_id));
+diesel::joinable!(containers -> container_images (container_image_id));
+diesel::joinable!(container_images -> container_image_registries (container_image_registry_id));
+diesel::joinable!(container_service_groups -> container_services (container_service_id));
+diesel::joinable!(container_service_groups -> container_groups (container_group_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
@@ -127,4 +363,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     queue_messages,
     workers,
     diagnostic_counters,
+    providers,
+    provider_refreshes,
+    container_projects,
+    container_nodes,
+    container_image_registries,
+    container_images,
+    container_replicators,
+    container_services,
+    container_groups,
+    containers,
+    container_service_groups,
 );

@@ -13,7 +13,9 @@ mod supervisor;
 pub use data_dir::DataDir;
 pub use error::NodeError;
 pub use process_stats::{ProcessSample, ProcessSampler, host_name};
-pub use queue_stack::{Identity, QueueStack, recycle_largest_worker};
+pub use queue_stack::{
+    Identity, PoolRouting, PoolSize, QueueStack, WorkerParts, recycle_largest_worker,
+};
 pub use registry::{
     GetHeartbeatStats, GetRegionView, ListServersWithRole, MemoryPressure, Registry, RegistryConfig,
 };

@@ -1,7 +1,7 @@
 //! Everything a node runs to work the queue — handler registry, completion writer,
-//! one worker pool per queue worker type (each with its bounded mailbox), the
-//! dispatcher, upkeep, and the PostgreSQL LISTEN thread — and the order in which it
-//! stops:
+//! the worker pools (each with its bounded mailbox, in a set other subsystems add
+//! pools to), the dispatcher, upkeep, and the PostgreSQL LISTEN thread — and the order
+//! in which it stops:
 //!
 //! ```text
 //! stop claiming ─► workers finish their message (deadline) ─► flush completions
@@ -17,15 +17,109 @@ use tokio::sync::{Notify, watch};
 use crate::db::Db;
 use crate::queue::handlers::{self, HandlerRegistry};
 use crate::queue::{
-    CompletionWriter, DispatcherConfig, NodeQueueStats, PoolMailbox, QueueClient, QueueDispatcher,
-    QueueMaintenance, RoutesChanged, StopDispatching, WriterConfig, listen_for_puts,
-    requeue_messages_of,
+    CompletionSink, CompletionWriter, DispatcherConfig, NodeQueueStats, PoolMailbox, QueueClient,
+    QueueDispatcher, QueueMaintenance, RoutesChanged, StopDispatching, WriterConfig,
+    listen_for_puts, requeue_messages_of,
 };
 use crate::settings::Settings;
 use crate::workers::{
-    GetPoolState, PoolSpec, QueueWorkerKit, RecycleLargest, StopPool, WorkerPool,
-    queue_worker_types,
+    GetPoolState, PoolSet, PoolSpec, QueueWorkerKit, RecycleLargest, RegisteredPool, StopPool,
+    WorkerFactory, WorkerPool, queue_worker_types,
 };
+
+/// Who this node is, for the queue.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub server_id: i64,
+    pub server_guid: String,
+    pub zone: String,
+}
+
+/// Which messages a pool's mailbox is filled with.
+#[derive(Debug, Clone)]
+pub struct PoolRouting {
+    pub queue_names: Vec<String>,
+    pub min_priority: i32,
+    pub max_priority: i32,
+    /// Claim only while this role is active here.
+    pub required_role: Option<String>,
+}
+
+impl PoolRouting {
+    /// Every priority of one queue, while `role` is active.
+    pub fn queue(queue: &str, role: Option<&str>) -> Self {
+        Self {
+            queue_names: vec![queue.to_string()],
+            min_priority: crate::queue::priority::MAX,
+            max_priority: crate::queue::priority::MIN,
+            required_role: role.map(str::to_string),
+        }
+    }
+}
+
+/// How many workers a pool runs, and how many claimed messages its mailbox holds.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSize {
+    pub workers: usize,
+    pub mailbox: usize,
+}
+
+/// What a subsystem needs to run queue-fed workers of its own (refresh workers…).
+#[derive(Clone)]
+pub struct WorkerParts {
+    pub db: Db,
+    pub queue: QueueClient,
+    pub completions: CompletionSink,
+    pub stats: Arc<NodeQueueStats>,
+    /// Tells the dispatcher a mailbox has room.
+    pub space: Arc<Notify>,
+    pub me: Identity,
+    pub pools: PoolSet,
+}
+
+impl WorkerParts {
+    /// Starts a pool named `name` of workers built by `factory` (supervised per
+    /// `workers.<settings_type>`), fed from a mailbox that the dispatcher fills per
+    /// `routing`.
+    pub fn start_pool(
+        &self,
+        settings: &Settings,
+        name: &str,
+        settings_type: &str,
+        routing: PoolRouting,
+        size: PoolSize,
+        factory: impl FnOnce(async_channel::Receiver<crate::queue::Claimed>) -> Arc<dyn WorkerFactory>,
+    ) -> Option<Addr<WorkerPool>> {
+        let ws = settings.worker(settings_type)?;
+        let (tx, rx) = async_channel::bounded(size.mailbox.max(1));
+        let spec = PoolSpec {
+            worker_type: name.to_string(),
+            count: size.workers,
+            heartbeat_timeout: ws.heartbeat_timeout,
+            memory_threshold: ws.memory_threshold,
+            restart_interval: ws.restart_interval,
+            monitor_interval: settings.supervision.monitor_interval,
+            restart_backoff: settings.supervision.restart_backoff,
+            restart_backoff_max: settings.supervision.restart_backoff_max,
+            server_id: self.me.server_id,
+            server_guid: self.me.server_guid.clone(),
+        };
+        let addr = WorkerPool::new(spec, factory(rx), self.db.clone()).start();
+        self.pools.add(RegisteredPool {
+            name: name.to_string(),
+            mailbox: PoolMailbox {
+                worker_type: name.to_string(),
+                queue_names: routing.queue_names,
+                min_priority: routing.min_priority,
+                max_priority: routing.max_priority,
+                required_role: routing.required_role,
+                sender: tx,
+            },
+            addr: addr.clone(),
+        });
+        Some(addr)
+    }
+}
 
 /// A node's running queue machinery.
 pub struct QueueStack {
@@ -33,7 +127,8 @@ pub struct QueueStack {
     pub handlers: Arc<HandlerRegistry>,
     pub stats: Arc<NodeQueueStats>,
     pub dispatcher: Addr<QueueDispatcher>,
-    pub pools: Vec<(String, Addr<WorkerPool>)>,
+    pub pools: PoolSet,
+    parts: WorkerParts,
     writer: Option<CompletionWriter>,
     _maintenance: Addr<QueueMaintenance>,
     _listener: Option<crate::queue::Listener>,
@@ -42,15 +137,8 @@ pub struct QueueStack {
     max_attempts: i32,
 }
 
-/// Who this node is, for the queue.
-pub struct Identity {
-    pub server_id: i64,
-    pub server_guid: String,
-    pub zone: String,
-}
-
 impl QueueStack {
-    /// Starts the queue machinery.
+    /// Starts the queue machinery with the `generic` and `priority` pools.
     pub fn start(
         db: Db,
         settings: &Settings,
@@ -72,8 +160,17 @@ impl QueueStack {
             stats.clone(),
         );
         let space = Arc::new(Notify::new());
-        let mut pools = Vec::new();
-        let mut mailboxes: Vec<PoolMailbox> = Vec::new();
+        let pools = PoolSet::new();
+        let parts = WorkerParts {
+            db: db.clone(),
+            queue: client.clone(),
+            completions: sink.clone(),
+            stats: stats.clone(),
+            space: space.clone(),
+            me: me.clone(),
+            pools: pools.clone(),
+        };
+        let mut reserved: Vec<(Vec<String>, i32)> = Vec::new();
         for kind in queue_worker_types() {
             let Some(ws) = settings.worker(kind.name) else {
                 continue;
@@ -81,48 +178,43 @@ impl QueueStack {
             if ws.count == 0 {
                 continue;
             }
-            let capacity = (ws.count * q.mailbox_per_worker) as usize;
-            let (tx, rx) = async_channel::bounded(capacity);
-            let kit = QueueWorkerKit {
-                mailbox: rx,
-                handlers: handlers.clone(),
-                completions: sink.clone(),
-                db: db.clone(),
-                queue: client.clone(),
-                server_guid: me.server_guid.clone().into(),
-                zone: me.zone.clone().into(),
-                stats: stats.clone(),
-                space: space.clone(),
+            let kit = |rx| -> Arc<dyn WorkerFactory> {
+                Arc::new(QueueWorkerKit {
+                    mailbox: rx,
+                    handlers: handlers.clone(),
+                    completions: sink.clone(),
+                    db: db.clone(),
+                    queue: client.clone(),
+                    server_guid: me.server_guid.clone().into(),
+                    zone: me.zone.clone().into(),
+                    stats: stats.clone(),
+                    space: space.clone(),
+                })
             };
-            let spec = PoolSpec {
-                worker_type: kind.name.to_string(),
-                count: ws.count as usize,
-                heartbeat_timeout: ws.heartbeat_timeout,
-                memory_threshold: ws.memory_threshold,
-                restart_interval: ws.restart_interval,
-                monitor_interval: settings.supervision.monitor_interval,
-                restart_backoff: settings.supervision.restart_backoff,
-                restart_backoff_max: settings.supervision.restart_backoff_max,
-                server_id: me.server_id,
-                server_guid: me.server_guid.clone(),
-            };
-            let pool = WorkerPool::new(spec, Arc::new(kit), db.clone()).start();
-            pools.push((kind.name.to_string(), pool));
             // Leave urgent messages to a pool of the same queue that is kept for them.
-            let reserved_above = mailboxes
+            let reserved_above = reserved
                 .iter()
-                .filter(|m| m.queue_names == kind.queue_names && m.max_priority < kind.max_priority)
-                .map(|m| m.max_priority + 1)
+                .filter(|(queues, max)| *queues == kind.queue_names && *max < kind.max_priority)
+                .map(|(_, max)| max + 1)
                 .max()
                 .unwrap_or(0);
-            mailboxes.push(PoolMailbox {
-                worker_type: kind.name.to_string(),
-                queue_names: kind.queue_names.clone(),
-                min_priority: reserved_above,
-                max_priority: kind.max_priority,
-                required_role: kind.required_role.map(str::to_string),
-                sender: tx,
-            });
+            parts.start_pool(
+                settings,
+                kind.name,
+                kind.name,
+                PoolRouting {
+                    queue_names: kind.queue_names.clone(),
+                    min_priority: reserved_above,
+                    max_priority: kind.max_priority,
+                    required_role: kind.required_role.map(str::to_string),
+                },
+                PoolSize {
+                    workers: ws.count as usize,
+                    mailbox: (ws.count * q.mailbox_per_worker) as usize,
+                },
+                kit,
+            );
+            reserved.push((kind.queue_names.clone(), kind.max_priority));
         }
         let dispatcher = QueueDispatcher::start(
             db.clone(),
@@ -133,7 +225,7 @@ impl QueueStack {
                 poll_interval: q.poll_interval,
                 log_messages: q.log_messages,
             },
-            mailboxes,
+            pools.subscribe(),
             routes.clone(),
             space,
             stats.clone(),
@@ -145,6 +237,7 @@ impl QueueStack {
             stats,
             dispatcher,
             pools,
+            parts,
             writer: Some(writer),
             _maintenance: maintenance,
             _listener: listen_for_puts(&db),
@@ -152,6 +245,11 @@ impl QueueStack {
             server_guid: me.server_guid,
             max_attempts: q.max_attempts as i32,
         }
+    }
+
+    /// What other subsystems need to start queue-fed pools of their own.
+    pub fn worker_parts(&self) -> WorkerParts {
+        self.parts.clone()
     }
 
     /// Stops in order within `deadline`; returns what had not stopped in time.
@@ -165,16 +263,20 @@ impl QueueStack {
         {
             lagging.push("dispatcher".to_string());
         }
-        for (name, pool) in &self.pools {
+        let stops = self.pools.all().into_iter().map(|pool| async move {
             match pool
+                .addr
                 .send(StopPool {
                     deadline: left(started),
                 })
                 .await
             {
-                Ok(still) => lagging.extend(still),
-                Err(_) => lagging.push(format!("{name} pool")),
+                Ok(still) => still,
+                Err(_) => vec![format!("{} pool", pool.name)],
             }
+        });
+        for still in futures::future::join_all(stops).await {
+            lagging.extend(still);
         }
         if let Some(writer) = self.writer.take()
             && !writer
@@ -204,36 +306,27 @@ impl QueueStack {
         }
         lagging
     }
-
-    /// The pools, for callers that act on workers (memory pressure).
-    pub fn pool_addrs(&self) -> Vec<(String, Addr<WorkerPool>)> {
-        self.pools.clone()
-    }
 }
 
 /// Asks the worker holding the most memory, across `pools`, to exit after its message.
-pub async fn recycle_largest_worker(
-    pools: &[(String, Addr<WorkerPool>)],
-    reason: &str,
-) -> Option<(String, i64)> {
-    {
-        let mut best: Option<(usize, i64)> = None;
-        for (i, (_, pool)) in pools.iter().enumerate() {
-            if let Ok(rows) = pool.send(GetPoolState).await {
-                let max = rows.iter().map(|r| r.memory_bytes).max().unwrap_or(0);
-                if best.is_none_or(|(_, m)| max > m) {
-                    best = Some((i, max));
-                }
+pub async fn recycle_largest_worker(pools: &PoolSet, reason: &str) -> Option<(String, i64)> {
+    let all = pools.all();
+    let mut best: Option<(usize, i64)> = None;
+    for (i, pool) in all.iter().enumerate() {
+        if let Ok(rows) = pool.addr.send(GetPoolState).await {
+            let max = rows.iter().map(|r| r.memory_bytes).max().unwrap_or(0);
+            if best.is_none_or(|(_, m)| max > m) {
+                best = Some((i, max));
             }
         }
-        let (index, _) = best?;
-        pools[index]
-            .1
-            .send(RecycleLargest {
-                reason: reason.to_string(),
-            })
-            .await
-            .ok()
-            .flatten()
     }
+    let (index, _) = best?;
+    all[index]
+        .addr
+        .send(RecycleLargest {
+            reason: reason.to_string(),
+        })
+        .await
+        .ok()
+        .flatten()
 }

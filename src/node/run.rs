@@ -19,8 +19,10 @@ use super::registry::{Registry, RegistryConfig};
 use super::supervisor::{AttachWeb, NodeSupervisor, Shutdown};
 use super::{DataDir, NodeError, StopSignal, host_name};
 use crate::backoff::Backoff;
+use crate::crypto::KeyRing;
 use crate::db::{Db, DbError, migrate};
 use crate::queue::RoutesChanged;
+use crate::refresh::RefreshManager;
 use crate::region::{self, HeartbeatPolicy, ServerIdentity, ServerStatus};
 use crate::settings::{DatabaseUrl, Settings};
 use crate::web::{AppState, Application};
@@ -58,7 +60,18 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
         "database schema ready"
     );
 
-    let node = boot(db.clone(), settings.clone(), data_dir.guid().to_string()).await?;
+    let keys =
+        KeyRing::load_or_create(&settings.server.key_file).map_err(|e| NodeError::DataDir {
+            path: settings.server.key_file.clone(),
+            reason: e.to_string(),
+        })?;
+    let node = boot(
+        db.clone(),
+        settings.clone(),
+        data_dir.guid().to_string(),
+        keys.clone(),
+    )
+    .await?;
     let (server_id, supervisor) = (node.server_id, node.supervisor.clone());
     let web_state = AppState {
         db: db.clone(),
@@ -66,6 +79,9 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
         queue: node.queue_client.clone(),
         handlers: node.handlers.clone(),
         node_stats: node.queue_stats.clone(),
+        keys,
+        settings: settings.clone(),
+        refresh: node.refresh.clone(),
     };
 
     let app = Application::build(
@@ -110,6 +126,8 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
 /// A node's actors, started: what `steward start` and in-process benchmarks share.
 pub struct BootedNode {
     pub server_id: i64,
+    /// Keeps this node's refresh workers in line with its role and providers.
+    pub refresh: Addr<RefreshManager>,
     pub server_guid: String,
     pub supervisor: Addr<NodeSupervisor>,
     pub queue_client: crate::queue::QueueClient,
@@ -120,7 +138,12 @@ pub struct BootedNode {
 /// Registers the server `guid` (status `starting`), assigns its roles, and starts its
 /// `Registry` and queue machinery under a `NodeSupervisor`. Must run inside an actix
 /// `System`; the database must be migrated.
-pub async fn boot(db: Db, settings: Arc<Settings>, guid: String) -> Result<BootedNode, NodeError> {
+pub async fn boot(
+    db: Db,
+    settings: Arc<Settings>,
+    guid: String,
+    keys: KeyRing,
+) -> Result<BootedNode, NodeError> {
     let who = ServerIdentity {
         guid: guid.clone(),
         name: settings.server.name.clone(),
@@ -150,8 +173,10 @@ pub async fn boot(db: Db, settings: Arc<Settings>, guid: String) -> Result<Boote
             server_guid: guid.clone(),
             zone: who.zone.clone(),
         },
-        routes_rx,
+        routes_rx.clone(),
     );
+    let refresh =
+        RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx).start();
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),
         queue.handlers.clone(),
@@ -166,6 +191,7 @@ pub async fn boot(db: Db, settings: Arc<Settings>, guid: String) -> Result<Boote
         },
         memory_threshold: settings.server.memory_threshold,
     };
+    let refresh_child = refresh.clone();
     let supervisor = NodeSupervisor::create(move |ctx| {
         let registry = Registry::new(
             db.clone(),
@@ -175,10 +201,11 @@ pub async fn boot(db: Db, settings: Arc<Settings>, guid: String) -> Result<Boote
             Some(ctx.address().recipient()),
         )
         .start();
-        NodeSupervisor::new(db, server_id, registry, queue)
+        NodeSupervisor::new(db, server_id, registry, queue, refresh_child)
     });
     Ok(BootedNode {
         server_id,
+        refresh,
         server_guid: guid,
         supervisor,
         queue_client,

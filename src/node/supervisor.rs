@@ -12,6 +12,7 @@ use actix_web::dev::ServerHandle;
 use super::queue_stack::{QueueStack, recycle_largest_worker};
 use super::registry::{MemoryPressure, Registry};
 use crate::db::Db;
+use crate::refresh::{RefreshManager, StopRefreshing};
 use crate::region::{self, ServerStatus};
 use crate::settings::format_size;
 
@@ -21,6 +22,7 @@ pub struct NodeSupervisor {
     server_id: i64,
     registry: Addr<Registry>,
     queue: Option<QueueStack>,
+    refresh: Addr<RefreshManager>,
     web: Option<ServerHandle>,
     recycling: bool,
     last_recycle: Option<std::time::Instant>,
@@ -30,12 +32,19 @@ pub struct NodeSupervisor {
 const RECYCLE_COOLDOWN: Duration = Duration::from_secs(60);
 
 impl NodeSupervisor {
-    pub fn new(db: Db, server_id: i64, registry: Addr<Registry>, queue: QueueStack) -> Self {
+    pub fn new(
+        db: Db,
+        server_id: i64,
+        registry: Addr<Registry>,
+        queue: QueueStack,
+        refresh: Addr<RefreshManager>,
+    ) -> Self {
         Self {
             db,
             server_id,
             registry,
             queue: Some(queue),
+            refresh,
             web: None,
             recycling: false,
             last_recycle: None,
@@ -79,7 +88,7 @@ impl Handler<MemoryPressure> for NodeSupervisor {
             return;
         }
         self.last_recycle = Some(std::time::Instant::now());
-        let Some(pools) = self.queue.as_ref().map(QueueStack::pool_addrs) else {
+        let Some(pools) = self.queue.as_ref().map(|q| q.pools.clone()) else {
             return;
         };
         self.recycling = true;
@@ -118,6 +127,7 @@ impl Handler<Shutdown> for NodeSupervisor {
         let registry = self.registry.clone();
         let web = self.web.take();
         let queue = self.queue.take();
+        let refresh = self.refresh.clone();
         Box::pin(async move {
             let started = tokio::time::Instant::now();
             let left = move || msg.deadline.saturating_sub(started.elapsed());
@@ -132,6 +142,12 @@ impl Handler<Shutdown> for NodeSupervisor {
                 && tokio::time::timeout(left(), web.stop(true)).await.is_err()
             {
                 lagging.push("web".to_string());
+            }
+            if tokio::time::timeout(left(), refresh.send(StopRefreshing))
+                .await
+                .is_err()
+            {
+                lagging.push("refresh workers".to_string());
             }
             if let Some(mut queue) = queue {
                 lagging.extend(queue.shutdown(left()).await);

@@ -91,7 +91,7 @@ impl QueueDispatcher {
     pub fn start(
         db: Db,
         config: DispatcherConfig,
-        pools: Vec<PoolMailbox>,
+        pools: watch::Receiver<Arc<Vec<PoolMailbox>>>,
         routes: watch::Receiver<RoutesChanged>,
         space: Arc<Notify>,
         stats: Arc<NodeQueueStats>,
@@ -156,7 +156,7 @@ impl Handler<DispatcherStats> for QueueDispatcher {
 async fn claim_loop(
     db: Db,
     config: DispatcherConfig,
-    pools: Vec<PoolMailbox>,
+    mut pool_set: watch::Receiver<Arc<Vec<PoolMailbox>>>,
     mut routes: watch::Receiver<RoutesChanged>,
     space: Arc<Notify>,
     stats: Arc<NodeQueueStats>,
@@ -166,9 +166,10 @@ async fn claim_loop(
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
         let roles = routes.borrow_and_update().active_roles.clone();
+        let pools = pool_set.borrow_and_update().clone();
         let mut more_waiting = false;
         let mut failed = false;
-        for pool in &pools {
+        for pool in pools.iter() {
             if pool
                 .required_role
                 .as_ref()
@@ -239,6 +240,7 @@ async fn claim_loop(
             _ = puts.changed() => {}
             _ = space.notified() => {}
             _ = routes.changed() => {}
+            _ = pool_set.changed() => {}
             _ = tokio::time::sleep(config.poll_interval) => {}
         }
     }

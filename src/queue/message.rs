@@ -168,6 +168,33 @@ impl NewMessage {
         })
     }
 
+    /// A message for a command Steward itself defines (`class`.`method` are constants
+    /// of the code, so there is nothing to validate).
+    pub fn internal(class: &'static str, method: &'static str) -> Self {
+        Self {
+            priority: priority::NORMAL,
+            zone: String::new(),
+            role: String::new(),
+            queue_name: "generic".into(),
+            server_guid: String::new(),
+            class_name: class.to_string(),
+            method_name: method.to_string(),
+            args: "[]".into(),
+            instance_id: None,
+            target_id: None,
+            task_id: String::new(),
+            deliver_on: None,
+            msg_timeout: DEFAULT_MSG_TIMEOUT_S,
+            created_on: chrono::Utc::now().naive_utc(),
+        }
+    }
+
+    /// The timeout, clamped to what a message may have (1 s to 1 day).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.msg_timeout = timeout.as_secs().clamp(1, 86_400) as i32;
+        self
+    }
+
     pub fn with_args(mut self, args: &serde_json::Value) -> Result<Self, InvalidMessage> {
         if !(args.is_array() || args.is_object()) {
             return Err(InvalidMessage::Args);

@@ -99,6 +99,8 @@ pub struct MessageUpdate {
     pub args: Option<String>,
     pub priority: Option<i32>,
     pub msg_timeout: Option<i32>,
+    /// Make the twin deliverable now (a user asked; a delayed retry may wait).
+    pub deliver_now: bool,
 }
 
 /// Puts one message; returns its id.
@@ -206,6 +208,11 @@ pub fn put_or_update(
             qm::args.eq(update.args.as_deref().unwrap_or(&waiting.args)),
             qm::priority.eq(update.priority.unwrap_or(waiting.priority)),
             qm::msg_timeout.eq(timeout),
+            qm::deliver_on.eq(if update.deliver_now {
+                None
+            } else {
+                waiting.deliver_on
+            }),
         ))
         .execute(conn)?;
         if updated == 1 {

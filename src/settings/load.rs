@@ -10,8 +10,9 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, QueueSettings, RoleSettings,
-    ServerSettings, SupervisionSettings, WebSettings, WorkerSettingsMap, WorkerTypeSettings,
+    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, QueueSettings, RefreshSettings,
+    RoleSettings, ServerSettings, SupervisionSettings, WebSettings, WorkerSettingsMap,
+    WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -35,6 +36,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub roles: RoleSettings,
     pub queue: QueueSettings,
+    pub ems_refresh: RefreshSettings,
     pub supervision: SupervisionSettings,
     /// Worker pools by worker type (`generic`, `priority`, …).
     pub workers: WorkerSettingsMap,
@@ -240,6 +242,10 @@ fn read_settings(
         heartbeat_timeout,
         shutdown_timeout: r.duration("server.shutdown_timeout", Duration::from_millis(100))?,
         memory_threshold: at_least_mib(r, "server.memory_threshold", 16)?,
+        key_file: match r.string("server.key_file")?.trim() {
+            "" => data_dir.join("v2_key"),
+            path => PathBuf::from(path),
+        },
     };
 
     let url_text = r.string("database.url")?;
@@ -290,6 +296,20 @@ fn read_settings(
         log_messages: r.boolean("queue.log_messages")?,
         diagnostic_commands: r.boolean("queue.diagnostic_commands")?,
     };
+    let ems_refresh = RefreshSettings {
+        refresh_interval: r.duration("ems_refresh.refresh_interval", Duration::ZERO)?,
+        watch: r.boolean("ems_refresh.watch")?,
+        watch_batch_window: r.duration("ems_refresh.watch_batch_window", ms(1))?,
+        page_size: r.int_in("ems_refresh.page_size", 1, 10_000)? as u32,
+        get_container_images: r.boolean("ems_refresh.get_container_images")?,
+        store_unused_images: r.boolean("ems_refresh.store_unused_images")?,
+        connect_timeout: r.duration("ems_refresh.connect_timeout", ms(10))?,
+        request_timeout: r.duration("ems_refresh.request_timeout", ms(10))?,
+        timeout: r.duration("ems_refresh.timeout", ms(100))?,
+        retry_backoff: r.duration("ems_refresh.retry_backoff", ms(10))?,
+        retry_backoff_max: r.duration("ems_refresh.retry_backoff_max", ms(10))?,
+        keep_refreshes: r.int_in("ems_refresh.keep_refreshes", 1, 1_000_000)? as u32,
+    };
     let supervision = SupervisionSettings {
         monitor_interval: r.duration("supervision.monitor_interval", ms(10))?,
         restart_backoff: r.duration("supervision.restart_backoff", ms(1))?,
@@ -334,6 +354,7 @@ fn read_settings(
         database,
         roles,
         queue,
+        ems_refresh,
         supervision,
         workers,
         web,

@@ -31,6 +31,8 @@ pub struct ServerSettings {
     /// Process RSS (bytes) above which the worker holding the most memory is restarted.
     #[serde(with = "human_size")]
     pub memory_threshold: u64,
+    /// The key that encrypts credentials at rest.
+    pub key_file: PathBuf,
 }
 
 /// Where the region database lives.
@@ -191,6 +193,30 @@ pub struct QueueSettings {
     pub max_attempts: u32,
     pub log_messages: bool,
     pub diagnostic_commands: bool,
+}
+
+/// `ems_refresh:` — inventory refresh of providers.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshSettings {
+    #[serde(with = "human_duration")]
+    pub refresh_interval: Duration,
+    pub watch: bool,
+    #[serde(with = "human_duration")]
+    pub watch_batch_window: Duration,
+    pub page_size: u32,
+    pub get_container_images: bool,
+    pub store_unused_images: bool,
+    #[serde(with = "human_duration")]
+    pub connect_timeout: Duration,
+    #[serde(with = "human_duration")]
+    pub request_timeout: Duration,
+    #[serde(with = "human_duration")]
+    pub timeout: Duration,
+    #[serde(with = "human_duration")]
+    pub retry_backoff: Duration,
+    #[serde(with = "human_duration")]
+    pub retry_backoff_max: Duration,
+    pub keep_refreshes: u32,
 }
 
 /// `supervision:` — how worker pools watch and restart their workers.

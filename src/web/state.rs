@@ -20,4 +20,9 @@ pub struct AppState {
     pub handlers: Arc<HandlerRegistry>,
     /// This node's queue counters and latencies.
     pub node_stats: Arc<NodeQueueStats>,
+    /// Encrypts provider credentials.
+    pub keys: crate::crypto::KeyRing,
+    pub settings: Arc<crate::settings::Settings>,
+    /// Told when providers come and go, so refresh workers follow at once.
+    pub refresh: actix::Addr<crate::refresh::RefreshManager>,
 }

@@ -6,6 +6,7 @@
 
 pub mod memory;
 mod pool;
+mod pool_set;
 mod probe;
 mod queue_worker;
 mod record;
@@ -13,6 +14,7 @@ mod types;
 mod worker;
 
 pub use pool::{GetPoolState, PoolSpec, RecycleLargest, StopPool, WorkerFactory, WorkerPool};
+pub use pool_set::{PoolSet, RegisteredPool};
 pub use probe::{CurrentMessage, WorkerProbe, WorkerStatus};
 pub use queue_worker::QueueWorkerKit;
 pub use record::{WorkerRow, WorkerView, delete_worker_rows_of, list_workers, sync_worker_rows};

@@ -1,7 +1,9 @@
 //! Route table: one file per API resource.
 
 mod collection;
+mod inventory;
 mod ping;
+mod providers;
 mod queue;
 mod servers;
 mod workers;
@@ -18,6 +20,16 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/queue/messages", web::get().to(queue::list))
         .route("/api/queue/messages", web::post().to(queue::put))
         .route("/api/queue/messages/{id}", web::get().to(queue::show))
+        .route("/api/providers", web::get().to(providers::list))
+        .route("/api/providers", web::post().to(providers::create))
+        .route("/api/providers/{id}", web::get().to(providers::show))
+        .route("/api/providers/{id}", web::delete().to(providers::remove))
+        .route("/api/providers/{id}", web::post().to(providers::action))
+        .route(
+            "/api/providers/{id}/refreshes",
+            web::get().to(providers::refreshes),
+        )
+        .configure(inventory::configure)
         .default_service(web::to(not_found));
 }
 

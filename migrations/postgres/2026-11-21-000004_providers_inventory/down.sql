@@ -1,0 +1,11 @@
+DROP TABLE container_service_groups;
+DROP TABLE containers;
+DROP TABLE container_groups;
+DROP TABLE container_services;
+DROP TABLE container_replicators;
+DROP TABLE container_images;
+DROP TABLE container_image_registries;
+DROP TABLE container_nodes;
+DROP TABLE container_projects;
+DROP TABLE provider_refreshes;
+DROP TABLE providers;

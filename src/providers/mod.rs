@@ -1,0 +1,53 @@
+//! Providers (the seed's EMS): their records and credentials, how to connect to them,
+//! their refresh history, and queueing their refreshes.
+
+mod connection;
+mod record;
+mod refreshes;
+
+pub use connection::connection_for;
+pub use record::{
+    InvalidProvider, PROVIDER_TYPES, Provider, ProviderError, ProviderInput, ProviderView,
+    ValidProvider, delete_provider, find_provider, insert_provider, list_providers,
+    providers_in_zone, queue_name, set_provider_status,
+};
+pub use refreshes::{RefreshRecord, Timings, list_refreshes, record_refresh};
+
+use crate::queue::{DedupKey, MessageUpdate, NewMessage, PutOutcome, QueueClient};
+
+/// The command of a full refresh: `Provider.refresh`.
+pub const REFRESH_CLASS: &str = "Provider";
+pub const REFRESH_METHOD: &str = "refresh";
+
+/// Queues a full refresh of provider `id` in `zone`: at most one waits (a request
+/// while one waits is merged into it), so with the one running there are never more
+/// than two. `delay` holds it back (retries after a failure); a request without one
+/// brings a waiting, delayed refresh forward to now.
+pub async fn queue_refresh(
+    queue: &QueueClient,
+    id: i64,
+    zone: &str,
+    timeout: std::time::Duration,
+    delay: Option<std::time::Duration>,
+) -> Result<PutOutcome, crate::db::DbError> {
+    let mut message = NewMessage::internal(REFRESH_CLASS, REFRESH_METHOD)
+        .with_queue(&queue_name(id))
+        .with_zone(zone)
+        .with_instance(id)
+        .with_timeout(timeout);
+    message.role = "ems_inventory".into();
+    let now = delay.is_none();
+    if let Some(delay) = delay {
+        let at = chrono::Utc::now().naive_utc()
+            + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+        message = message.deliver_on(at);
+    }
+    queue
+        .put_or_update(message, DedupKey::WAITING, move |waiting| {
+            (now && waiting.deliver_on.is_some()).then(|| MessageUpdate {
+                deliver_now: true,
+                ..Default::default()
+            })
+        })
+        .await
+}

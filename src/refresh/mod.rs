@@ -1,0 +1,12 @@
+//! Inventory refresh (role `ems_inventory`): a refresh worker per provider of the
+//! zone, full refreshes from the queue, watches in between, timings recorded.
+
+mod full;
+mod kinds;
+mod manager;
+mod worker;
+
+pub use full::{FullRefresh, RefreshError, full_refresh};
+pub use kinds::{Change, Kind, WatchMsg};
+pub use manager::{RecheckProviders, RefreshManager, StopRefreshing};
+pub use worker::RefreshKit;
