@@ -16,6 +16,13 @@
 //!   and the node's `QueueDispatcher`, `CompletionWriter` and `QueueMaintenance`.
 //! - [`workers`] — supervised worker pools (`WorkerPool`, `Worker`) and the
 //!   accounting allocator that attributes memory to workers.
+//! - [`crypto`] — credentials encrypted at rest (`v2:{…}`, AES-256-GCM).
+//! - [`kube`] — a small Kubernetes client: paged lists, watches, kubeconfig.
+//! - [`providers`] — provider records, connections, refresh history, queueing refreshes.
+//! - [`inventory`] — the container inventory: rows, parsing, the diffing persister.
+//! - [`refresh`] — refresh workers per provider (full refreshes and watches) and the
+//!   `RefreshManager` that runs them where `ems_inventory` is active.
+//! - [`simulator`] — `steward simulate`: a Kubernetes-API-compatible cluster at any size.
 //! - [`web`] — actix-web: `/ping` and the REST API.
 //! - [`bench`] — `steward bench …` scenarios.
 //! - [`telemetry`], [`tls`], [`backoff`], [`json`] — cross-cutting helpers.
@@ -35,6 +42,7 @@ pub mod refresh;
 pub mod region;
 pub mod roles;
 pub mod settings;
+pub mod simulator;
 pub mod telemetry;
 pub mod tls;
 pub mod web;

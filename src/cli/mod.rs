@@ -6,6 +6,7 @@ mod migrate;
 mod provider;
 mod queue;
 mod settings_check;
+mod simulate;
 mod start;
 mod status;
 mod table;
@@ -57,6 +58,8 @@ pub enum Command {
         #[command(subcommand)]
         command: provider::ProviderCommand,
     },
+    /// Serve a simulated Kubernetes cluster (API, watches, Prometheus) for tests and demos.
+    Simulate(Box<simulate::SimulateArgs>),
     /// Inspect the message queue, or put a message on it.
     Queue {
         #[command(subcommand)]
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
             command: BenchCommand::Queue(args),
         } => bench::queue(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
+        Command::Simulate(args) => simulate::run(settings, *args),
         Command::Queue {
             command: QueueCommand::Stats { json },
         } => queue::stats(settings, json),

@@ -20,8 +20,8 @@ pub const REFRESH_CLASS: &str = "Provider";
 pub const REFRESH_METHOD: &str = "refresh";
 
 /// Queues a full refresh of provider `id` in `zone`: at most one waits (a request
-/// while one waits is merged into it), so with the one running there are never more
-/// than two. `delay` holds it back (retries after a failure); a request without one
+/// while one waits is merged into it), and its task id keeps it from being claimed
+/// while another runs — one running, one waiting, never more. `delay` holds it back (retries after a failure); a request without one
 /// brings a waiting, delayed refresh forward to now.
 pub async fn queue_refresh(
     queue: &QueueClient,
@@ -34,6 +34,7 @@ pub async fn queue_refresh(
         .with_queue(&queue_name(id))
         .with_zone(zone)
         .with_instance(id)
+        .with_task(&format!("refresh-provider-{id}"))
         .with_timeout(timeout);
     message.role = "ems_inventory".into();
     let now = delay.is_none();

@@ -534,3 +534,68 @@ pub fn workers_of(node: &Node) -> Vec<serde_json::Value> {
         })
         .unwrap_or_default()
 }
+
+/// A `steward simulate` process.
+pub struct Sim {
+    node: Node,
+    pub url: String,
+}
+
+impl Sim {
+    /// Starts a simulator with extra arguments (`--nodes`, `--pods-per-node`, …).
+    pub fn start(args: &[&str]) -> Sim {
+        let mut cmd = Command::new(binary());
+        cmd.args(["simulate", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn simulator");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().expect("logs").push(line);
+            }
+        });
+        let node = Node {
+            name: "simulator".into(),
+            child: Some(child),
+            logs,
+            url: Mutex::new(None),
+        };
+        let ok = wait_until(Duration::from_secs(60), || {
+            node.find_log("simulator listening on http://").is_some()
+        });
+        assert!(ok, "simulator did not start:\n{}", node.logs());
+        let line = node
+            .find_log("simulator listening on http://")
+            .unwrap_or_default();
+        let start = line.find("http://").unwrap_or(0);
+        let url: String = line[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"')
+            .collect();
+        *node.url.lock().expect("url") = Some(url.clone());
+        Sim { node, url }
+    }
+
+    /// POST to an admin endpoint (`/_sim/churn`, …); returns the JSON answer.
+    pub fn admin(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, reply) = self.node.post_json(path, &body);
+        assert!(status < 300, "POST {path} {body}: {status} {reply}");
+        reply
+    }
+
+    /// `GET /_sim/stats`.
+    pub fn stats(&self) -> serde_json::Value {
+        self.node.get_json("/_sim/stats")
+    }
+
+    /// GET any path of the simulator.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        self.node.get_json(path)
+    }
+}

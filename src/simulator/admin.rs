@@ -1,0 +1,131 @@
+//! `/_sim/`: make things happen to the simulated cluster.
+//!
+//! - `POST /_sim/churn {"create":N,"delete":N,"restart":N,"relabel":N,"node_not_ready":N,"node_ready":N}`
+//!   → what changed, with uids.
+//! - `POST /_sim/pause`, `/_sim/resume` — the background churn.
+//! - `POST /_sim/outage {"seconds":S}` — every API request fails with 503 for S
+//!   seconds, and open watches are cut.
+//! - `POST /_sim/expire` — forget the watch history: resuming watches get 410.
+//! - `POST /_sim/hide {"uid":U}`, `/_sim/unhide` — an object vanishes from (and comes
+//!   back to) lists without any watch event.
+//! - `GET /_sim/stats` — resourceVersion, object counts, history, watchers.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix_web::error::JsonPayloadError;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Shared;
+use super::churn::ChurnRequest;
+use super::objects::Resource;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/_sim")
+            .route("/churn", web::post().to(churn))
+            .route("/pause", web::post().to(pause))
+            .route("/resume", web::post().to(resume))
+            .route("/outage", web::post().to(outage))
+            .route("/expire", web::post().to(expire))
+            .route("/hide", web::post().to(hide))
+            .route("/unhide", web::post().to(unhide))
+            .route("/stats", web::get().to(stats)),
+    );
+}
+
+/// Bad admin JSON: a 400 naming the problem.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let body = json!({"error": err.to_string()});
+    actix_web::error::InternalError::from_response(err, HttpResponse::BadRequest().json(body))
+        .into()
+}
+
+async fn churn(shared: web::Data<Shared>, request: web::Json<ChurnRequest>) -> HttpResponse {
+    let report = shared.cluster().churn(&request);
+    HttpResponse::Ok().json(report)
+}
+
+async fn pause(shared: web::Data<Shared>) -> HttpResponse {
+    shared.paused.store(true, Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({"paused": true}))
+}
+
+async fn resume(shared: web::Data<Shared>) -> HttpResponse {
+    shared.paused.store(false, Ordering::Relaxed);
+    HttpResponse::Ok().json(json!({"paused": false}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Outage {
+    seconds: f64,
+}
+
+async fn outage(shared: web::Data<Shared>, body: web::Json<Outage>) -> HttpResponse {
+    if !(0.0..=86_400.0).contains(&body.seconds) {
+        return HttpResponse::BadRequest()
+            .json(json!({"error": "seconds must be between 0 and 86400"}));
+    }
+    shared.start_outage(Duration::from_secs_f64(body.seconds));
+    HttpResponse::Ok().json(json!({"outage_seconds": body.seconds}))
+}
+
+async fn expire(shared: web::Data<Shared>) -> HttpResponse {
+    let mut cluster = shared.cluster();
+    cluster.store.expire();
+    HttpResponse::Ok()
+        .json(json!({"resource_version": cluster.store.resource_version().to_string()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Uid {
+    uid: String,
+}
+
+async fn hide(shared: web::Data<Shared>, body: web::Json<Uid>) -> HttpResponse {
+    let hidden = shared.cluster().store.hide(&body.uid);
+    if hidden {
+        HttpResponse::Ok().json(json!({"hidden": body.uid}))
+    } else {
+        HttpResponse::NotFound()
+            .json(json!({"error": format!("no visible object with uid {}", body.uid)}))
+    }
+}
+
+async fn unhide(shared: web::Data<Shared>, body: web::Json<Uid>) -> HttpResponse {
+    let shown = shared.cluster().store.unhide(&body.uid);
+    if shown {
+        HttpResponse::Ok().json(json!({"unhidden": body.uid}))
+    } else {
+        HttpResponse::NotFound()
+            .json(json!({"error": format!("no hidden object with uid {}", body.uid)}))
+    }
+}
+
+async fn stats(shared: web::Data<Shared>) -> HttpResponse {
+    let cluster = shared.cluster();
+    let store = &cluster.store;
+    let objects: serde_json::Map<String, serde_json::Value> = Resource::ALL
+        .into_iter()
+        .map(|r| (r.info().plural.to_string(), json!(store.count(r))))
+        .collect();
+    let containers: usize = store
+        .all(Resource::Pod)
+        .filter_map(|o| o.pod())
+        .map(|p| p.spec.containers.len())
+        .sum();
+    HttpResponse::Ok().json(json!({
+        "resource_version": store.resource_version().to_string(),
+        "objects": objects,
+        "containers": containers,
+        "history": store.history_len(),
+        "watchers": store.watchers(),
+        "hidden": store.hidden_count(),
+        "paused": shared.paused.load(Ordering::Relaxed),
+        "outage": shared.in_outage(),
+    }))
+}

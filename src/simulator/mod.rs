@@ -1,0 +1,196 @@
+//! `steward simulate`: a Kubernetes-API-compatible cluster at any size, for tests,
+//! benchmarks and the demo. It serves discovery, list (paged) and watch (with
+//! bookmarks and in-stream 410s) for nodes, namespaces, pods, services, replication
+//! controllers, replica sets, deployments and events — plus OpenShift images in the
+//! OpenShift flavor — as `kubectl` expects them, a Prometheus query API over the
+//! cluster's cAdvisor series, and an admin API under `/_sim/` that makes things
+//! happen: churn, outages, lost watch history, objects that vanish without an event.
+//!
+//! - [`objects`] — the typed objects and their wire shape.
+//! - [`generate`] — the deterministic cluster generator.
+//! - [`store`] — objects, versions, watch history and the live feed.
+//! - [`churn`] — the [`churn::Cluster`] and the changes it undergoes.
+//! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing.
+//! - `admin` — the `/_sim/` endpoints.
+
+mod admin;
+pub mod api;
+pub mod churn;
+pub mod generate;
+pub mod objects;
+pub mod prng;
+pub mod store;
+mod table;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+
+use churn::Cluster;
+
+/// Which API the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Flavor {
+    #[default]
+    Kubernetes,
+    /// Kubernetes plus OpenShift's `image.openshift.io/v1` images.
+    #[value(name = "openshift")]
+    OpenShift,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    pub nodes: usize,
+    pub pods_per_node: usize,
+    /// Random changes per second in the background (0: only on request).
+    pub churn_per_sec: f64,
+    pub seed: u64,
+    pub flavor: Flavor,
+    /// When set, every API request needs `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// How many changes the watch history keeps (etcd keeps about five minutes).
+    pub watch_history: usize,
+    pub bookmark_interval: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            nodes: 3,
+            pods_per_node: 20,
+            churn_per_sec: 0.0,
+            seed: 1,
+            flavor: Flavor::Kubernetes,
+            token: None,
+            watch_history: 10_000,
+            bookmark_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// State shared by every request.
+pub struct Shared {
+    cluster: Mutex<Cluster>,
+    outage_until: Mutex<Option<Instant>>,
+    /// Bumped to cut every open watch (an outage).
+    cut: tokio::sync::watch::Sender<u64>,
+    paused: AtomicBool,
+    token: Option<String>,
+    bookmark_interval: Duration,
+    flavor: Flavor,
+}
+
+impl Shared {
+    fn new(config: SimulatorConfig) -> Self {
+        let (cut, _) = tokio::sync::watch::channel(0);
+        Shared {
+            outage_until: Mutex::new(None),
+            cut,
+            paused: AtomicBool::new(false),
+            token: config.token.clone(),
+            bookmark_interval: config.bookmark_interval,
+            flavor: config.flavor,
+            cluster: Mutex::new(Cluster::generate(config)),
+        }
+    }
+
+    /// The cluster, locked (a poisoned lock still holds a usable cluster).
+    pub fn cluster(&self) -> MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn in_outage(&self) -> bool {
+        let until = self.outage_until.lock().unwrap_or_else(|p| p.into_inner());
+        until.is_some_and(|t| Instant::now() < t)
+    }
+
+    fn start_outage(&self, length: Duration) {
+        *self.outage_until.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(Instant::now() + length);
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+/// A running simulator.
+pub struct RunningSimulator {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    churn: Option<tokio::task::JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl RunningSimulator {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops serving (open watches end).
+    pub async fn stop(self) {
+        if let Some(churn) = self.churn {
+            churn.abort();
+        }
+        self.shared.start_outage(Duration::from_secs(0));
+        self.handle.stop(false).await;
+    }
+}
+
+/// Generates the cluster and serves it on `listen`. Call inside an actix system.
+pub fn start(listen: SocketAddr, config: SimulatorConfig) -> std::io::Result<RunningSimulator> {
+    let churn_rate = config.churn_per_sec;
+    let shared = Arc::new(Shared::new(config));
+    let data = web::Data::from(shared.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().error_handler(admin::json_error))
+            .configure(admin::configure)
+            .wrap(actix_web::middleware::from_fn(api::gate))
+            .default_service(web::to(api::kube))
+    })
+    .disable_signals()
+    .shutdown_timeout(1)
+    .workers(2)
+    .bind(listen)?;
+    let addr = server.addrs().first().copied().unwrap_or(listen);
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    let churn = (churn_rate > 0.0).then(|| actix_rt::spawn(churn_loop(shared.clone(), churn_rate)));
+    Ok(RunningSimulator {
+        addr,
+        handle,
+        churn,
+        shared,
+    })
+}
+
+/// Applies `rate` random changes per second, in ticks of 100 ms.
+async fn churn_loop(shared: Arc<Shared>, rate: f64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut owed = 0.0;
+    loop {
+        tick.tick().await;
+        if shared.paused.load(Ordering::Relaxed) {
+            continue;
+        }
+        owed += rate / 10.0;
+        let mut cluster = shared.cluster();
+        while owed >= 1.0 {
+            cluster.random_change();
+            owed -= 1.0;
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! The simulated cluster's state: objects by resource, one resourceVersion counter,
+//! the watch history (a bounded window, like etcd's), and the broadcast that feeds
+//! live watches. Every change goes through [`Store::apply`] or [`Store::remove`], which
+//! bump the version, record the event and wake the watchers.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::objects::{Object, Resource};
+
+/// One recorded change: a serialized watch event line.
+#[derive(Debug)]
+pub struct Change {
+    pub rv: u64,
+    pub resource: Resource,
+    pub namespace: String,
+    /// `{"type":…,"object":…}\n`
+    pub line: Bytes,
+}
+
+/// Why a list or watch cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 410: the version or continue token is older than the history kept.
+    Expired(String),
+    /// 400: a malformed parameter.
+    BadRequest(String),
+}
+
+/// Where a watch starts: the events to replay, then the live feed.
+pub struct WatchStart {
+    pub replay: Vec<Bytes>,
+    pub live: broadcast::Receiver<Arc<Change>>,
+    pub last_rv: u64,
+}
+
+/// A page of a list, serialized.
+pub struct Page<'a> {
+    pub items: Vec<&'a Object>,
+    pub resource_version: u64,
+    pub continue_token: String,
+    pub remaining: usize,
+}
+
+type Key = (String, String);
+
+pub struct Store {
+    objects: HashMap<Resource, BTreeMap<Key, Object>>,
+    by_uid: HashMap<String, (Resource, Key)>,
+    rv: u64,
+    /// Watches from a version below this get 410 (history compacted or forgotten).
+    compacted: u64,
+    /// Continue tokens issued below this version get 410.
+    lists_expired_before: u64,
+    history: VecDeque<Arc<Change>>,
+    history_limit: usize,
+    hidden: HashSet<String>,
+    feed: broadcast::Sender<Arc<Change>>,
+    /// Bumped whenever pods or nodes change (the metrics topology follows it).
+    pub topology_generation: u64,
+}
+
+#[derive(Serialize)]
+struct WatchLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Object,
+}
+
+impl Store {
+    /// A store holding `objects`, all created before any watch can start.
+    pub fn new(objects: Vec<(Resource, Object)>, history_limit: usize) -> Self {
+        let (feed, _) = broadcast::channel(65_536);
+        let mut store = Store {
+            objects: HashMap::new(),
+            by_uid: HashMap::new(),
+            rv: 1000,
+            compacted: 0,
+            lists_expired_before: 0,
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+            hidden: HashSet::new(),
+            feed,
+            topology_generation: 0,
+        };
+        for (resource, mut object) in objects {
+            store.rv += 1;
+            object.metadata.resource_version = store.rv.to_string();
+            store.put(resource, object);
+        }
+        store.compacted = store.rv;
+        store
+    }
+
+    fn put(&mut self, resource: Resource, object: Object) {
+        let key = (
+            object.metadata.namespace.clone(),
+            object.metadata.name.clone(),
+        );
+        self.by_uid
+            .insert(object.metadata.uid.clone(), (resource, key.clone()));
+        self.objects
+            .entry(resource)
+            .or_default()
+            .insert(key, object);
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// Adds or replaces an object; watchers see ADDED or MODIFIED.
+    pub fn apply(&mut self, resource: Resource, mut object: Object) {
+        self.rv += 1;
+        object.metadata.resource_version = self.rv.to_string();
+        let key = (
+            object.metadata.namespace.clone(),
+            object.metadata.name.clone(),
+        );
+        let existed = self.get(resource, &key.0, &key.1).is_some();
+        let kind = if existed { "MODIFIED" } else { "ADDED" };
+        self.record(resource, kind, &object);
+        self.put(resource, object);
+    }
+
+    /// Changes an object in place; watchers see MODIFIED. False when it does not exist.
+    pub fn modify(
+        &mut self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        change: impl FnOnce(&mut Object),
+    ) -> bool {
+        let Some(mut object) = self.get(resource, namespace, name).cloned() else {
+            return false;
+        };
+        change(&mut object);
+        self.apply(resource, object);
+        true
+    }
+
+    /// Deletes an object; watchers see DELETED with its last state.
+    pub fn remove(&mut self, resource: Resource, namespace: &str, name: &str) -> Option<Object> {
+        let key = (namespace.to_string(), name.to_string());
+        let mut object = self.objects.get_mut(&resource)?.remove(&key)?;
+        self.by_uid.remove(&object.metadata.uid);
+        self.hidden.remove(&object.metadata.uid);
+        self.rv += 1;
+        object.metadata.resource_version = self.rv.to_string();
+        self.record(resource, "DELETED", &object);
+        Some(object)
+    }
+
+    fn record(&mut self, resource: Resource, kind: &str, object: &Object) {
+        if matches!(resource, Resource::Pod | Resource::Node) {
+            self.topology_generation += 1;
+        }
+        let mut line = serde_json::to_vec(&WatchLine { kind, object }).unwrap_or_default();
+        line.push(b'\n');
+        let change = Arc::new(Change {
+            rv: self.rv,
+            resource,
+            namespace: object.metadata.namespace.clone(),
+            line: Bytes::from(line),
+        });
+        self.history.push_back(change.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted = old.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.feed.send(change);
+    }
+
+    pub fn get(&self, resource: Resource, namespace: &str, name: &str) -> Option<&Object> {
+        self.objects
+            .get(&resource)?
+            .get(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// A visible object (hidden ones are not served).
+    pub fn get_visible(&self, resource: Resource, namespace: &str, name: &str) -> Option<&Object> {
+        self.get(resource, namespace, name)
+            .filter(|o| !self.hidden.contains(&o.metadata.uid))
+    }
+
+    /// All objects of a resource, hidden ones included, in (namespace, name) order.
+    pub fn all(&self, resource: Resource) -> impl Iterator<Item = &Object> {
+        self.objects
+            .get(&resource)
+            .into_iter()
+            .flat_map(|m| m.values())
+    }
+
+    pub fn count(&self, resource: Resource) -> usize {
+        self.objects.get(&resource).map_or(0, BTreeMap::len)
+    }
+
+    /// The `n`-th object of a resource (for picking at random).
+    pub fn nth(&self, resource: Resource, n: usize) -> Option<&Object> {
+        self.objects.get(&resource)?.values().nth(n)
+    }
+
+    pub fn find_uid(&self, uid: &str) -> Option<(Resource, &Object)> {
+        let (resource, key) = self.by_uid.get(uid)?;
+        Some((*resource, self.objects.get(resource)?.get(key)?))
+    }
+
+    /// Hides an object from lists and gets without a watch event (a missed deletion).
+    pub fn hide(&mut self, uid: &str) -> bool {
+        self.by_uid.contains_key(uid) && self.hidden.insert(uid.to_string())
+    }
+
+    pub fn unhide(&mut self, uid: &str) -> bool {
+        self.hidden.remove(uid)
+    }
+
+    pub fn hidden_count(&self) -> usize {
+        self.hidden.len()
+    }
+
+    /// Forgets the watch history: every version handed out so far is too old to
+    /// resume a watch from, and outstanding continue tokens expire.
+    pub fn expire(&mut self) {
+        self.rv += 1;
+        self.history.clear();
+        self.compacted = self.rv;
+        self.lists_expired_before = self.rv;
+    }
+
+    pub fn history_len(&self) -> usize {
+        self.history.len()
+    }
+
+    pub fn watchers(&self) -> usize {
+        self.feed.receiver_count()
+    }
+
+    /// One page of a list, from the continue token's position.
+    pub fn list(
+        &self,
+        resource: Resource,
+        namespace: Option<&str>,
+        limit: Option<usize>,
+        continue_token: Option<&str>,
+    ) -> Result<Page<'_>, Refusal> {
+        let (list_rv, after) = match continue_token.filter(|t| !t.is_empty()) {
+            Some(token) => {
+                let (rv, key) = decode_continue(token)?;
+                if rv < self.lists_expired_before {
+                    return Err(Refusal::Expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+                    ));
+                }
+                (rv, Some(key))
+            }
+            None => (self.rv, None),
+        };
+        let Some(map) = self.objects.get(&resource) else {
+            return Ok(Page {
+                items: Vec::new(),
+                resource_version: list_rv,
+                continue_token: String::new(),
+                remaining: 0,
+            });
+        };
+        let start = match (&after, namespace) {
+            (Some(key), _) => std::ops::Bound::Excluded(key.clone()),
+            (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
+            (None, None) => std::ops::Bound::Unbounded,
+        };
+        let mut items = Vec::new();
+        let mut remaining = 0;
+        let mut last: Option<&Key> = None;
+        let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        for (key, object) in map.range((start, std::ops::Bound::Unbounded)) {
+            if namespace.is_some_and(|ns| key.0 != ns) {
+                break;
+            }
+            if !self.hidden.is_empty() && self.hidden.contains(&object.metadata.uid) {
+                continue;
+            }
+            if items.len() < limit {
+                items.push(object);
+                last = Some(key);
+            } else {
+                remaining += 1;
+            }
+        }
+        let continue_token = match (remaining, last) {
+            (0, _) | (_, None) => String::new(),
+            (_, Some(key)) => encode_continue(list_rv, key),
+        };
+        Ok(Page {
+            items,
+            resource_version: list_rv,
+            continue_token,
+            remaining,
+        })
+    }
+
+    /// Starts a watch of `resource` (in `namespace`) after version `from`; no version
+    /// (or "0") starts with an ADDED event for every current object.
+    pub fn watch(
+        &self,
+        resource: Resource,
+        namespace: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<WatchStart, Refusal> {
+        let matches = |r: Resource, ns: &str| r == resource && namespace.is_none_or(|n| n == ns);
+        let replay = match from.filter(|v| !v.is_empty() && *v != "0") {
+            None => self
+                .all(resource)
+                .filter(|o| matches(resource, &o.metadata.namespace))
+                .filter(|o| !self.hidden.contains(&o.metadata.uid))
+                .map(|object| {
+                    let mut line = serde_json::to_vec(&WatchLine {
+                        kind: "ADDED",
+                        object,
+                    })
+                    .unwrap_or_default();
+                    line.push(b'\n');
+                    Bytes::from(line)
+                })
+                .collect(),
+            Some(v) => {
+                let from: u64 = v.parse().map_err(|_| {
+                    Refusal::BadRequest(format!("invalid resource version \"{v}\""))
+                })?;
+                if from < self.compacted {
+                    return Err(Refusal::Expired(format!(
+                        "too old resource version: {from} ({})",
+                        self.compacted
+                    )));
+                }
+                self.history
+                    .iter()
+                    .filter(|c| c.rv > from && matches(c.resource, &c.namespace))
+                    .map(|c| c.line.clone())
+                    .collect()
+            }
+        };
+        Ok(WatchStart {
+            replay,
+            live: self.feed.subscribe(),
+            last_rv: self.rv,
+        })
+    }
+}
+
+fn encode_continue(rv: u64, key: &Key) -> String {
+    let raw = serde_json::json!([rv, key.0, key.1]).to_string();
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> Result<(u64, Key), Refusal> {
+    let bad = || Refusal::BadRequest(format!("continue key is not valid: {token}"));
+    let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let (rv, ns, name): (u64, String, String) = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    Ok((rv, (ns, name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::objects::{Body, Meta, Namespace, NamespaceSpec, NamespaceStatus};
+
+    fn ns(name: &str) -> Object {
+        Object::new(
+            Resource::Namespace,
+            Meta {
+                name: name.into(),
+                uid: format!("uid-{name}"),
+                ..Meta::default()
+            },
+            Body::Namespace(Namespace {
+                spec: NamespaceSpec { finalizers: vec![] },
+                status: NamespaceStatus { phase: "Active" },
+            }),
+        )
+    }
+
+    fn store(n: usize, history: usize) -> Store {
+        let objects = (0..n)
+            .map(|i| (Resource::Namespace, ns(&format!("ns-{i:03}"))))
+            .collect();
+        Store::new(objects, history)
+    }
+
+    #[test]
+    fn pages_cover_every_object_once_under_one_version() {
+        let s = store(25, 100);
+        let mut token: Option<String> = None;
+        let mut names = Vec::new();
+        let mut versions = HashSet::new();
+        loop {
+            let page = s
+                .list(Resource::Namespace, None, Some(10), token.as_deref())
+                .unwrap();
+            versions.insert(page.resource_version);
+            names.extend(page.items.iter().map(|o| o.metadata.name.clone()));
+            if page.continue_token.is_empty() {
+                break;
+            }
+            token = Some(page.continue_token);
+        }
+        assert_eq!(names.len(), 25);
+        assert_eq!(versions.len(), 1);
+        assert!(matches!(
+            s.list(Resource::Namespace, None, Some(10), Some("garbage!")),
+            Err(Refusal::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn watches_replay_history_and_refuse_versions_that_are_too_old() {
+        let mut s = store(3, 2);
+        let start = s.resource_version();
+        s.apply(Resource::Namespace, ns("a"));
+        let w = s
+            .watch(Resource::Namespace, None, Some(&start.to_string()))
+            .unwrap();
+        assert_eq!(w.replay.len(), 1);
+        s.apply(Resource::Namespace, ns("b"));
+        s.apply(Resource::Namespace, ns("c"));
+        // The history holds two events: resuming from `start` needs three.
+        assert!(matches!(
+            s.watch(Resource::Namespace, None, Some(&start.to_string())),
+            Err(Refusal::Expired(_))
+        ));
+        let all = s.watch(Resource::Namespace, None, None).unwrap();
+        assert_eq!(all.replay.len(), 6);
+        let now = s.resource_version().to_string();
+        s.expire();
+        assert!(s.watch(Resource::Namespace, None, Some(&now)).is_err());
+    }
+
+    #[test]
+    fn removal_sends_the_last_state_and_hidden_objects_are_not_listed() {
+        let mut s = store(2, 10);
+        let mut live = s
+            .watch(
+                Resource::Namespace,
+                None,
+                Some(&s.resource_version().to_string()),
+            )
+            .unwrap()
+            .live;
+        let gone = s.remove(Resource::Namespace, "", "ns-000").unwrap();
+        let change = live.try_recv().unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&change.line).unwrap();
+        assert_eq!(line["type"], "DELETED");
+        assert_eq!(line["object"]["metadata"]["uid"], gone.metadata.uid);
+        assert!(s.hide("uid-ns-001"));
+        assert!(
+            s.list(Resource::Namespace, None, None, None)
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(s.unhide("uid-ns-001"));
+        assert_eq!(
+            s.list(Resource::Namespace, None, None, None)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+    }
+}

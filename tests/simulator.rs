@@ -1,0 +1,412 @@
+//! The cluster simulator as clients see it: the real kubectl, paging, watches with
+//! bookmarks and in-stream 410s, bearer tokens, outages, determinism.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Sim, http_get};
+use serde_json::{Value, json};
+
+fn kubectl(sim: &Sim, args: &[&str]) -> String {
+    let home = tempfile::tempdir().expect("home");
+    let out = Command::new("kubectl")
+        .args(["--server", &sim.url])
+        .args(args)
+        .env("KUBECONFIG", home.path().join("none"))
+        .env("HOME", home.path())
+        .output()
+        .expect("kubectl is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn kubectl_reads_nodes_pods_and_events() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "7", "--seed", "21"]);
+    let nodes = kubectl(&sim, &["get", "nodes"]);
+    let lines: Vec<&str> = nodes.lines().collect();
+    assert!(
+        lines[0].contains("NAME") && lines[0].contains("STATUS") && lines[0].contains("VERSION"),
+        "{nodes}"
+    );
+    assert_eq!(lines.len(), 4, "{nodes}");
+    assert!(lines[1..].iter().all(|l| l.contains(" Ready ")), "{nodes}");
+
+    let pods = kubectl(&sim, &["get", "pods", "-A"]);
+    let header = pods.lines().next().unwrap_or_default();
+    for column in ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"] {
+        assert!(header.contains(column), "{pods}");
+    }
+    assert_eq!(pods.lines().count(), 1 + 21, "{pods}");
+
+    let json: Value =
+        serde_json::from_str(&kubectl(&sim, &["get", "pods", "-A", "-o", "json"])).expect("json");
+    let items = json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 21);
+    assert!(
+        items
+            .iter()
+            .all(|p| p["kind"] == "Pod" && p["spec"]["nodeName"].is_string())
+    );
+    let api: Value = sim.get_json("/api/v1/pods");
+    let uids = |v: &[Value]| {
+        v.iter()
+            .map(|p| p["metadata"]["uid"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(uids(items), uids(api["items"].as_array().expect("items")));
+
+    // Churn makes Events kubectl shows.
+    sim.admin("/_sim/churn", json!({"restart": 1, "node_not_ready": 1}));
+    let events = kubectl(&sim, &["get", "events", "-A"]);
+    assert!(
+        events
+            .lines()
+            .next()
+            .is_some_and(|h| h.contains("REASON") && h.contains("OBJECT")),
+        "{events}"
+    );
+    assert!(
+        events.contains("BackOff")
+            && events.contains("NodeNotReady")
+            && events.contains("Scheduled"),
+        "{events}"
+    );
+    let nodes = kubectl(&sim, &["get", "nodes"]);
+    assert!(nodes.contains("NotReady"), "{nodes}");
+
+    // Namespaced requests, single objects, the apps group.
+    let ns = items[0]["metadata"]["namespace"].as_str().expect("ns");
+    let name = items[0]["metadata"]["name"].as_str().expect("name");
+    let one = kubectl(&sim, &["get", "pod", "-n", ns, name, "-o", "json"]);
+    assert!(one.contains(name));
+    let rs = kubectl(&sim, &["get", "replicasets", "-A"]);
+    assert!(rs.lines().count() > 1, "{rs}");
+    let missing = Command::new("kubectl")
+        .args(["--server", &sim.url, "get", "pod", "-n", ns, "no-such-pod"])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("kubectl");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+}
+
+#[test]
+fn lists_page_with_one_resource_version_and_expired_tokens_get_410() {
+    let sim = Sim::start(&["--nodes", "4", "--pods-per-node", "25"]);
+    let mut names = std::collections::HashSet::new();
+    let mut versions = std::collections::HashSet::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = sim.get_json(&format!("/api/v1/pods?limit=30&continue={token}"));
+        pages += 1;
+        versions.insert(
+            page["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+        for p in page["items"].as_array().expect("items") {
+            assert!(
+                names.insert(p["metadata"]["name"].as_str().unwrap_or("").to_string()),
+                "no duplicates"
+            );
+        }
+        token = page["metadata"]["continue"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        if token.is_empty() {
+            break;
+        }
+        if pages == 2 {
+            // A change between pages does not change the list's version.
+            sim.admin("/_sim/churn", json!({"create": 1}));
+        }
+    }
+    assert_eq!(pages, 4);
+    assert!(names.len() >= 100);
+    assert_eq!(versions.len(), 1);
+    // `?&` is tolerated; garbage tokens are a 400, expired ones a 410.
+    assert_eq!(
+        http_get(&format!("{}/api/v1/nodes?&limit=2", sim.url)).0,
+        200
+    );
+    let first = sim.get_json("/api/v1/pods?limit=10");
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_string();
+    let (status, body) = http_get(&format!(
+        "{}/api/v1/pods?limit=10&continue=garbage",
+        sim.url
+    ));
+    assert_eq!(status, 400, "{body}");
+    sim.admin("/_sim/expire", json!({}));
+    let (status, body) = http_get(&format!(
+        "{}/api/v1/pods?limit=10&continue={token}",
+        sim.url
+    ));
+    assert_eq!(status, 410, "{body}");
+    let status_obj: Value = serde_json::from_str(&body).expect("Status");
+    assert_eq!(status_obj["kind"], "Status");
+    assert_eq!(status_obj["reason"], "Expired");
+    // Namespaced lists hold only their namespace.
+    let ns = first["items"][0]["metadata"]["namespace"]
+        .as_str()
+        .expect("ns")
+        .to_string();
+    let scoped = sim.get_json(&format!("/api/v1/namespaces/{ns}/pods"));
+    assert!(scoped["items"].as_array().is_some_and(
+        |i| !i.is_empty() && i.iter().all(|p| p["metadata"]["namespace"] == ns.as_str())
+    ));
+}
+
+/// Reads watch events until `n` arrived or the stream ended.
+fn watch_events(url: &str, n: usize) -> Vec<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(20)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url).call().expect("watch");
+    assert_eq!(response.status().as_u16(), 200);
+    let reader = BufReader::new(response.into_body().into_reader());
+    let mut events = Vec::new();
+    for line in reader.lines() {
+        let Ok(line) = line else { break };
+        events.push(serde_json::from_str(&line).expect("one JSON event per line"));
+        if events.len() >= n {
+            break;
+        }
+    }
+    events
+}
+
+#[test]
+fn watches_replay_changes_send_bookmarks_and_report_410_in_the_stream() {
+    let sim = Sim::start(&[
+        "--nodes",
+        "2",
+        "--pods-per-node",
+        "5",
+        "--watch-history",
+        "50",
+    ]);
+    let list = sim.get_json("/api/v1/pods");
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    let changed = sim.admin(
+        "/_sim/churn",
+        json!({"create": 1, "delete": 1, "restart": 1}),
+    );
+    let events = watch_events(
+        &format!("{}/api/v1/pods?watch=1&resourceVersion={rv}", sim.url),
+        3,
+    );
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["ADDED", "DELETED", "MODIFIED"], "{events:?}");
+    assert_eq!(
+        events[0]["object"]["metadata"]["uid"],
+        changed["created"][0]["uid"]
+    );
+    assert_eq!(
+        events[1]["object"]["metadata"]["uid"],
+        changed["deleted"][0]["uid"]
+    );
+    let versions: Vec<u64> = events
+        .iter()
+        .filter_map(|e| {
+            e["object"]["metadata"]["resourceVersion"]
+                .as_str()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+
+    // Without a version: the current state as ADDED events.
+    let initial = watch_events(&format!("{}/api/v1/nodes?watch=true", sim.url), 2);
+    assert!(
+        initial
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["object"]["kind"] == "Node")
+    );
+
+    // Live events arrive while watching, and bookmarks carry the latest version.
+    let url = format!(
+        "{}/api/v1/nodes?watch=1&resourceVersion={}&allowWatchBookmarks=true&timeoutSeconds=5",
+        sim.url, versions[2]
+    );
+    let watcher = std::thread::spawn(move || watch_events(&url, 1));
+    std::thread::sleep(Duration::from_millis(500));
+    sim.admin("/_sim/churn", json!({"node_not_ready": 1}));
+    let live = watcher.join().expect("watcher");
+    assert_eq!(live[0]["type"], "MODIFIED", "{live:?}");
+
+    // History is bounded: a version older than it gets one ERROR event with a 410 Status.
+    for _ in 0..10 {
+        sim.admin("/_sim/churn", json!({"relabel": 10}));
+    }
+    let gone = watch_events(
+        &format!("{}/api/v1/pods?watch=1&resourceVersion={rv}", sim.url),
+        5,
+    );
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0]["type"], "ERROR");
+    assert_eq!(gone[0]["object"]["code"], 410);
+    assert_eq!(gone[0]["object"]["reason"], "Expired");
+    assert!(sim.stats()["history"].as_u64().is_some_and(|h| h <= 50));
+}
+
+#[test]
+fn bookmarks_keep_a_quiet_watch_current() {
+    let sim = Sim::start(&[
+        "--nodes",
+        "1",
+        "--pods-per-node",
+        "2",
+        "--bookmark-interval",
+        "1s",
+    ]);
+    let rv = sim.get_json("/api/v1/pods")["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    sim.admin("/_sim/churn", json!({"node_not_ready": 1}));
+    let events = watch_events(
+        &format!(
+            "{}/api/v1/pods?watch=1&resourceVersion={rv}&allowWatchBookmarks=true",
+            sim.url
+        ),
+        1,
+    );
+    assert_eq!(events[0]["type"], "BOOKMARK", "{events:?}");
+    let at: u64 = events[0]["object"]["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("rv");
+    assert!(
+        at > rv.parse::<u64>().expect("rv"),
+        "the bookmark moves past changes of other kinds"
+    );
+}
+
+#[test]
+fn tokens_outages_and_the_openshift_flavor() {
+    let sim = Sim::start(&[
+        "--nodes",
+        "1",
+        "--pods-per-node",
+        "3",
+        "--token",
+        "t0k3n",
+        "--flavor",
+        "openshift",
+    ]);
+    let (status, body) = http_get(&format!("{}/api/v1/pods", sim.url));
+    assert_eq!(status, 401, "{body}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str| {
+        let mut r = agent
+            .get(format!("{}{path}", sim.url))
+            .header("Authorization", "Bearer t0k3n")
+            .call()
+            .expect("get");
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json::<Value>().unwrap_or(Value::Null),
+        )
+    };
+    let (status, images) = get("/apis/image.openshift.io/v1/images");
+    assert_eq!(status, 200);
+    let images = images["items"].as_array().cloned().unwrap_or_default();
+    assert!(images.iter().all(|i| {
+        i["dockerImageReference"]
+            .as_str()
+            .is_some_and(|r| r.contains("@sha256:"))
+    }));
+    let (_, pods) = get("/api/v1/pods");
+    let used: std::collections::HashSet<String> = pods["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            p["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|c| c["imageID"].as_str().map(str::to_string))
+        .collect();
+    let listed: std::collections::HashSet<String> = images
+        .iter()
+        .filter_map(|i| i["dockerImageReference"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        used.iter().all(|u| listed.contains(u)),
+        "every running image is in the image API"
+    );
+    assert!(listed.len() > used.len(), "and unused ones too");
+    let (_, groups) = get("/apis");
+    assert!(groups.to_string().contains("image.openshift.io/v1"));
+    // An outage: every API request is a 503 until it ends; the admin API still answers.
+    sim.admin("/_sim/outage", json!({"seconds": 1.5}));
+    assert_eq!(get("/api/v1/nodes").0, 503);
+    assert_eq!(sim.stats()["outage"], true);
+    std::thread::sleep(Duration::from_millis(1700));
+    assert_eq!(get("/api/v1/nodes").0, 200);
+    let (status, body) = common::http_send(
+        "POST",
+        &format!("{}/_sim/churn", sim.url),
+        Some(&json!({"explode": 1})),
+    );
+    assert_eq!(status, 400, "{body}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_cluster_and_stats_count_it() {
+    let a = Sim::start(&["--nodes", "2", "--pods-per-node", "6", "--seed", "9"]);
+    let b = Sim::start(&["--nodes", "2", "--pods-per-node", "6", "--seed", "9"]);
+    let uids = |s: &Sim| {
+        s.get_json("/api/v1/pods")["items"]
+            .as_array()
+            .map(|i| {
+                i.iter()
+                    .map(|p| p["metadata"]["uid"].clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(uids(&a), uids(&b));
+    let stats = a.stats();
+    assert_eq!(stats["objects"]["pods"], 12);
+    assert_eq!(stats["objects"]["nodes"], 2);
+    assert!(stats["containers"].as_u64().is_some_and(|c| c >= 12));
+    let version = a.get_json("/version");
+    assert!(
+        version["gitVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v1."))
+    );
+    let resources = a.get_json("/api/v1");
+    assert!(
+        resources["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["name"] == "pods"))
+    );
+}
