@@ -545,3 +545,53 @@ both_backends!(providers_are_managed_from_the_cli, |db: TestDb| {
     let (status, body) = node.delete(&format!("/api/providers/{id}"));
     assert_eq!(status, 404, "{body}");
 });
+
+both_backends!(
+    the_demo_shows_a_live_inventory_and_survives_a_restart,
+    |db: TestDb| {
+        let config = node_for(&db, "alpha").arg("--demo");
+        let mut node = config.start();
+        let demo = |node: &common::Node| {
+            let list = node.get_json("/api/providers");
+            list["resources"]
+                .as_array()
+                .and_then(|r| r.iter().find(|p| p["name"] == "demo").cloned())
+                .unwrap_or(Value::Null)
+        };
+        let mut p = Value::Null;
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                p = demo(&node);
+                p["status"] == "ok"
+            }),
+            "demo provider not refreshed: {p}\n{}",
+            node.logs()
+        );
+        let id = p["id"].as_str().expect("id").to_string();
+        let p = provider(&node, &id);
+        assert_eq!(p["inventory"]["container_groups"], 100, "{p}");
+        // The simulated cluster churns; watches bring the changes in.
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                node.get_json(&format!("/api/providers/{id}/refreshes?kind=targeted"))["resources"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+            }),
+            "no watched change arrived"
+        );
+        let url = p["api_url"].as_str().unwrap_or_default().to_string();
+        node.terminate(Duration::from_secs(30));
+        // A restart simulates the cluster on a new port; the same provider follows it.
+        let node = config.start();
+        let mut again = Value::Null;
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                again = provider(&node, &id);
+                again["status"] == "ok" && again["api_url"] != url.as_str()
+            }),
+            "{again}"
+        );
+        let providers = node.get_json("/api/providers");
+        assert_eq!(providers["count"], 1, "{providers}");
+    }
+);

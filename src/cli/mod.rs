@@ -34,7 +34,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a node: register this server, run its roles, serve the API.
-    Start,
+    Start {
+        /// Also simulate a cluster in-process and register it as the provider `demo`.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply database migrations (start does this too) and exit.
     Migrate,
     /// Print the region: zones, servers, heartbeats, memory, CPU and roles.
@@ -105,7 +109,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Start => start::run(settings),
+        Command::Start { demo } => start::run(settings, demo),
         Command::Migrate => migrate::run(settings),
         Command::Status { json } => status::run(settings, json),
         Command::Settings {

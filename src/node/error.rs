@@ -16,6 +16,8 @@ pub enum NodeError {
     AlreadyRunning { path: PathBuf, pid: String },
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("demo: cannot register the demo provider: {0}")]
+    Demo(String),
     #[error("web server: cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

@@ -2,6 +2,7 @@
 //! and `run`, which takes it from settings to a started server and back to stopped.
 
 mod data_dir;
+mod demo;
 mod error;
 mod process_stats;
 mod queue_stack;
@@ -11,6 +12,7 @@ mod signals;
 mod supervisor;
 
 pub use data_dir::DataDir;
+pub use demo::{DEMO_PROVIDER, demo_config, start_demo};
 pub use error::NodeError;
 pub use process_stats::{ProcessSample, ProcessSampler, host_name};
 pub use queue_stack::{
@@ -19,6 +21,6 @@ pub use queue_stack::{
 pub use registry::{
     GetHeartbeatStats, GetRegionView, ListServersWithRole, MemoryPressure, Registry, RegistryConfig,
 };
-pub use run::{BootedNode, boot, connect_with_retry, retry_while_unreachable, run};
+pub use run::{BootedNode, RunOptions, boot, connect_with_retry, retry_while_unreachable, run};
 pub use signals::StopSignal;
 pub use supervisor::{AttachWeb, NodeSupervisor, Shutdown, StopActor};

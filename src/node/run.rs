@@ -28,7 +28,14 @@ use crate::settings::{DatabaseUrl, Settings};
 use crate::web::{AppState, Application};
 
 /// Runs a node until SIGINT/SIGTERM. Must be called inside an actix `System`.
-pub async fn run(settings: Settings) -> Result<(), NodeError> {
+/// How `steward start` was asked to run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Start a simulated cluster in-process and register it as the provider `demo`.
+    pub demo: bool,
+}
+
+pub async fn run(settings: Settings, options: RunOptions) -> Result<(), NodeError> {
     let settings = Arc::new(settings);
     let data_dir = DataDir::open(&settings.server.data_dir)?;
     let mut stop = StopSignal::install().map_err(|e| NodeError::DataDir {
@@ -65,6 +72,11 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
             path: settings.server.key_file.clone(),
             reason: e.to_string(),
         })?;
+    let demo = if options.demo {
+        Some(super::start_demo(&db, &keys, &settings.server.zone).await?)
+    } else {
+        None
+    };
     let node = boot(
         db.clone(),
         settings.clone(),
@@ -118,6 +130,9 @@ pub async fn run(settings: Settings) -> Result<(), NodeError> {
             "stop deadline passed; exiting anyway"
         ),
         Err(error) => tracing::warn!(%error, "stop deadline passed; exiting anyway"),
+    }
+    if let Some(sim) = demo {
+        sim.stop().await;
     }
     drop(data_dir);
     Ok(())

@@ -347,6 +347,23 @@ pub fn delete_provider(conn: &mut DbConnection, id: i64) -> Result<(), DbError> 
     Ok(())
 }
 
+/// Points a provider at another API (and Prometheus) endpoint.
+pub fn set_provider_endpoint(
+    conn: &mut DbConnection,
+    id: i64,
+    api_url: &str,
+    prometheus_url: &str,
+) -> Result<(), DbError> {
+    diesel::update(providers::table.find(id))
+        .set((
+            providers::api_url.eq(api_url),
+            providers::prometheus_url.eq(prometheus_url),
+            providers::updated_on.eq(chrono::Utc::now().naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Records the outcome of a refresh (or of a connection attempt).
 pub fn set_provider_status(
     conn: &mut DbConnection,
