@@ -595,3 +595,53 @@ both_backends!(
         assert_eq!(providers["count"], 1, "{providers}");
     }
 );
+
+#[test]
+fn the_refresh_benchmark_reports_its_figures() {
+    let dir = tempfile::tempdir().expect("dir");
+    let env = [(
+        "STEWARD__SERVER__DATA_DIR",
+        dir.path().display().to_string(),
+    )];
+    let out = steward(
+        &[
+            "bench",
+            "refresh",
+            "--pods",
+            "60",
+            "--nodes",
+            "3",
+            "--changes",
+            "3",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(report["pods"], 60, "{report}");
+    assert!(
+        report["objects"].as_i64().is_some_and(|o| o > 60),
+        "{report}"
+    );
+    for key in [
+        "first_refresh_s",
+        "nochange_refresh_s",
+        "collect_s",
+        "parse_s",
+        "save_s",
+        "watch_to_db_p99_ms",
+        "peak_rss_mb",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+    assert_eq!(report["nochange"]["written"], 0, "{report}");
+    assert_eq!(report["watch_changes"], 3);
+}

@@ -410,3 +410,87 @@ fn the_same_seed_gives_the_same_cluster_and_stats_count_it() {
             .is_some_and(|r| r.iter().any(|r| r["name"] == "pods"))
     );
 }
+
+#[test]
+fn prometheus_serves_cadvisor_series_for_the_cluster() {
+    let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "4", "--seed", "3"]);
+    let pods = sim.get_json("/api/v1/pods");
+    let pod = &pods["items"][0];
+    let (ns, name) = (
+        pod["metadata"]["namespace"].as_str().expect("ns"),
+        pod["metadata"]["name"].as_str().expect("name"),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let query = format!(
+        "sum by (pod) (rate(container_cpu_usage_seconds_total{{job=\"kubelet\",namespace=\"{ns}\",pod=\"{name}\",container!=\"\"}}[2m]))"
+    );
+    let url = format!(
+        "{}/api/v1/query_range?start={}&end={now}&step=20",
+        sim.url,
+        now - 600
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut reply = agent
+        .post(&url)
+        .send_form([("query", query.as_str())])
+        .expect("query_range");
+    assert_eq!(reply.status().as_u16(), 200);
+    let body: Value = reply.body_mut().read_json().expect("json");
+    assert_eq!(body["status"], "success", "{body}");
+    assert_eq!(body["data"]["resultType"], "matrix");
+    let series = body["data"]["result"].as_array().expect("result");
+    assert_eq!(series.len(), 1, "{body}");
+    assert_eq!(series[0]["metric"]["pod"], name);
+    let values = series[0]["values"].as_array().expect("values");
+    assert_eq!(values.len(), 31);
+    assert!(values.iter().all(|v| {
+        v[1].as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(|x| x > 0.0)
+    }));
+
+    // Nodes: the root cgroup, and machine capacity.
+    let (status, text) = http_get(&format!(
+        "{}/api/v1/query?query=machine_cpu_cores&time={now}",
+        sim.url
+    ));
+    assert_eq!(status, 200, "{text}");
+    let cores: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        cores["data"]["result"].as_array().map(Vec::len),
+        Some(2),
+        "{cores}"
+    );
+
+    // Prometheus' own limit, word for word.
+    let (status, text) = http_get(&format!(
+        "{}/api/v1/query_range?query=up&start=0&end=11001&step=1",
+        sim.url
+    ));
+    assert_eq!(status, 400);
+    let error: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(error["errorType"], "bad_data");
+    assert_eq!(
+        error["error"],
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+    );
+
+    // A new pod has series as soon as it exists.
+    let created = sim.admin("/_sim/churn", json!({"create": 1}));
+    let new_pod = created["created"][0]["name"].as_str().expect("name");
+    let later = chrono::Utc::now().timestamp() + 30;
+    let (_, text) = http_get(&format!(
+        "{}/api/v1/query?query=container_memory_usage_bytes%7Bpod%3D%22{new_pod}%22%7D&time={later}",
+        sim.url
+    ));
+    let memory: Value = serde_json::from_str(&text).expect("json");
+    assert!(
+        memory["data"]["result"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{memory}"
+    );
+}

@@ -5,8 +5,10 @@
 
 mod database;
 mod queue;
+mod refresh;
 mod rss;
 
 pub use database::BenchDatabase;
 pub use queue::{QueueBenchOptions, run_queue_bench};
+pub use refresh::{RefreshBenchOptions, run_refresh_bench};
 pub use rss::{RssSampler, current_rss_kib, rss_kib_of};

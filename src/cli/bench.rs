@@ -1,6 +1,6 @@
-//! `steward bench queue`: runs the queue benchmark and prints its JSON.
+//! `steward bench queue|refresh`: runs a benchmark and prints its JSON.
 
-use crate::bench::{QueueBenchOptions, run_queue_bench};
+use crate::bench::{QueueBenchOptions, RefreshBenchOptions, run_queue_bench, run_refresh_bench};
 use crate::settings::Settings;
 
 /// Options of `steward bench queue`.
@@ -44,10 +44,50 @@ pub(super) fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_queue_bench(settings, options))?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+    print_report(&report, args.json)
+}
+
+/// Options of `steward bench refresh`.
+#[derive(Debug, clap::Args)]
+pub struct RefreshBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Pods in the simulated cluster.
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: usize,
+    /// Nodes in the simulated cluster.
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Watched changes timed from the cluster to the database.
+    #[arg(long, default_value_t = 50)]
+    pub changes: usize,
+    /// Print only the JSON (progress lines go to stderr either way).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn refresh(settings: Settings, args: RefreshBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    let options = RefreshBenchOptions {
+        database: args.database,
+        pods: args.pods,
+        nodes: args.nodes,
+        changes: args.changes,
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(run_refresh_bench(settings, options))?;
+    print_report(&report, args.json)
+}
+
+fn print_report(report: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(report)?);
     } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     }
     Ok(())
 }

@@ -75,6 +75,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Queue throughput and latency: burn-down, sustained, unsaturated.
     Queue(Box<bench::QueueBenchArgs>),
+    /// Inventory refresh against a simulated cluster: full, no-change, watch latency.
+    Refresh(Box<bench::RefreshBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +120,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Queue(args),
         } => bench::queue(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Refresh(args),
+        } => bench::refresh(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
         Command::Queue {

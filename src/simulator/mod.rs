@@ -12,6 +12,8 @@
 //! - [`churn`] — the [`churn::Cluster`] and the changes it undergoes.
 //! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing.
 //! - `admin` — the `/_sim/` endpoints.
+//! - [`prometheus`] — `/api/v1/query` and `/api/v1/query_range` over the cluster's
+//!   cAdvisor and kube-state-metrics series (a PromQL subset).
 
 mod admin;
 pub mod api;
@@ -19,6 +21,7 @@ pub mod churn;
 pub mod generate;
 pub mod objects;
 pub mod prng;
+pub mod prometheus;
 pub mod store;
 mod table;
 
@@ -31,6 +34,8 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
 use churn::Cluster;
+use objects::Resource;
+use prometheus::{ContainerTarget, NodeTarget, PodTarget, Prometheus, Topology};
 
 /// Which API the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -83,6 +88,8 @@ pub struct Shared {
     token: Option<String>,
     bookmark_interval: Duration,
     flavor: Flavor,
+    /// The metrics topology and the cluster generation it was built at.
+    topology: Mutex<Option<(u64, Arc<Topology>)>>,
 }
 
 impl Shared {
@@ -95,8 +102,25 @@ impl Shared {
             token: config.token.clone(),
             bookmark_interval: config.bookmark_interval,
             flavor: config.flavor,
+            topology: Mutex::new(None),
             cluster: Mutex::new(Cluster::generate(config)),
         }
+    }
+
+    /// What the Prometheus series describe: the current nodes and pods (rebuilt only
+    /// after pods or nodes changed).
+    pub fn topology(&self) -> Arc<Topology> {
+        let cluster = self.cluster();
+        let generation = cluster.store.topology_generation;
+        let mut cached = self.topology.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((built, topology)) = cached.as_ref()
+            && *built == generation
+        {
+            return topology.clone();
+        }
+        let topology = Arc::new(topology_of(&cluster.store));
+        *cached = Some((generation, topology.clone()));
+        topology
     }
 
     /// The cluster, locked (a poisoned lock still holds a usable cluster).
@@ -114,6 +138,52 @@ impl Shared {
             Some(Instant::now() + length);
         self.cut.send_modify(|n| *n += 1);
     }
+}
+
+fn topology_of(store: &store::Store) -> Topology {
+    let nodes = store
+        .all(Resource::Node)
+        .filter_map(|o| {
+            let node = o.node()?;
+            let capacity = &node.status.capacity;
+            Some(NodeTarget {
+                name: o.metadata.name.clone(),
+                cpu_cores: capacity
+                    .get("cpu")
+                    .and_then(|c| crate::kube::quantity::cpu_millicores(c))
+                    .map_or(1, |m| (m / 1000).max(1) as u32),
+                memory_bytes: capacity
+                    .get("memory")
+                    .and_then(|m| crate::kube::quantity::bytes(m))
+                    .map_or(0, |b| b.max(0) as u64),
+            })
+        })
+        .collect();
+    let pods = store
+        .all(Resource::Pod)
+        .filter_map(|o| {
+            let pod = o.pod()?;
+            let created = chrono::DateTime::parse_from_rfc3339(&o.metadata.creation_timestamp)
+                .map_or(0, |t| t.timestamp());
+            Some(PodTarget {
+                namespace: o.metadata.namespace.clone(),
+                name: o.metadata.name.clone(),
+                uid: o.metadata.uid.clone(),
+                node: pod.spec.node_name.clone(),
+                containers: pod
+                    .spec
+                    .containers
+                    .iter()
+                    .map(|c| ContainerTarget {
+                        name: c.name.clone(),
+                        image: c.image.clone(),
+                    })
+                    .collect(),
+                created_unix: created,
+            })
+        })
+        .collect();
+    Topology { nodes, pods }
 }
 
 /// A running simulator.
@@ -150,13 +220,18 @@ impl RunningSimulator {
 /// Generates the cluster and serves it on `listen`. Call inside an actix system.
 pub fn start(listen: SocketAddr, config: SimulatorConfig) -> std::io::Result<RunningSimulator> {
     let churn_rate = config.churn_per_sec;
+    let seed = config.seed;
     let shared = Arc::new(Shared::new(config));
     let data = web::Data::from(shared.clone());
+    let source = shared.clone();
+    let prometheus = Arc::new(Prometheus::new(seed, Arc::new(move || source.topology())));
     let server = HttpServer::new(move || {
+        let prometheus = prometheus.clone();
         App::new()
             .app_data(data.clone())
             .app_data(web::JsonConfig::default().error_handler(admin::json_error))
             .configure(admin::configure)
+            .configure(move |c| prometheus.configure(c))
             .wrap(actix_web::middleware::from_fn(api::gate))
             .default_service(web::to(api::kube))
     })

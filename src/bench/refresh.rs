@@ -1,0 +1,282 @@
+//! `steward bench refresh`: how fast a node takes in a cluster, against a simulated
+//! cluster served by a `steward simulate` child process (so this process's peak RSS
+//! is the node's alone).
+//!
+//! 1. **first refresh** — an empty database, one full refresh of the whole cluster.
+//! 2. **no-change refresh** — the same again: everything is compared, nothing written.
+//! 3. **watch to database** — `--changes` pods are created one at a time in the
+//!    cluster; each is timed from the simulator's answer until its row is in the
+//!    database (watch event → batch window → save).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::database::BenchDatabase;
+use super::rss::RssSampler;
+use crate::db::schema::container_groups;
+use crate::db::{Db, migrate};
+use crate::node::{Shutdown, boot};
+use crate::providers::{
+    ProviderInput, RefreshRecord, insert_provider, list_refreshes, queue_refresh,
+};
+use crate::refresh::RecheckProviders;
+use crate::settings::Settings;
+
+/// Options of `steward bench refresh`.
+#[derive(Debug, Clone)]
+pub struct RefreshBenchOptions {
+    pub database: Option<String>,
+    pub pods: usize,
+    pub nodes: usize,
+    pub changes: usize,
+}
+
+/// A `steward simulate` child process, killed on drop.
+struct SimProcess {
+    child: Child,
+    url: String,
+}
+
+impl SimProcess {
+    fn spawn(nodes: usize, pods_per_node: usize) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "1"])
+            .args(["--nodes", &nodes.to_string()])
+            .args(["--pods-per-node", &pods_per_node.to_string()])
+            .env("STEWARD__LOG__FORMAT", "text")
+            .env("STEWARD__LOG__LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("simulator has no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                anyhow::bail!("the simulator exited before listening");
+            };
+            let line = line?;
+            if let Some(at) = line.find("simulator listening on http://") {
+                let rest = &line[at + "simulator listening on ".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(SimProcess { child, url })
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn settings_for(base: &Settings, url: &crate::settings::DatabaseUrl) -> Settings {
+    let mut s = base.clone();
+    s.database.url = url.clone();
+    s.database.pool_size = 8;
+    s.server.name = "bench-refresh".into();
+    s.queue.log_messages = false;
+    s.ems_refresh.refresh_interval = Duration::from_secs(3600);
+    s.ems_refresh.watch = true;
+    s
+}
+
+async fn wait_full_refreshes(
+    db: &Db,
+    provider: i64,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<RefreshRecord> {
+    let started = Instant::now();
+    loop {
+        let records = db
+            .run(move |c| list_refreshes(c, provider, Some("full"), 1000))
+            .await?;
+        if let Some(failed) = records.iter().find(|r| r.status != "ok") {
+            anyhow::bail!("a full refresh failed: {}", failed.error);
+        }
+        if records.len() >= count
+            && let Some(newest) = records.into_iter().next()
+        {
+            return Ok(newest);
+        }
+        if started.elapsed() > timeout {
+            anyhow::bail!("no full refresh #{count} within {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Runs the three measurements; returns the JSON report.
+pub async fn run_refresh_bench(
+    base: Settings,
+    options: RefreshBenchOptions,
+) -> anyhow::Result<Value> {
+    let nodes = options.nodes.max(1);
+    let pods_per_node = options.pods.div_ceil(nodes).max(1);
+    let generated = Instant::now();
+    let sim = SimProcess::spawn(nodes, pods_per_node)?;
+    eprintln!(
+        "bench: simulated {} pods on {nodes} nodes at {} in {:.1}s",
+        nodes * pods_per_node,
+        sim.url,
+        generated.elapsed().as_secs_f64()
+    );
+    let database = BenchDatabase::create(options.database.as_deref())?;
+    let settings = Arc::new(settings_for(&base, &database.url));
+    let db = {
+        let s = settings.database.clone();
+        tokio::task::spawn_blocking(move || Db::connect(&s)).await??
+    };
+    let region = settings.server.region;
+    db.run(move |c| migrate(c, region)).await?;
+    eprintln!(
+        "bench: database {} ({})",
+        db.masked_url(),
+        db.backend().name()
+    );
+    let key_dir = std::env::temp_dir().join(format!(
+        "steward-bench-key-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let keys = crate::crypto::KeyRing::load_or_create(&key_dir.join("v2_key"))?;
+    let _ = std::fs::remove_dir_all(&key_dir);
+
+    let sampler = RssSampler::start();
+    let node = boot(
+        db.clone(),
+        settings.clone(),
+        uuid::Uuid::new_v4().to_string(),
+        keys.clone(),
+    )
+    .await?;
+    let input = ProviderInput {
+        name: "bench".into(),
+        provider_type: "kubernetes".into(),
+        api_url: Some(sim.url.clone()),
+        ..ProviderInput::default()
+    };
+    let valid = input.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let provider = db
+        .run(move |c| Ok(insert_provider(c, &valid, &keys)))
+        .await??;
+    let id = provider.id;
+    node.refresh.do_send(RecheckProviders);
+
+    let first = wait_full_refreshes(&db, id, 1, Duration::from_secs(1800)).await?;
+    eprintln!(
+        "bench: first refresh {:.2}s ({} objects: collect {:.2}s, parse {:.2}s, save {:.2}s)",
+        first.total_s, first.objects, first.collect_s, first.parse_s, first.save_s
+    );
+    let zone = settings.server.zone.clone();
+    queue_refresh(
+        &node.queue_client,
+        id,
+        &zone,
+        Duration::from_secs(7200),
+        None,
+    )
+    .await?;
+    let second = wait_full_refreshes(&db, id, 2, Duration::from_secs(1800)).await?;
+    eprintln!(
+        "bench: no-change refresh {:.2}s (added {}, updated {}, deleted {})",
+        second.total_s, second.added, second.updated, second.deleted
+    );
+
+    let http = reqwest::Client::new();
+    let mut latencies = Vec::new();
+    for _ in 0..options.changes {
+        let reply: Value = http
+            .post(format!("{}/_sim/churn", sim.url))
+            .json(&json!({"create": 1}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let started = Instant::now();
+        let uid = reply["created"][0]["uid"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("the simulator created no pod: {reply}"))?
+            .to_string();
+        loop {
+            let uid = uid.clone();
+            let found: i64 = db
+                .run(move |c| {
+                    Ok(container_groups::table
+                        .filter(container_groups::provider_id.eq(id))
+                        .filter(container_groups::ems_ref.eq(uid))
+                        .count()
+                        .get_result(c)?)
+                })
+                .await?;
+            if found > 0 {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                anyhow::bail!("a watched pod did not reach the database within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let p99 = percentile(&latencies, 99.0);
+    eprintln!("bench: watch to database p99 {p99:.0} ms");
+    let peak = sampler.peak_mb();
+    let _ = node
+        .supervisor
+        .send(Shutdown {
+            deadline: Duration::from_secs(10),
+        })
+        .await;
+    drop(sim);
+    Ok(json!({
+        "bench": "refresh",
+        "database": db.backend().name(),
+        "nodes": nodes,
+        "pods": nodes * pods_per_node,
+        "objects": first.objects,
+        "first_refresh_s": first.total_s,
+        "nochange_refresh_s": second.total_s,
+        "collect_s": first.collect_s,
+        "parse_s": first.parse_s,
+        "save_s": first.save_s,
+        "nochange": {
+            "collect_s": second.collect_s,
+            "parse_s": second.parse_s,
+            "save_s": second.save_s,
+            "written": second.added + second.updated + second.deleted,
+        },
+        "watch_changes": latencies.len(),
+        "watch_to_db_p50_ms": percentile(&latencies, 50.0),
+        "watch_to_db_p99_ms": p99,
+        "watch_to_db_max_ms": latencies.last().copied().unwrap_or(0.0),
+        "peak_rss_mb": peak,
+    }))
+}
