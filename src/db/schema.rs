@@ -140,6 +140,9 @@ diesel::table! {
         last_refresh_success_on -> Nullable<Timestamp>,
         created_on -> Timestamp,
         updated_on -> Timestamp,
+        metrics_status -> Text,
+        metrics_status_message -> Text,
+        last_metrics_success_on -> Nullable<Timestamp>,
     }
 }
 
@@ -354,6 +357,56 @@ diesel::joinable!(container_images -> container_image_registries (container_imag
 diesel::joinable!(container_service_groups -> container_services (container_service_id));
 diesel::joinable!(container_service_groups -> container_groups (container_group_id));
 
+diesel::table! {
+    metrics (resource_type, resource_id, timestamp) {
+        resource_type -> Text,
+        resource_id -> BigInt,
+        provider_id -> BigInt,
+        timestamp -> Timestamp,
+        capture_interval -> Integer,
+        cpu_usage_rate_average -> Nullable<Double>,
+        cpu_usage_cores -> Nullable<Double>,
+        mem_usage_absolute_average -> Nullable<Double>,
+        mem_usage_bytes -> Nullable<Double>,
+        net_usage_rate_average -> Nullable<Double>,
+        disk_usage_rate_average -> Nullable<Double>,
+        disk_used_bytes -> Nullable<Double>,
+        cpu_total_cores -> Nullable<Double>,
+        mem_total_bytes -> Nullable<Double>,
+    }
+}
+
+diesel::table! {
+    metric_rollups (resource_type, resource_id, capture_interval_name, timestamp) {
+        resource_type -> Text,
+        resource_id -> BigInt,
+        provider_id -> BigInt,
+        capture_interval_name -> Text,
+        timestamp -> Timestamp,
+        cpu_usage_rate_average -> Nullable<Double>,
+        cpu_usage_cores -> Nullable<Double>,
+        mem_usage_absolute_average -> Nullable<Double>,
+        mem_usage_bytes -> Nullable<Double>,
+        net_usage_rate_average -> Nullable<Double>,
+        disk_usage_rate_average -> Nullable<Double>,
+        disk_used_bytes -> Nullable<Double>,
+        cpu_total_cores -> Nullable<Double>,
+        mem_total_bytes -> Nullable<Double>,
+        samples -> BigInt,
+    }
+}
+
+diesel::table! {
+    metric_capture_states (resource_type, resource_id) {
+        resource_type -> Text,
+        resource_id -> BigInt,
+        provider_id -> BigInt,
+        last_capture_on -> Nullable<Timestamp>,
+        queued_on -> Nullable<Timestamp>,
+        rows_written -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
@@ -374,4 +427,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     container_groups,
     containers,
     container_service_groups,
+    metrics,
+    metric_rollups,
+    metric_capture_states,
 );

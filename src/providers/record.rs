@@ -37,6 +37,10 @@ pub struct Provider {
     pub last_refresh_success_on: Option<NaiveDateTime>,
     pub created_on: NaiveDateTime,
     pub updated_on: NaiveDateTime,
+    /// `ok`, `error`, or empty before the first capture.
+    pub metrics_status: String,
+    pub metrics_status_message: String,
+    pub last_metrics_success_on: Option<NaiveDateTime>,
 }
 
 impl Provider {
