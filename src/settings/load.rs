@@ -10,9 +10,9 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, QueueSettings, RefreshSettings,
-    RoleSettings, ServerSettings, SupervisionSettings, WebSettings, WorkerSettingsMap,
-    WorkerTypeSettings,
+    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings, QueueSettings,
+    RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
+    WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -37,6 +37,7 @@ pub struct Settings {
     pub roles: RoleSettings,
     pub queue: QueueSettings,
     pub ems_refresh: RefreshSettings,
+    pub metrics: MetricsSettings,
     pub supervision: SupervisionSettings,
     /// Worker pools by worker type (`generic`, `priority`, …).
     pub workers: WorkerSettingsMap,
@@ -94,13 +95,18 @@ impl Settings {
         let merged_tree = merged
             .collect()
             .map_err(|e| file_error(e, sources.file.as_deref()))?;
-        check_known_keys(&default_tree, &merged_tree, "")?;
+        let file_name = sources.file.as_ref().map(|f| f.display().to_string());
+        check_known_keys(&default_tree, &merged_tree, "", file_name.as_deref())?;
 
         let worker_types: Vec<String> = match default_tree.get("workers").map(|v| &v.kind) {
             Some(ValueKind::Table(t)) => sorted_keys(t),
             _ => Vec::new(),
         };
-        read_settings(&Reader::new(&merged_tree), &worker_types, layers)
+        read_settings(
+            &Reader::new(&merged_tree, file_name.clone()),
+            &worker_types,
+            layers,
+        )
     }
 
     /// Settings of one worker type; `None` if the type does not exist.
@@ -126,8 +132,10 @@ fn check_file_readable(path: &Path) -> Result<(), SettingsError> {
 fn file_error(error: ConfigError, file: Option<&Path>) -> SettingsError {
     match error {
         ConfigError::FileParse { uri, cause } => SettingsError::File {
-            file: uri
-                .or_else(|| file.map(|f| f.display().to_string()))
+            // The path as the user gave it (config's `uri` is relative to the cwd).
+            file: file
+                .map(|f| f.display().to_string())
+                .or(uri)
                 .unwrap_or_else(|| "settings".into()),
             reason: format!("is not valid YAML: {}", one_line(&cause.to_string())),
         },
@@ -156,6 +164,7 @@ fn check_known_keys(
     defaults: &Map<String, Value>,
     merged: &Map<String, Value>,
     prefix: &str,
+    file: Option<&str>,
 ) -> Result<(), SettingsError> {
     for key in sorted_keys(merged) {
         let path = if prefix.is_empty() {
@@ -166,16 +175,16 @@ fn check_known_keys(
         let value = &merged[&key];
         let Some(default) = defaults.get(&key) else {
             return Err(SettingsError::UnknownKey {
-                origin: describe_origin(&path, first_leaf(value)),
+                origin: describe_origin(&path, first_leaf(value), file),
                 key: path,
             });
         };
         if let ValueKind::Table(default_table) = &default.kind {
             match &value.kind {
-                ValueKind::Table(table) => check_known_keys(default_table, table, &path)?,
+                ValueKind::Table(table) => check_known_keys(default_table, table, &path, file)?,
                 other => {
                     return Err(SettingsError::Invalid {
-                        origin: describe_origin(&path, value),
+                        origin: describe_origin(&path, value, file),
                         reason: format!("expected a table of settings, found {}", kind_name(other)),
                         key: path,
                     });
@@ -310,6 +319,26 @@ fn read_settings(
         retry_backoff_max: r.duration("ems_refresh.retry_backoff_max", ms(10))?,
         keep_refreshes: r.int_in("ems_refresh.keep_refreshes", 1, 1_000_000)? as u32,
     };
+    let secs = Duration::from_secs;
+    let metrics = MetricsSettings {
+        coordinator_interval: r.duration("metrics.coordinator_interval", ms(100))?,
+        capture_threshold: r.duration("metrics.capture_threshold", ms(100))?,
+        capture_threshold_container: r.duration("metrics.capture_threshold_container", ms(100))?,
+        capture_threshold_container_group: r
+            .duration("metrics.capture_threshold_container_group", ms(100))?,
+        capture_threshold_container_node: r
+            .duration("metrics.capture_threshold_container_node", ms(100))?,
+        capture_batch: r.int_in("metrics.capture_batch", 1, 5_000)? as u32,
+        realtime_interval: r.duration("metrics.realtime_interval", secs(1))?,
+        initial_capture_window: r.duration("metrics.initial_capture_window", secs(1))?,
+        capture_requeue_after: r.duration("metrics.capture_requeue_after", secs(1))?,
+        prometheus_connect_timeout: r.duration("metrics.prometheus_connect_timeout", ms(10))?,
+        prometheus_request_timeout: r.duration("metrics.prometheus_request_timeout", ms(10))?,
+        keep_realtime: r.duration("metrics.keep_realtime", secs(60))?,
+        keep_hourly: r.duration("metrics.keep_hourly", secs(3600))?,
+        keep_daily: r.duration("metrics.keep_daily", secs(86_400))?,
+        purge_interval: r.duration("metrics.purge_interval", ms(100))?,
+    };
     let supervision = SupervisionSettings {
         monitor_interval: r.duration("supervision.monitor_interval", ms(10))?,
         restart_backoff: r.duration("supervision.restart_backoff", ms(1))?,
@@ -355,6 +384,7 @@ fn read_settings(
         roles,
         queue,
         ems_refresh,
+        metrics,
         supervision,
         workers,
         web,

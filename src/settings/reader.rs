@@ -12,13 +12,15 @@ use super::human::{parse_duration, parse_size};
 pub const DEFAULTS_ORIGIN: &str = "settings/default.yaml (built in)";
 
 /// Names the source of a value: a file path, an environment variable, or the defaults.
-pub fn describe_origin(key: &str, value: &Value) -> String {
+/// `file` is the settings file as the user named it: config records files relative to
+/// the working directory, which is not what the user typed.
+pub fn describe_origin(key: &str, value: &Value, file: Option<&str>) -> String {
     match value.origin() {
         None => DEFAULTS_ORIGIN.to_string(),
         Some("the environment") => {
             format!("environment variable {}", env_var_for(key))
         }
-        Some(file) => file.to_string(),
+        Some(origin) => file.unwrap_or(origin).to_string(),
     }
 }
 
@@ -31,11 +33,12 @@ pub fn env_var_for(key: &str) -> String {
 /// file or variable it came from).
 pub struct Reader<'a> {
     tree: &'a Map<String, Value>,
+    file: Option<String>,
 }
 
 impl<'a> Reader<'a> {
-    pub fn new(tree: &'a Map<String, Value>) -> Self {
-        Self { tree }
+    pub fn new(tree: &'a Map<String, Value>, file: Option<String>) -> Self {
+        Self { tree, file }
     }
 
     fn value(&self, key: &str) -> Result<Value, SettingsError> {
@@ -59,7 +62,7 @@ impl<'a> Reader<'a> {
         SettingsError::Invalid {
             key: key.to_string(),
             reason: reason.into(),
-            origin: describe_origin(key, value),
+            origin: describe_origin(key, value, self.file.as_deref()),
         }
     }
 
