@@ -22,6 +22,7 @@
 //! - [`inventory`] — the container inventory: rows, parsing, the diffing persister.
 //! - [`refresh`] — refresh workers per provider (full refreshes and watches) and the
 //!   `RefreshManager` that runs them where `ems_inventory` is active.
+//! - [`metrics`] — capacity & utilization: coordinator, collectors, rollups, retention.
 //! - [`simulator`] — `steward simulate`: a Kubernetes-API-compatible cluster at any size.
 //! - [`web`] — actix-web: `/ping` and the REST API.
 //! - [`bench`] — `steward bench …` scenarios.
@@ -35,6 +36,7 @@ pub mod db;
 pub mod inventory;
 pub mod json;
 pub mod kube;
+pub mod metrics;
 pub mod node;
 pub mod providers;
 pub mod queue;

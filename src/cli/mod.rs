@@ -2,6 +2,7 @@
 //! same layered settings; a settings problem exits with code 2 and one line.
 
 mod bench;
+mod metrics;
 mod migrate;
 mod provider;
 mod queue;
@@ -61,6 +62,11 @@ pub enum Command {
     Provider {
         #[command(subcommand)]
         command: provider::ProviderCommand,
+    },
+    /// Capacity & utilization: backfill a time range, health, retention.
+    Metrics {
+        #[command(subcommand)]
+        command: metrics::MetricsCommand,
     },
     /// Serve a simulated Kubernetes cluster (API, watches, Prometheus) for tests and demos.
     Simulate(Box<simulate::SimulateArgs>),
@@ -125,6 +131,7 @@ pub fn main() -> ExitCode {
         } => bench::refresh(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
+        Command::Metrics { command } => metrics::run(settings, command),
         Command::Queue {
             command: QueueCommand::Stats { json },
         } => queue::stats(settings, json),

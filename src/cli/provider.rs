@@ -88,7 +88,7 @@ pub struct AddArgs {
     pub json: bool,
 }
 
-fn connect(settings: &Settings) -> anyhow::Result<Db> {
+pub(super) fn connect(settings: &Settings) -> anyhow::Result<Db> {
     crate::telemetry::init(&quiet(settings));
     Db::connect(&settings.database)
         .with_context(|| format!("connecting to {}", settings.database.url.masked()))

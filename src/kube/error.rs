@@ -48,7 +48,7 @@ impl KubeError {
 
 /// Turns a transport error into a specific one: connection refused, TLS, timeout.
 /// Names the API server (scheme, host, port) and the root cause, nothing else.
-pub(super) fn from_transport(url: &str, error: &reqwest::Error, timeout: Duration) -> KubeError {
+pub fn from_transport(url: &str, error: &reqwest::Error, timeout: Duration) -> KubeError {
     let url = origin(url);
     if error.is_timeout() {
         return KubeError::Timeout {

@@ -11,6 +11,6 @@ pub mod types;
 mod watch;
 
 pub use client::{Connection, KubeClient, WATCH_TIMEOUT_S};
-pub use error::KubeError;
+pub use error::{KubeError, from_transport};
 pub use kubeconfig::{KubeconfigTarget, parse_kubeconfig, read_kubeconfig};
 pub use watch::{WatchEvent, WatchStream};

@@ -190,6 +190,13 @@ pub async fn boot(
         },
         routes_rx.clone(),
     );
+    actix_rt::spawn(crate::metrics::coordinator::run_coordinator(
+        db.clone(),
+        queue.client.clone(),
+        Arc::new(settings.metrics.clone()),
+        who.zone.clone(),
+        routes_rx.clone(),
+    ));
     let refresh =
         RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx).start();
     let (queue_client, handlers, queue_stats) = (

@@ -82,6 +82,10 @@ pub struct ProviderView {
     pub last_refresh_success_on: Option<NaiveDateTime>,
     #[serde(serialize_with = "crate::json::utc")]
     pub created_on: NaiveDateTime,
+    pub metrics_status: String,
+    pub metrics_status_message: String,
+    #[serde(serialize_with = "crate::json::utc_opt")]
+    pub last_metrics_success_on: Option<NaiveDateTime>,
 }
 
 impl ProviderView {
@@ -106,6 +110,9 @@ impl ProviderView {
             last_refresh_on: p.last_refresh_on,
             last_refresh_success_on: p.last_refresh_success_on,
             created_on: p.created_on,
+            metrics_status: p.metrics_status.clone(),
+            metrics_status_message: p.metrics_status_message.clone(),
+            last_metrics_success_on: p.last_metrics_success_on,
         }
     }
 }
@@ -347,6 +354,34 @@ pub fn delete_provider(conn: &mut DbConnection, id: i64) -> Result<(), DbError> 
     let n = diesel::delete(providers::table.find(id)).execute(conn)?;
     if n == 0 {
         return Err(DbError::NotFound(format!("provider {id}")));
+    }
+    Ok(())
+}
+
+/// Records the outcome of a metrics capture (`ok`, or `error` with what went wrong).
+pub fn set_metrics_status(
+    conn: &mut DbConnection,
+    id: i64,
+    ok: bool,
+    message: &str,
+) -> Result<(), DbError> {
+    let status = if ok { "ok" } else { "error" };
+    let now = chrono::Utc::now().naive_utc();
+    if ok {
+        diesel::update(providers::table.find(id))
+            .set((
+                providers::metrics_status.eq(status),
+                providers::metrics_status_message.eq(message),
+                providers::last_metrics_success_on.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::update(providers::table.find(id))
+            .set((
+                providers::metrics_status.eq(status),
+                providers::metrics_status_message.eq(message),
+            ))
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -219,6 +219,52 @@ pub struct RefreshSettings {
     pub keep_refreshes: u32,
 }
 
+/// `metrics:` — capacity & utilization capture, rollups and retention.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsSettings {
+    #[serde(with = "human_duration")]
+    pub coordinator_interval: Duration,
+    #[serde(with = "human_duration")]
+    pub capture_threshold: Duration,
+    #[serde(with = "human_duration")]
+    pub capture_threshold_container: Duration,
+    #[serde(with = "human_duration")]
+    pub capture_threshold_container_group: Duration,
+    #[serde(with = "human_duration")]
+    pub capture_threshold_container_node: Duration,
+    pub capture_batch: u32,
+    #[serde(with = "human_duration")]
+    pub realtime_interval: Duration,
+    #[serde(with = "human_duration")]
+    pub initial_capture_window: Duration,
+    #[serde(with = "human_duration")]
+    pub capture_requeue_after: Duration,
+    #[serde(with = "human_duration")]
+    pub prometheus_connect_timeout: Duration,
+    #[serde(with = "human_duration")]
+    pub prometheus_request_timeout: Duration,
+    #[serde(with = "human_duration")]
+    pub keep_realtime: Duration,
+    #[serde(with = "human_duration")]
+    pub keep_hourly: Duration,
+    #[serde(with = "human_duration")]
+    pub keep_daily: Duration,
+    #[serde(with = "human_duration")]
+    pub purge_interval: Duration,
+}
+
+impl MetricsSettings {
+    /// The capture threshold of a resource type.
+    pub fn threshold(&self, resource_type: &str) -> Duration {
+        match resource_type {
+            "container" => self.capture_threshold_container,
+            "container_group" => self.capture_threshold_container_group,
+            "container_node" => self.capture_threshold_container_node,
+            _ => self.capture_threshold,
+        }
+    }
+}
+
 /// `supervision:` — how worker pools watch and restart their workers.
 #[derive(Debug, Clone, Serialize)]
 pub struct SupervisionSettings {

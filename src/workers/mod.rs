@@ -18,5 +18,7 @@ pub use pool_set::{PoolSet, RegisteredPool};
 pub use probe::{CurrentMessage, WorkerProbe, WorkerStatus};
 pub use queue_worker::QueueWorkerKit;
 pub use record::{WorkerRow, WorkerView, delete_worker_rows_of, list_workers, sync_worker_rows};
-pub use types::{QueueWorkerType, queue_worker_types};
+pub use types::{
+    METRICS_COLLECTOR_QUEUE, METRICS_PROCESSOR_QUEUE, QueueWorkerType, queue_worker_types,
+};
 pub use worker::{Worker, WorkerBody, WorkerExit, WorkerExited, panic_message};

@@ -6,6 +6,11 @@
 
 use crate::queue::priority;
 
+/// The queue metrics captures go to (role `ems_metrics_collector`).
+pub const METRICS_COLLECTOR_QUEUE: &str = "ems_metrics_collector";
+/// The queue metrics rollups go to (role `ems_metrics_processor`).
+pub const METRICS_PROCESSOR_QUEUE: &str = "ems_metrics_processor";
+
 /// How a worker type consumes the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueWorkerType {
@@ -24,6 +29,18 @@ pub fn queue_worker_types() -> Vec<QueueWorkerType> {
             queue_names: vec!["generic".into()],
             max_priority: priority::HIGH,
             required_role: None,
+        },
+        QueueWorkerType {
+            name: "metrics_collector",
+            queue_names: vec![METRICS_COLLECTOR_QUEUE.into()],
+            max_priority: priority::MIN,
+            required_role: Some("ems_metrics_collector"),
+        },
+        QueueWorkerType {
+            name: "metrics_processor",
+            queue_names: vec![METRICS_PROCESSOR_QUEUE.into()],
+            max_priority: priority::MIN,
+            required_role: Some("ems_metrics_processor"),
         },
         QueueWorkerType {
             name: "generic",

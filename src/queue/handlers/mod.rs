@@ -20,5 +20,9 @@ pub fn for_node(settings: &Settings) -> HandlerRegistry {
     if settings.queue.diagnostic_commands {
         register_diagnostics(&mut registry);
     }
+    crate::metrics::register_metrics(
+        &mut registry,
+        std::sync::Arc::new(crate::metrics::MetricsEnv::new(settings)),
+    );
     registry
 }

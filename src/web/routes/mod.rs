@@ -2,6 +2,7 @@
 
 mod collection;
 mod inventory;
+mod metrics;
 mod ping;
 mod providers;
 mod queue;
@@ -28,6 +29,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/api/providers/{id}/refreshes",
             web::get().to(providers::refreshes),
+        )
+        .route(
+            "/api/metrics/health",
+            web::get().to(metrics::metrics_health),
+        )
+        .route(
+            "/api/{collection}/{id}/metrics",
+            web::get().to(metrics::series),
         )
         .configure(inventory::configure)
         .default_service(web::to(not_found));
