@@ -185,3 +185,108 @@ both_backends!(backfill_splits_long_ranges_and_retention_purges, |db: TestDb| {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--from"));
 });
+
+/// A real Prometheus scraping a real node-exporter, on loopback ports, with a
+/// temporary storage directory; `None` (skipped) when they are not installed outside CI.
+struct RealPrometheus {
+    children: Vec<std::process::Child>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RealPrometheus {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn find_binary(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| {
+        let out = std::process::Command::new("sh").args(["-c", &format!("command -v {n}")]).output().ok()?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (!path.is_empty()).then_some(path)
+    })
+}
+
+fn real_prometheus(node_label: &str) -> Option<RealPrometheus> {
+    let (Some(prometheus), Some(exporter)) = (
+        find_binary(&["prometheus"]),
+        find_binary(&["prometheus-node-exporter", "node_exporter"]),
+    ) else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!ci, "prometheus and prometheus-node-exporter must be installed in CI (.ci/run installs them)");
+        eprintln!("note: prometheus / node-exporter not installed; skipping");
+        return None;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let (exporter_port, prometheus_port) = (free_port(), free_port());
+    let quiet = || std::process::Stdio::null();
+    let exporter = std::process::Command::new(exporter)
+        .arg(format!("--web.listen-address=127.0.0.1:{exporter_port}"))
+        .stdout(quiet())
+        .stderr(quiet())
+        .spawn()
+        .expect("node-exporter");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n        labels:\n          node: {node_label}\n"
+        ),
+    )
+    .expect("config");
+    let server = std::process::Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(quiet())
+        .stderr(quiet())
+        .spawn()
+        .expect("prometheus");
+    let real = RealPrometheus {
+        children: vec![exporter, server],
+        url: format!("http://127.0.0.1:{prometheus_port}"),
+        _dir: dir,
+    };
+    // Wait for a few scrapes: rate() needs two samples.
+    let query = format!("{}/api/v1/query?query=count_over_time(node_cpu_seconds_total%7Bmode%3D%22idle%22%2Ccpu%3D%220%22%7D%5B1m%5D)", real.url);
+    let ok = wait_until(Duration::from_secs(60), || {
+        let (status, body) = common::http_get(&query);
+        status == 200
+            && serde_json::from_str::<Value>(&body).ok().and_then(|v| v["data"]["result"][0]["value"][1].as_str().and_then(|n| n.parse::<f64>().ok())).is_some_and(|n| n >= 4.0)
+    });
+    assert!(ok, "Prometheus did not scrape node-exporter");
+    Some(real)
+}
+
+both_backends!(real_node_metrics_from_a_real_prometheus, |db: TestDb| {
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "1"]);
+    let Some(prometheus) = real_prometheus("node-000") else { return };
+    let node = metrics_node(&db, "alpha").start();
+    let id = add_provider(&node, &sim.url, &prometheus.url);
+    let mut hosts = Vec::new();
+    assert!(wait_until(Duration::from_secs(60), || {
+        hosts = resources(&node, &format!("/api/container_nodes?provider_id={id}"));
+        !hosts.is_empty()
+    }));
+    let host = hosts[0]["id"].as_str().expect("id").to_string();
+    let mut got = Vec::new();
+    assert!(wait_until(Duration::from_secs(90), || {
+        got = samples(&node, "container_nodes", &host, "realtime", "");
+        !got.is_empty()
+    }), "no node samples from the real Prometheus\n{}", node.logs());
+    // This machine's real usage: some CPU, some memory in use, network counters.
+    let s = &got[got.len() - 1];
+    assert!(num(s, "cpu_usage_cores") > 0.0 && num(s, "cpu_usage_cores") < 64.0, "{s}");
+    assert!(num(s, "mem_usage_bytes") > 1e7, "{s}");
+    assert!(num(s, "disk_used_bytes") > 0.0, "{s}");
+    // Prometheus has seconds of data, not the 15 minutes asked for: said in the log.
+    assert!(node.find_log("expected to get data as of").is_some(), "{}", node.logs());
+});
