@@ -4,11 +4,14 @@
 //! this process.
 
 mod database;
+mod metrics;
 mod queue;
 mod refresh;
 mod rss;
+mod sim_process;
 
 pub use database::BenchDatabase;
+pub use metrics::{MetricsBenchOptions, run_metrics_bench};
 pub use queue::{QueueBenchOptions, run_queue_bench};
 pub use refresh::{RefreshBenchOptions, run_refresh_bench};
 pub use rss::{RssSampler, current_rss_kib, rss_kib_of};

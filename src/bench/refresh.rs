@@ -8,8 +8,6 @@
 //!    cluster; each is timed from the simulator's answer until its row is in the
 //!    database (watch event → batch window → save).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::database::BenchDatabase;
 use super::rss::RssSampler;
+use super::sim_process::SimProcess;
 use crate::db::schema::container_groups;
 use crate::db::{Db, migrate};
 use crate::node::{Shutdown, boot};
@@ -34,57 +33,6 @@ pub struct RefreshBenchOptions {
     pub pods: usize,
     pub nodes: usize,
     pub changes: usize,
-}
-
-/// A `steward simulate` child process, killed on drop.
-struct SimProcess {
-    child: Child,
-    url: String,
-}
-
-impl SimProcess {
-    fn spawn(nodes: usize, pods_per_node: usize) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "1"])
-            .args(["--nodes", &nodes.to_string()])
-            .args(["--pods-per-node", &pods_per_node.to_string()])
-            .env("STEWARD__LOG__FORMAT", "text")
-            .env("STEWARD__LOG__LEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("simulator has no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let Some(line) = lines.next() else {
-                anyhow::bail!("the simulator exited before listening");
-            };
-            let line = line?;
-            if let Some(at) = line.find("simulator listening on http://") {
-                let rest = &line[at + "simulator listening on ".len()..];
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-            }
-        };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(SimProcess { child, url })
-    }
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn settings_for(base: &Settings, url: &crate::settings::DatabaseUrl) -> Settings {

@@ -1,6 +1,9 @@
-//! `steward bench queue|refresh`: runs a benchmark and prints its JSON.
+//! `steward bench queue|refresh|metrics`: runs a benchmark and prints its JSON.
 
-use crate::bench::{QueueBenchOptions, RefreshBenchOptions, run_queue_bench, run_refresh_bench};
+use crate::bench::{
+    MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, run_metrics_bench,
+    run_queue_bench, run_refresh_bench,
+};
 use crate::settings::Settings;
 
 /// Options of `steward bench queue`.
@@ -80,6 +83,38 @@ pub(super) fn refresh(settings: Settings, args: RefreshBenchArgs) -> anyhow::Res
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_refresh_bench(settings, options))?;
+    print_report(&report, args.json)
+}
+
+/// Options of `steward bench metrics`.
+#[derive(Debug, clap::Args)]
+pub struct MetricsBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Nodes, pods and containers to measure.
+    #[arg(long, default_value_t = 20_000)]
+    pub objects: usize,
+    /// Length of the steady-state window, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub window: u64,
+    /// Print only the JSON (progress lines go to stderr either way).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn metrics(settings: Settings, args: MetricsBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    let options = MetricsBenchOptions {
+        database: args.database,
+        objects: args.objects,
+        window_s: args.window,
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(run_metrics_bench(settings, options))?;
     print_report(&report, args.json)
 }
 

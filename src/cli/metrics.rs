@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::provider::connect;
-use crate::metrics::coordinator::queue_captures;
+use crate::metrics::coordinator::{CaptureScope, queue_captures};
 use crate::metrics::health::health;
 use crate::metrics::purge::purge;
 use crate::metrics::targets::{CaptureType, live_ids};
@@ -87,7 +87,12 @@ pub(super) fn run(settings: Settings, command: MetricsCommand) -> anyhow::Result
                 let mut n = 0;
                 for kind in &kinds {
                     let ids = live_ids(c, id, *kind, chrono::NaiveDateTime::default())?;
-                    n += queue_captures(c, &zone, id, *kind, &ids, batch, Some((from, to)), now)?;
+                    let scope = CaptureScope {
+                        zone: &zone,
+                        provider: id,
+                        kind: *kind,
+                    };
+                    n += queue_captures(c, scope, &ids, batch, Some((from, to)), now)?;
                 }
                 Ok(Ok(n))
             })?;

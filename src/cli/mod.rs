@@ -83,6 +83,8 @@ pub enum BenchCommand {
     Queue(Box<bench::QueueBenchArgs>),
     /// Inventory refresh against a simulated cluster: full, no-change, watch latency.
     Refresh(Box<bench::RefreshBenchArgs>),
+    /// C&U against a simulated cluster's Prometheus: captures/s, rows/s, rollups, backlog.
+    Metrics(Box<bench::MetricsBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +131,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Refresh(args),
         } => bench::refresh(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Metrics(args),
+        } => bench::metrics(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
         Command::Metrics { command } => metrics::run(settings, command),

@@ -24,7 +24,7 @@ use crate::db::schema::{
 };
 use crate::db::{Db, DbConnection, DbError};
 use crate::providers::providers_in_zone;
-use crate::queue::{NewMessage, QueueClient, RoutesChanged, put_many};
+use crate::queue::{NewMessage, RoutesChanged, put_many};
 use crate::settings::MetricsSettings;
 use crate::workers::METRICS_COLLECTOR_QUEUE;
 
@@ -126,17 +126,29 @@ pub fn capture_message(zone: &str, args: &super::capture::CaptureArgs) -> NewMes
     m
 }
 
-/// Queues captures of `ids` in batches; marks them queued first.
+/// Whose objects a set of captures is for.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureScope<'a> {
+    pub zone: &'a str,
+    pub provider: i64,
+    pub kind: CaptureType,
+}
+
+/// Queues captures of `ids` in batches; marks them queued first. A `range` (backfill)
+/// captures that time range and leaves the capture states alone.
 pub fn queue_captures(
     conn: &mut DbConnection,
-    zone: &str,
-    provider: i64,
-    kind: CaptureType,
+    scope: CaptureScope<'_>,
     ids: &[i64],
     batch: usize,
     range: Option<(i64, i64)>,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
+    let CaptureScope {
+        zone,
+        provider,
+        kind,
+    } = scope;
     let messages: Vec<NewMessage> = ids
         .chunks(batch.max(1))
         .map(|chunk| {
@@ -183,9 +195,11 @@ pub async fn coordinate(db: &Db, settings: &MetricsSettings, zone: &str) -> Resu
                     let ids = due(c, p.id, kind, now, &settings)?;
                     queue_captures(
                         c,
-                        &zone,
-                        p.id,
-                        kind,
+                        CaptureScope {
+                            zone: &zone,
+                            provider: p.id,
+                            kind,
+                        },
                         &ids,
                         settings.capture_batch as usize,
                         None,
@@ -206,7 +220,6 @@ pub async fn coordinate(db: &Db, settings: &MetricsSettings, zone: &str) -> Resu
 /// Runs coordination and retention while this server holds the roles.
 pub async fn run_coordinator(
     db: Db,
-    _queue: QueueClient,
     settings: Arc<MetricsSettings>,
     zone: String,
     mut routes: watch::Receiver<RoutesChanged>,

@@ -35,6 +35,9 @@ impl CaptureType {
     }
 }
 
+/// A node's capacity, as joined (absent when the node is unknown).
+type Capacity = (Option<f64>, Option<i64>);
+
 /// One object to capture.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -100,18 +103,17 @@ pub fn load_targets(
                 }));
             }
             CaptureType::ContainerGroup => {
-                let rows: Vec<(i64, String, String, Option<f64>, Option<i64>)> = g::table
+                let rows: Vec<(i64, String, String, Capacity)> = g::table
                     .left_join(n::table)
                     .filter(g::id.eq_any(chunk))
                     .select((
                         g::id,
                         g::namespace,
                         g::name,
-                        n::cpu_cores.nullable(),
-                        n::memory_bytes.nullable(),
+                        (n::cpu_cores.nullable(), n::memory_bytes.nullable()),
                     ))
                     .load(conn)?;
-                out.extend(rows.into_iter().map(|(id, ns, name, cores, mem)| Target {
+                out.extend(rows.into_iter().map(|(id, ns, name, (cores, mem))| Target {
                     id,
                     key: vec![ns, name],
                     node_cores: cores.unwrap_or(0.0),
@@ -119,7 +121,7 @@ pub fn load_targets(
                 }));
             }
             CaptureType::Container => {
-                let rows: Vec<(i64, String, String, String, Option<f64>, Option<i64>)> = c::table
+                let rows: Vec<(i64, String, String, String, Capacity)> = c::table
                     .inner_join(g::table.left_join(n::table))
                     .filter(c::id.eq_any(chunk))
                     .select((
@@ -127,13 +129,12 @@ pub fn load_targets(
                         g::namespace,
                         g::name,
                         c::name,
-                        n::cpu_cores.nullable(),
-                        n::memory_bytes.nullable(),
+                        (n::cpu_cores.nullable(), n::memory_bytes.nullable()),
                     ))
                     .load(conn)?;
                 out.extend(
                     rows.into_iter()
-                        .map(|(id, ns, pod, name, cores, mem)| Target {
+                        .map(|(id, ns, pod, name, (cores, mem))| Target {
                             id,
                             key: vec![ns, pod, name],
                             node_cores: cores.unwrap_or(0.0),

@@ -192,7 +192,6 @@ pub async fn boot(
     );
     actix_rt::spawn(crate::metrics::coordinator::run_coordinator(
         db.clone(),
-        queue.client.clone(),
         Arc::new(settings.metrics.clone()),
         who.zone.clone(),
         routes_rx.clone(),

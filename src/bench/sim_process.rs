@@ -1,0 +1,56 @@
+//! A `steward simulate` child process for benchmarks: the simulated cluster runs in
+//! its own process, so a benchmark's peak RSS is the node's alone.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// A `steward simulate` child process, killed on drop.
+pub struct SimProcess {
+    child: Child,
+    pub url: String,
+}
+
+impl SimProcess {
+    pub fn spawn(nodes: usize, pods_per_node: usize) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "1"])
+            .args(["--nodes", &nodes.to_string()])
+            .args(["--pods-per-node", &pods_per_node.to_string()])
+            .env("STEWARD__LOG__FORMAT", "text")
+            .env("STEWARD__LOG__LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("simulator has no stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                anyhow::bail!("the simulator exited before listening");
+            };
+            let line = line?;
+            if let Some(at) = line.find("simulator listening on http://") {
+                let rest = &line[at + "simulator listening on ".len()..];
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(SimProcess { child, url })
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
