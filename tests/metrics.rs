@@ -249,10 +249,10 @@ both_backends!(captures_land_and_roll_up_to_parents, |db: TestDb| {
     };
     let before = snapshot();
     let provider: i64 = id.parse().expect("id");
-    for kind in ["container_node", "container_group", "container"] {
+    for kind in [None, Some("container_group")] {
         let args = steward::metrics::rollup::RollupArgs {
             provider_id: provider,
-            resource_type: kind.into(),
+            resource_type: kind.map(str::to_string),
             hour: t0.timestamp(),
         };
         lib.with_conn(|c| steward::metrics::rollup::rollup_hour(c, &args))
@@ -260,7 +260,19 @@ both_backends!(captures_land_and_roll_up_to_parents, |db: TestDb| {
         lib.with_conn(|c| steward::metrics::rollup::rollup_hour(c, &args))
             .expect("rollup again");
     }
-    assert_eq!(before, snapshot(), "rollups are idempotent");
+    // The same rows, up to the order PostgreSQL happens to sum floats in.
+    let after = snapshot();
+    assert_eq!(before.len(), after.len());
+    let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+        (a, b) => a == b,
+    };
+    for (b, a) in before.iter().zip(&after) {
+        assert!(
+            (&b.0, b.1, b.2, b.5) == (&a.0, a.1, a.2, a.5) && close(b.3, a.3) && close(b.4, a.4),
+            "rollups are idempotent: {b:?} vs {a:?}"
+        );
+    }
 
     // Bad requests are specific 4xx answers.
     let (status, body) = node.get(&format!(

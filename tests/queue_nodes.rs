@@ -511,7 +511,11 @@ fn a_single_active_role_fails_over_and_back() {
         "event"
     )));
     let b = queue_node(&db, "secondary").start();
-    assert!(wait_until(Duration::from_secs(20), || me(&b)["status"] == "started"));
+    assert!(
+        wait_until(Duration::from_secs(60), || me(&b)["status"] == "started"),
+        "{}",
+        b.logs()
+    );
     // One holder at a time.
     for _ in 0..10 {
         let servers = b.get_json("/api/servers");

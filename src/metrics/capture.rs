@@ -207,7 +207,7 @@ pub async fn capture(
         })
     })
     .await?;
-    queue_rollups(queue, provider.id, type_name, &hours).await?;
+    queue_rollups(queue, provider.id, &hours).await?;
     Ok(report)
 }
 

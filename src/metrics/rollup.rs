@@ -1,7 +1,7 @@
 //! `Metrics.rollup` and `Metrics.rollup_daily` (role `ems_metrics_processor`): realtime
-//! → hourly per object, hourly → parents (container → image; pod → project,
+//! → hourly per object (every type of a provider's hour in one scan), hourly → parents (container → image; pod → project,
 //! replicator, service; node → provider → region → enterprise), hourly → daily. Each is
-//! one `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` per (provider, type, hour):
+//! one `INSERT … SELECT … GROUP BY … ON CONFLICT DO UPDATE` per (provider, hour):
 //! running it twice gives the same rows.
 //!
 //! Objects' rollups average their samples; parents sum their children's averages
@@ -64,11 +64,12 @@ fn placeholders(conn: &DbConnection, sql: &str) -> String {
     }
 }
 
-/// Realtime → hourly for one provider, type and hour.
+/// Realtime → hourly for one provider and hour: one type, or every type in one scan
+/// of the hour (`None`).
 pub fn hourly_objects(
     conn: &mut DbConnection,
     provider: i64,
-    resource_type: &str,
+    resource_type: Option<&str>,
     hour: NaiveDateTime,
 ) -> Result<usize, DbError> {
     let sql = format!(
@@ -76,16 +77,17 @@ pub fn hourly_objects(
          AVG(cpu_usage_rate_average), AVG(cpu_usage_cores), AVG(mem_usage_absolute_average), \
          AVG(mem_usage_bytes), AVG(net_usage_rate_average), AVG(disk_usage_rate_average), \
          AVG(disk_used_bytes), MAX(cpu_total_cores), MAX(mem_total_bytes), COUNT(*) \
-         FROM metrics WHERE resource_type = ? AND provider_id = ? AND timestamp >= ? AND timestamp < ? \
+         FROM metrics WHERE resource_type {type_test} ? AND provider_id = ? AND timestamp >= ? AND timestamp < ? \
          GROUP BY resource_type, resource_id{tail}",
         head = insert_head(),
+        type_test = if resource_type.is_some() { "=" } else { "<>" },
         tail = upsert_tail()
     );
     let sql = placeholders(conn, &sql);
     let next = hour + chrono::Duration::hours(1);
     Ok(with_backend!(conn, c => diesel::sql_query(&sql)
         .bind::<Timestamp, _>(hour)
-        .bind::<Text, _>(resource_type)
+        .bind::<Text, _>(resource_type.unwrap_or(""))
         .bind::<BigInt, _>(provider)
         .bind::<Timestamp, _>(hour)
         .bind::<Timestamp, _>(next)
@@ -257,7 +259,9 @@ fn region_id(conn: &mut DbConnection) -> Result<i64, DbError> {
 #[serde(deny_unknown_fields)]
 pub struct RollupArgs {
     pub provider_id: i64,
-    pub resource_type: String,
+    /// One type; absent: every type (one scan of the hour's samples).
+    #[serde(default)]
+    pub resource_type: Option<String>,
     /// The hour, as unix seconds.
     pub hour: i64,
 }
@@ -280,8 +284,14 @@ fn at(seconds: i64) -> NaiveDateTime {
 pub fn rollup_hour(conn: &mut DbConnection, args: &RollupArgs) -> Result<usize, DbError> {
     let hour = at(args.hour - args.hour.rem_euclid(3600));
     let region = region_id(conn)?;
-    let mut n = hourly_objects(conn, args.provider_id, &args.resource_type, hour)?;
-    n += hourly_parents(conn, args.provider_id, &args.resource_type, hour, region)?;
+    let mut n = hourly_objects(conn, args.provider_id, args.resource_type.as_deref(), hour)?;
+    let types: Vec<&str> = match &args.resource_type {
+        Some(t) => vec![t.as_str()],
+        None => vec!["container", "container_group", "container_node"],
+    };
+    for t in types {
+        n += hourly_parents(conn, args.provider_id, t, hour, region)?;
+    }
     Ok(n)
 }
 
@@ -293,18 +303,17 @@ pub fn rollup_day(conn: &mut DbConnection, args: &DailyArgs) -> Result<usize, Db
     Ok(n)
 }
 
-/// Queues the hourly rollups of `hours` for a provider and type (one waiting per hour:
-/// a capture that touches an hour again joins the waiting rollup).
+/// Queues the hourly rollups of `hours` for a provider, every type at once (one waiting
+/// per hour: captures that touch an hour again join the waiting rollup).
 pub async fn queue_rollups(
     queue: &QueueClient,
     provider: i64,
-    resource_type: &str,
     hours: &[NaiveDateTime],
 ) -> Result<(), DbError> {
     for hour in hours {
         let args = RollupArgs {
             provider_id: provider,
-            resource_type: resource_type.to_string(),
+            resource_type: None,
             hour: hour.and_utc().timestamp(),
         };
         put_processor(
