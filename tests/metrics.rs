@@ -549,29 +549,7 @@ both_backends!(real_node_metrics_from_a_real_prometheus, |db: TestDb| {
 
 #[test]
 fn the_metrics_benchmark_reports_its_figures() {
-    let dir = tempfile::tempdir().expect("dir");
-    let env = [(
-        "STEWARD__SERVER__DATA_DIR",
-        dir.path().display().to_string(),
-    )];
-    let out = steward(
-        &[
-            "bench",
-            "metrics",
-            "--objects",
-            "60",
-            "--window",
-            "2",
-            "--json",
-        ],
-        &env,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let report = common::bench_json(&["metrics", "--objects", "60", "--window", "2"]);
     assert!(
         report["objects"].as_i64().is_some_and(|o| o >= 50),
         "{report}"

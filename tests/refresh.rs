@@ -598,31 +598,7 @@ both_backends!(
 
 #[test]
 fn the_refresh_benchmark_reports_its_figures() {
-    let dir = tempfile::tempdir().expect("dir");
-    let env = [(
-        "STEWARD__SERVER__DATA_DIR",
-        dir.path().display().to_string(),
-    )];
-    let out = steward(
-        &[
-            "bench",
-            "refresh",
-            "--pods",
-            "60",
-            "--nodes",
-            "3",
-            "--changes",
-            "3",
-            "--json",
-        ],
-        &env,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let report = common::bench_json(&["refresh", "--pods", "60", "--nodes", "3", "--changes", "3"]);
     assert_eq!(report["pods"], 60, "{report}");
     assert!(
         report["objects"].as_i64().is_some_and(|o| o > 60),

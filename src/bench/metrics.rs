@@ -20,16 +20,15 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::database::BenchDatabase;
+use super::provider_node::ProviderNode;
 use super::rss::RssSampler;
 use super::sim_process::SimProcess;
 use crate::db::schema::metric_capture_states as s;
-use crate::db::{Db, DbConnection, DbError, migrate};
+use crate::db::{Db, DbConnection, DbError};
 use crate::metrics::health::health;
 use crate::metrics::rollup::{RollupArgs, rollup_hour};
 use crate::metrics::targets::CaptureType;
-use crate::node::{Shutdown, boot};
-use crate::providers::{ProviderInput, insert_provider, list_refreshes};
-use crate::refresh::RecheckProviders;
+use crate::providers::list_refreshes;
 use crate::settings::Settings;
 
 /// Options of `steward bench metrics`.
@@ -145,45 +144,9 @@ pub async fn run_metrics_bench(
     let sim = SimProcess::spawn(nodes, pods.div_ceil(nodes))?;
     let database = BenchDatabase::create(options.database.as_deref())?;
     let settings = Arc::new(settings_for(&base, &database.url));
-    let db = {
-        let s = settings.database.clone();
-        tokio::task::spawn_blocking(move || Db::connect(&s)).await??
-    };
-    let region = settings.server.region;
-    db.run(move |c| migrate(c, region)).await?;
-    eprintln!(
-        "bench: database {} ({})",
-        db.masked_url(),
-        db.backend().name()
-    );
-    let key_dir = std::env::temp_dir().join(format!(
-        "steward-bench-key-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let keys = crate::crypto::KeyRing::load_or_create(&key_dir.join("v2_key"))?;
-    let _ = std::fs::remove_dir_all(&key_dir);
-
     let sampler = RssSampler::start();
-    let node = boot(
-        db.clone(),
-        settings.clone(),
-        uuid::Uuid::new_v4().to_string(),
-        keys.clone(),
-    )
-    .await?;
-    let input = ProviderInput {
-        name: "bench".into(),
-        provider_type: "kubernetes".into(),
-        api_url: Some(sim.url.clone()),
-        prometheus_url: Some(sim.url.clone()),
-        ..ProviderInput::default()
-    };
-    let valid = input.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let provider = db
-        .run(move |c| Ok(insert_provider(c, &valid, &keys)))
-        .await??;
-    let pid = provider.id;
-    node.refresh.do_send(RecheckProviders);
+    let bench = ProviderNode::start(settings, database, &sim.url, true).await?;
+    let (db, pid) = (bench.db.clone(), bench.provider_id);
     let refreshed = Instant::now();
     loop {
         let r = db
@@ -240,7 +203,10 @@ pub async fn run_metrics_bench(
         options.window_s
     );
 
-    // 3. Hourly rollup of every object and parent, directly.
+    // 3. Hourly rollup of every object and parent, directly, with the node stopped (its
+    //    processors would be rolling up the same hours at the same time).
+    let peak = sampler.peak_mb();
+    bench.stop().await;
     let hours: Vec<i64> = {
         let now = chrono::Utc::now().timestamp();
         let first = now - 50 * 60;
@@ -274,13 +240,6 @@ pub async fn run_metrics_bench(
         .map(|(s, n, m)| json!({"seconds": s, "rows": n, "sample_minutes": m}))
         .collect();
 
-    let peak = sampler.peak_mb();
-    let _ = node
-        .supervisor
-        .send(Shutdown {
-            deadline: Duration::from_secs(10),
-        })
-        .await;
     // 4. The COPY ceiling, once nothing else writes.
     let copy = db.run(copy_ceiling).await?;
     if let Some(c) = copy {

@@ -5,6 +5,7 @@
 
 mod database;
 mod metrics;
+mod provider_node;
 mod queue;
 mod refresh;
 mod rss;

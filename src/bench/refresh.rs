@@ -15,15 +15,12 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::database::BenchDatabase;
+use super::provider_node::ProviderNode;
 use super::rss::RssSampler;
 use super::sim_process::SimProcess;
+use crate::db::Db;
 use crate::db::schema::container_groups;
-use crate::db::{Db, migrate};
-use crate::node::{Shutdown, boot};
-use crate::providers::{
-    ProviderInput, RefreshRecord, insert_provider, list_refreshes, queue_refresh,
-};
-use crate::refresh::RecheckProviders;
+use crate::providers::{RefreshRecord, list_refreshes, queue_refresh};
 use crate::settings::Settings;
 
 /// Options of `steward bench refresh`.
@@ -97,44 +94,9 @@ pub async fn run_refresh_bench(
     );
     let database = BenchDatabase::create(options.database.as_deref())?;
     let settings = Arc::new(settings_for(&base, &database.url));
-    let db = {
-        let s = settings.database.clone();
-        tokio::task::spawn_blocking(move || Db::connect(&s)).await??
-    };
-    let region = settings.server.region;
-    db.run(move |c| migrate(c, region)).await?;
-    eprintln!(
-        "bench: database {} ({})",
-        db.masked_url(),
-        db.backend().name()
-    );
-    let key_dir = std::env::temp_dir().join(format!(
-        "steward-bench-key-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let keys = crate::crypto::KeyRing::load_or_create(&key_dir.join("v2_key"))?;
-    let _ = std::fs::remove_dir_all(&key_dir);
-
     let sampler = RssSampler::start();
-    let node = boot(
-        db.clone(),
-        settings.clone(),
-        uuid::Uuid::new_v4().to_string(),
-        keys.clone(),
-    )
-    .await?;
-    let input = ProviderInput {
-        name: "bench".into(),
-        provider_type: "kubernetes".into(),
-        api_url: Some(sim.url.clone()),
-        ..ProviderInput::default()
-    };
-    let valid = input.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let provider = db
-        .run(move |c| Ok(insert_provider(c, &valid, &keys)))
-        .await??;
-    let id = provider.id;
-    node.refresh.do_send(RecheckProviders);
+    let bench = ProviderNode::start(settings.clone(), database, &sim.url, false).await?;
+    let (db, node, id) = (bench.db.clone(), &bench.node, bench.provider_id);
 
     let first = wait_full_refreshes(&db, id, 1, Duration::from_secs(1800)).await?;
     eprintln!(
@@ -197,12 +159,7 @@ pub async fn run_refresh_bench(
     let p99 = percentile(&latencies, 99.0);
     eprintln!("bench: watch to database p99 {p99:.0} ms");
     let peak = sampler.peak_mb();
-    let _ = node
-        .supervisor
-        .send(Shutdown {
-            deadline: Duration::from_secs(10),
-        })
-        .await;
+    bench.stop().await;
     drop(sim);
     Ok(json!({
         "bench": "refresh",

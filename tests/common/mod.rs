@@ -599,3 +599,22 @@ impl Sim {
         self.node.get_json(path)
     }
 }
+
+/// Runs `steward bench …` with a throw-away data directory; its JSON report.
+pub fn bench_json(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("dir");
+    let env = [(
+        "STEWARD__SERVER__DATA_DIR",
+        dir.path().display().to_string(),
+    )];
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = steward(&all, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON report")
+}
