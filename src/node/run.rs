@@ -35,7 +35,12 @@ pub struct RunOptions {
     pub demo: bool,
 }
 
-pub async fn run(settings: Settings, options: RunOptions) -> Result<(), NodeError> {
+pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), NodeError> {
+    if options.demo {
+        // Show samples of the demo cluster within a minute, not after 3.
+        let interval = &mut settings.metrics.coordinator_interval;
+        *interval = (*interval).min(Duration::from_secs(20));
+    }
     let settings = Arc::new(settings);
     let data_dir = DataDir::open(&settings.server.data_dir)?;
     let mut stop = StopSignal::install().map_err(|e| NodeError::DataDir {
