@@ -38,12 +38,10 @@ pub enum MetricsCommand {
 }
 
 fn parse_time(value: &str, flag: &str) -> anyhow::Result<i64> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(t.timestamp());
-    }
-    value
-        .parse::<i64>()
-        .with_context(|| format!("{flag} must be an RFC 3339 time or unix seconds, not `{value}`"))
+    Ok(crate::json::parse_time_or_unix(value, flag)
+        .map_err(anyhow::Error::msg)?
+        .and_utc()
+        .timestamp())
 }
 
 fn parse_type(value: &str) -> anyhow::Result<CaptureType> {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::env::MetricsEnv;
@@ -14,6 +14,7 @@ use super::rollup::queue_rollups;
 use super::store::{self, MetricRow, StateRow};
 use super::targets::{self, CaptureType, Target};
 use crate::db::{Db, DbError, write_transaction};
+use crate::json::from_unix;
 use crate::kube::KubeError;
 use crate::providers::{Provider, connection_for, find_provider};
 use crate::queue::QueueClient;
@@ -55,16 +56,6 @@ pub enum CaptureError {
     Prometheus(#[from] KubeError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-fn unix(t: NaiveDateTime) -> i64 {
-    t.and_utc().timestamp()
-}
-
-fn at(seconds: i64) -> NaiveDateTime {
-    DateTime::from_timestamp(seconds, 0)
-        .unwrap_or_default()
-        .naive_utc()
 }
 
 /// The client for a provider's Prometheus (its bearer token, its TLS settings).
@@ -136,7 +127,10 @@ pub async fn capture(
     let start = args.start.unwrap_or_else(|| {
         targets
             .iter()
-            .map(|t| last.get(&t.id).map_or(initial, |l| unix(*l) + step))
+            .map(|t| {
+                last.get(&t.id)
+                    .map_or(initial, |l| l.and_utc().timestamp() + step)
+            })
             .min()
             .unwrap_or(initial)
             .max(end - 7 * 86_400)
@@ -191,9 +185,9 @@ pub async fn capture(
             provider = %provider.name,
             resource_type = type_name,
             objects = report.short,
-            expected_from = %at(start),
+            expected_from = %from_unix(start),
             "expected to get data as of [{}], but got less for {} objects",
-            at(start),
+            from_unix(start),
             report.short
         );
     }
@@ -266,7 +260,7 @@ fn build_rows(
                 resource_type: kind.name().to_string(),
                 resource_id: t.id,
                 provider_id: provider.id,
-                timestamp: at(ts),
+                timestamp: from_unix(ts),
                 capture_interval: step as i32,
                 cpu_usage_rate_average: Some(cores / t.node_cores * 100.0),
                 cpu_usage_cores: Some(cores),
@@ -279,7 +273,7 @@ fn build_rows(
                 mem_total_bytes: is_node.then_some(t.node_memory),
             });
             written += 1;
-            newest = newest.max(Some(at(ts)));
+            newest = newest.max(Some(from_unix(ts)));
         }
         states.push(StateRow {
             resource_type: kind.name().to_string(),

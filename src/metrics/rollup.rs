@@ -15,6 +15,7 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{DbConnection, DbError};
+use crate::json::from_unix;
 use crate::queue::{DedupKey, NewMessage, QueueClient};
 use crate::with_backend;
 use crate::workers::METRICS_PROCESSOR_QUEUE;
@@ -274,15 +275,9 @@ pub struct DailyArgs {
     pub day: i64,
 }
 
-fn at(seconds: i64) -> NaiveDateTime {
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .unwrap_or_default()
-        .naive_utc()
-}
-
 /// One hour of one type: objects, then their parents. Returns rows written.
 pub fn rollup_hour(conn: &mut DbConnection, args: &RollupArgs) -> Result<usize, DbError> {
-    let hour = at(args.hour - args.hour.rem_euclid(3600));
+    let hour = from_unix(args.hour - args.hour.rem_euclid(3600));
     let region = region_id(conn)?;
     let mut n = hourly_objects(conn, args.provider_id, args.resource_type.as_deref(), hour)?;
     let types: Vec<&str> = match &args.resource_type {
@@ -297,7 +292,7 @@ pub fn rollup_hour(conn: &mut DbConnection, args: &RollupArgs) -> Result<usize, 
 
 /// One day of a provider (and of the region and enterprise).
 pub fn rollup_day(conn: &mut DbConnection, args: &DailyArgs) -> Result<usize, DbError> {
-    let day = at(args.day - args.day.rem_euclid(86_400));
+    let day = from_unix(args.day - args.day.rem_euclid(86_400));
     let mut n = daily(conn, args.provider_id, day)?;
     n += daily(conn, 0, day)?;
     Ok(n)

@@ -4,7 +4,7 @@
 //! providers, regions) — and `GET /api/metrics/health`.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -39,19 +39,7 @@ pub(super) struct MetricsQuery {
 }
 
 fn parse_time(value: &str, name: &str) -> Result<NaiveDateTime, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
-        return Ok(t.naive_utc());
-    }
-    value
-        .parse::<f64>()
-        .ok()
-        .and_then(|s| DateTime::from_timestamp(s as i64, 0))
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{name} must be an RFC 3339 time or unix seconds, not `{value}`"
-            ))
-        })
+    crate::json::parse_time_or_unix(value, name).map_err(ApiError::BadRequest)
 }
 
 pub(super) async fn series(
