@@ -64,8 +64,8 @@ mod time_tests {
     #[test]
     fn times_are_rfc3339_or_unix_seconds() {
         let t = parse_time_or_unix("2026-11-21T18:00:00+01:00", "start").unwrap();
-        assert_eq!(t, from_unix(1_795_107_600));
-        assert_eq!(parse_time_or_unix("1795107600", "start").unwrap(), t);
+        assert_eq!(t, from_unix(1_795_280_400));
+        assert_eq!(parse_time_or_unix("1795280400", "start").unwrap(), t);
         let e = parse_time_or_unix("yesterday", "--from").unwrap_err();
         assert!(e.contains("--from") && e.contains("yesterday"), "{e}");
     }
