@@ -67,9 +67,9 @@ pub fn ensure_partitions(conn: &mut DbConnection, rows: &[MetricRow]) -> Result<
     Ok(())
 }
 
-/// Writes samples (a recapture overwrites: idempotent).
+/// Writes samples (a recapture overwrites: idempotent). Their partitions must exist:
+/// call [`ensure_partitions`] first, outside the writing transaction.
 pub fn write_rows(conn: &mut DbConnection, rows: &[MetricRow]) -> Result<usize, DbError> {
-    ensure_partitions(conn, rows)?;
     let mut n = 0;
     for chunk in rows.chunks(CHUNK) {
         n += with_backend!(conn, c => diesel::insert_into(m::table)
