@@ -58,20 +58,42 @@ pub enum CaptureError {
     Db(#[from] DbError),
 }
 
-/// The client for a provider's Prometheus (its bearer token, its TLS settings).
+/// The client for a provider's Prometheus (its bearer token, its TLS settings), built
+/// once and reused until those settings change.
 pub fn client_for(env: &MetricsEnv, provider: &Provider) -> Result<PromClient, CaptureError> {
     if provider.prometheus_url.trim().is_empty() {
         return Err(CaptureError::NoEndpoint(provider.name.clone()));
     }
-    let keys = env.keys().map_err(CaptureError::Config)?;
-    let connection = connection_for(provider, &keys, &env.refresh).map_err(CaptureError::Config)?;
-    Ok(PromClient::new(
-        &provider.prometheus_url,
-        connection.token,
+    // A kubeconfig can be rewritten (a rotated token): its modification time counts.
+    let kubeconfig_changed = (!provider.kubeconfig_path.is_empty())
+        .then(|| {
+            std::fs::metadata(&provider.kubeconfig_path)
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .flatten();
+    let fingerprint = format!(
+        "{}|{}|{}|{}|{:?}|{}|{}",
+        provider.prometheus_url,
+        provider.auth_kind,
+        provider.credentials,
+        provider.kubeconfig_path,
+        kubeconfig_changed,
         provider.verify_tls,
-        env.settings.prometheus_connect_timeout,
-        env.settings.prometheus_request_timeout,
-    )?)
+        provider.ca_cert
+    );
+    env.client(provider.id, &fingerprint, || {
+        let keys = env.keys().map_err(CaptureError::Config)?;
+        let connection =
+            connection_for(provider, &keys, &env.refresh).map_err(CaptureError::Config)?;
+        Ok(PromClient::new(
+            &provider.prometheus_url,
+            connection.token,
+            provider.verify_tls,
+            env.settings.prometheus_connect_timeout,
+            env.settings.prometheus_request_timeout,
+        )?)
+    })
 }
 
 /// Values per target, per timestamp, for one counter.

@@ -1,8 +1,12 @@
-//! What metrics handlers need besides the database and the queue: the settings and
-//! the key ring that decrypts provider tokens (read once, on first use).
+//! What metrics handlers need besides the database and the queue: the settings, the
+//! key ring that decrypts provider tokens (read once, on first use), and one
+//! Prometheus client per provider, kept while the provider's endpoint settings hold.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use super::prometheus_client::PromClient;
 
 use crate::crypto::KeyRing;
 use crate::settings::{MetricsSettings, RefreshSettings, Settings};
@@ -13,6 +17,8 @@ pub struct MetricsEnv {
     pub refresh: RefreshSettings,
     key_file: PathBuf,
     keys: OnceLock<KeyRing>,
+    /// Provider id → (what the client was built from, the client).
+    clients: Mutex<HashMap<i64, (String, PromClient)>>,
 }
 
 impl MetricsEnv {
@@ -22,7 +28,33 @@ impl MetricsEnv {
             refresh: settings.ems_refresh.clone(),
             key_file: settings.server.key_file.clone(),
             keys: OnceLock::new(),
+            clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The client cached for `provider` if it was built from `fingerprint`, or the one
+    /// `build` makes (then cached).
+    pub fn client<E>(
+        &self,
+        provider: i64,
+        fingerprint: &str,
+        build: impl FnOnce() -> Result<PromClient, E>,
+    ) -> Result<PromClient, E> {
+        if let Some((built_from, client)) = self
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&provider)
+            && built_from == fingerprint
+        {
+            return Ok(client.clone());
+        }
+        let client = build()?;
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(provider, (fingerprint.to_string(), client.clone()));
+        Ok(client)
     }
 
     /// The region's key ring (the node created it at start).
