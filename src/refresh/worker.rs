@@ -208,39 +208,37 @@ impl Session {
                     .await;
             }
             Ok(Err(error)) => {
-                self.record(
-                    "full",
-                    started_on,
-                    Timings {
-                        total_s: took.as_secs_f64(),
-                        ..Default::default()
-                    },
-                    Err(error.clone()),
-                )
-                .await;
-                self.complete(&claimed, MessageState::Error, error, took)
+                self.failed_full(&claimed, MessageState::Error, error, started_on, took)
                     .await;
-                self.schedule_retry().await;
             }
             Err(_) => {
                 let error = format!("refresh timed out after {}s", timeout.as_secs());
                 self.stop_watches();
                 self.set_status(false, &error, true).await;
-                self.record(
-                    "full",
-                    started_on,
-                    Timings {
-                        total_s: took.as_secs_f64(),
-                        ..Default::default()
-                    },
-                    Err(error.clone()),
-                )
-                .await;
-                self.complete(&claimed, MessageState::Timeout, error, took)
+                self.failed_full(&claimed, MessageState::Timeout, error, started_on, took)
                     .await;
-                self.schedule_retry().await;
             }
         }
+    }
+
+    /// A full refresh that did not finish: recorded, its message ended, a retry
+    /// scheduled.
+    async fn failed_full(
+        &mut self,
+        claimed: &Claimed,
+        state: MessageState,
+        error: String,
+        started_on: chrono::NaiveDateTime,
+        took: Duration,
+    ) {
+        let timings = Timings {
+            total_s: took.as_secs_f64(),
+            ..Default::default()
+        };
+        self.record("full", started_on, timings, Err(error.clone()))
+            .await;
+        self.complete(claimed, state, error, took).await;
+        self.schedule_retry().await;
     }
 
     async fn schedule_retry(&mut self) {

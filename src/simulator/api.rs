@@ -16,7 +16,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::objects::Resource;
-use super::store::{Page, Refusal};
+use super::store::{Page, Refusal, watch_line};
 use super::{Flavor, Shared, table};
 
 /// A Kubernetes `Status` error.
@@ -291,12 +291,7 @@ fn watch(
         Ok(start) => start,
         Err(Refusal::BadRequest(m)) => return status(400, "BadRequest", &m),
         Err(Refusal::Expired(m)) => {
-            let mut line = serde_json::to_vec(
-                &json!({"type": "ERROR", "object": status_body(410, "Expired", &m)}),
-            )
-            .unwrap_or_default();
-            line.push(b'\n');
-            let _ = tx.try_send(Bytes::from(line));
+            let _ = tx.try_send(watch_line("ERROR", &status_body(410, "Expired", &m)));
             drop(tx);
             return HttpResponse::Ok()
                 .content_type("application/json")
@@ -357,9 +352,7 @@ impl WatchStream {
                 _ = cut.changed() => return,
                 _ = bookmark.tick(), if self.bookmarks => {
                     let object = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": {"resourceVersion": last_rv.to_string()}});
-                    let mut line = serde_json::to_vec(&json!({"type": "BOOKMARK", "object": object})).unwrap_or_default();
-                    line.push(b'\n');
-                    Bytes::from(line)
+                    watch_line("BOOKMARK", &object)
                 }
                 change = live.recv() => match change {
                     Ok(change) => {

@@ -67,10 +67,18 @@ pub struct Store {
 }
 
 #[derive(Serialize)]
-struct WatchLine<'a> {
+struct WatchLine<'a, T: Serialize> {
     #[serde(rename = "type")]
     kind: &'a str,
-    object: &'a Object,
+    object: &'a T,
+}
+
+/// One watch event as sent: `{"type":…,"object":…}` and a newline.
+pub fn watch_line(kind: &str, object: &impl Serialize) -> Bytes {
+    // Serializing our own objects and JSON values into a Vec cannot fail.
+    let mut line = serde_json::to_vec(&WatchLine { kind, object }).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 impl Store {
@@ -161,13 +169,11 @@ impl Store {
         if matches!(resource, Resource::Pod | Resource::Node) {
             self.topology_generation += 1;
         }
-        let mut line = serde_json::to_vec(&WatchLine { kind, object }).unwrap_or_default();
-        line.push(b'\n');
         let change = Arc::new(Change {
             rv: self.rv,
             resource,
             namespace: object.metadata.namespace.clone(),
-            line: Bytes::from(line),
+            line: watch_line(kind, object),
         });
         self.history.push_back(change.clone());
         while self.history.len() > self.history_limit {
@@ -320,15 +326,7 @@ impl Store {
                 .all(resource)
                 .filter(|o| matches(resource, &o.metadata.namespace))
                 .filter(|o| !self.hidden.contains(&o.metadata.uid))
-                .map(|object| {
-                    let mut line = serde_json::to_vec(&WatchLine {
-                        kind: "ADDED",
-                        object,
-                    })
-                    .unwrap_or_default();
-                    line.push(b'\n');
-                    Bytes::from(line)
-                })
+                .map(|object| watch_line("ADDED", object))
                 .collect(),
             Some(v) => {
                 let from: u64 = v.parse().map_err(|_| {
