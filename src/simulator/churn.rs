@@ -215,21 +215,8 @@ impl Cluster {
         }
         let touched = Touched::from(&pod);
         self.store.apply(Resource::Pod, pod.clone());
-        let message = format!(
-            "Successfully assigned {}/{} to {}",
-            pod.metadata.namespace, pod.metadata.name, node.metadata.name
-        );
-        self.record_event(
-            &pod,
-            Resource::Pod,
-            Happening {
-                reason: "Scheduled",
-                kind: "Normal",
-                message,
-                component: "default-scheduler",
-                host: "".to_string(),
-            },
-        );
+        let what = Happening::scheduled(&pod, &node.metadata.name);
+        self.record_event(&pod, Resource::Pod, what);
         Some(touched)
     }
 

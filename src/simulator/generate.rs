@@ -100,6 +100,22 @@ pub struct Happening {
     pub host: String,
 }
 
+impl Happening {
+    /// The scheduler placed `pod` on `node`.
+    pub fn scheduled(pod: &Object, node: &str) -> Self {
+        Happening {
+            reason: "Scheduled",
+            kind: "Normal",
+            message: format!(
+                "Successfully assigned {}/{} to {node}",
+                pod.metadata.namespace, pod.metadata.name
+            ),
+            component: "default-scheduler",
+            host: String::new(),
+        }
+    }
+}
+
 /// The pod part of an app: what every replica runs.
 struct Template {
     app: String,
@@ -217,21 +233,7 @@ impl Generator<'_> {
                 .pod()
                 .map(|p| p.spec.node_name.clone())
                 .unwrap_or_default();
-            let message = format!(
-                "Successfully assigned {}/{} to {node}",
-                pod.metadata.namespace, pod.metadata.name
-            );
-            let event = self.event(
-                &pod,
-                Resource::Pod,
-                Happening {
-                    reason: "Scheduled",
-                    kind: "Normal",
-                    message,
-                    component: "default-scheduler",
-                    host: "".to_string(),
-                },
-            );
+            let event = self.event(&pod, Resource::Pod, Happening::scheduled(&pod, &node));
             out.push((Resource::Event, event));
         }
         if self.config.flavor == Flavor::OpenShift {
