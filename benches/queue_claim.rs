@@ -68,20 +68,10 @@ fn claim_and_complete(c: &mut Criterion, name: &str, db: &Db) {
                 },
                 |_| {
                     let now = Utc::now().naive_utc();
-                    let claimed = db
-                        .with_conn(|c| claim(c, &spec(batch), now))
-                        .expect("claim");
+                    let claimed = db.with_conn(|c| claim(c, &spec(batch))).expect("claim");
                     let done: Vec<Completion> = claimed
                         .iter()
-                        .map(|m| Completion {
-                            id: m.id,
-                            state: MessageState::Ok,
-                            error: String::new(),
-                            worker: "bench-1".into(),
-                            hook: None,
-                            delivered_in: Duration::ZERO,
-                            command: String::new(),
-                        })
+                        .map(|m| Completion::of(m, MessageState::Ok, String::new(), "bench-1"))
                         .collect();
                     black_box(
                         db.with_conn(|c| complete_batch(c, "bench", &done, now))

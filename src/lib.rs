@@ -26,11 +26,14 @@
 //! - [`simulator`] — `steward simulate`: a Kubernetes-API-compatible cluster at any size.
 //! - [`web`] — actix-web: `/ping` and the REST API.
 //! - [`bench`] — `steward bench …` scenarios.
-//! - [`telemetry`], [`tls`], [`backoff`], [`json`] — cross-cutting helpers.
+//! - [`supervision`] — supervised node components (factory rebuilds, backoff, restart
+//!   limits, fault hooks) and their `server_components` rows.
+//! - [`telemetry`], [`tls`], [`backoff`], [`json`], [`clock`], [`text`] — cross-cutting helpers.
 
 pub mod backoff;
 pub mod bench;
 pub mod cli;
+pub mod clock;
 pub mod crypto;
 pub mod db;
 pub mod inventory;
@@ -45,7 +48,9 @@ pub mod region;
 pub mod roles;
 pub mod settings;
 pub mod simulator;
+pub mod supervision;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod web;
 pub mod workers;

@@ -196,7 +196,7 @@ both_backends!(
             .try_exit()
             .is_some()));
         let status = second.try_exit().expect("exited");
-        assert_eq!(status.code(), Some(1));
+        assert_eq!(status.code(), Some(4), "exit code 4: data directory taken");
         assert!(
             second
                 .logs()
@@ -295,7 +295,11 @@ both_backends!(region_ids_never_clash, |db: TestDb| {
         "{}",
         node.logs()
     );
-    assert_eq!(node.try_exit().and_then(|s| s.code()), Some(1));
+    assert_eq!(
+        node.try_exit().and_then(|s| s.code()),
+        Some(5),
+        "exit code 5: the database refused us"
+    );
     assert!(
         node.logs().contains("belongs to region 3"),
         "{}",

@@ -31,7 +31,7 @@ both_backends!(
         };
         let west = noop(json!({"zone": "west"}));
         let reporting = noop(json!({"role": "reporting"}));
-        let elsewhere = noop(json!({"server_guid": "another-server"}));
+        let elsewhere = noop(json!({"server_guid": uuid::Uuid::new_v4().to_string()}));
         let east = noop(json!({"zone": "east", "role": "automate"}));
         let pinned = noop(json!({"server_guid": guid}));
         let urgent = noop(json!({"priority": 10}));

@@ -8,7 +8,6 @@ use super::database::BenchDatabase;
 use crate::db::{Db, migrate};
 use crate::node::{BootedNode, Shutdown, boot};
 use crate::providers::{ProviderInput, insert_provider};
-use crate::refresh::RecheckProviders;
 use crate::settings::Settings;
 
 pub struct ProviderNode {
@@ -64,7 +63,7 @@ impl ProviderNode {
         let provider = db
             .run(move |c| Ok(insert_provider(c, &valid, &keys)))
             .await??;
-        node.refresh.do_send(RecheckProviders);
+        node.refresh.recheck();
         Ok(Self {
             db,
             node,

@@ -119,7 +119,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Start { demo } => start::run(settings, demo),
+        Command::Start { demo } => return start::run(settings, demo),
         Command::Migrate => migrate::run(settings),
         Command::Status { json } => status::run(settings, json),
         Command::Settings {

@@ -159,7 +159,7 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
     let db = connect(settings)?;
     let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, provider.id))?;
-    let queue = QueueClient::new(db.clone(), false);
+    let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
     block_on(queue_refresh(
         &queue,
         provider.id,
@@ -284,7 +284,7 @@ fn show(settings: &Settings, id: i64, json: bool) -> anyhow::Result<()> {
 fn refresh(settings: &Settings, id: i64) -> anyhow::Result<()> {
     let db = connect(settings)?;
     let (_, zone) = db.with_conn(|c| find_provider(c, id))?;
-    let queue = QueueClient::new(db.clone(), false);
+    let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
     let outcome = block_on(queue_refresh(
         &queue,
         id,

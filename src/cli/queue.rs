@@ -101,7 +101,8 @@ fn render(counts: &QueueCounts) -> String {
 }
 
 pub(super) fn put_message(settings: Settings, a: PutArgs) -> anyhow::Result<()> {
-    let registry = crate::queue::handlers::for_node(&settings);
+    let registry =
+        crate::queue::handlers::for_node(&settings, &crate::supervision::FaultHooks::default());
     if !registry.knows(&a.command) {
         anyhow::bail!(
             "unknown command `{}` (known: {})",
@@ -132,12 +133,13 @@ pub(super) fn put_message(settings: Settings, a: PutArgs) -> anyhow::Result<()> 
     }
     if let Some(d) = &a.deliver_in {
         let d = parse_duration(d).map_err(|e| anyhow::anyhow!("--deliver-in: {e}"))?;
-        m = m.deliver_on(chrono::Utc::now().naive_utc() + chrono::Duration::from_std(d)?);
+        m = m.deliver_on(crate::clock::now() + chrono::Duration::from_std(d)?);
     }
     if let Some(t) = &a.timeout {
         let t = parse_duration(t).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?;
         m = m.with_timeout_s(i32::try_from(t.as_secs()).unwrap_or(i32::MAX))?;
     }
+    m.validate(settings.queue.max_args_bytes)?;
     let db = connect(&settings)?;
     let id = db.with_conn(|c| put(c, &m))?;
     if settings.queue.log_messages {

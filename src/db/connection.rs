@@ -51,19 +51,27 @@ enum Target {
 }
 
 impl Manager {
-    /// A manager for `url`; PostgreSQL URLs get a libpq `connect_timeout` unless they
-    /// carry one.
+    /// A manager for `url`. PostgreSQL URLs get a libpq `connect_timeout`, and TCP
+    /// keepalives plus a user timeout, unless they carry their own: a connection to a
+    /// server that vanished (a failover, a cut network) then fails within seconds
+    /// instead of hanging a heartbeat until the kernel gives up hours later.
     pub fn new(url: &DatabaseUrl, connect_timeout: std::time::Duration) -> Self {
         let target = match url {
             DatabaseUrl::Postgres(u) => {
                 let secs = connect_timeout.as_secs().max(1);
-                let u = if u.contains("connect_timeout=") {
-                    u.clone()
-                } else if u.contains('?') {
-                    format!("{u}&connect_timeout={secs}")
-                } else {
-                    format!("{u}?connect_timeout={secs}")
-                };
+                let mut u = u.clone();
+                for (key, value) in [
+                    ("connect_timeout", secs.to_string()),
+                    ("keepalives_idle", "5".to_string()),
+                    ("keepalives_interval", "2".to_string()),
+                    ("keepalives_count", "3".to_string()),
+                    ("tcp_user_timeout", "10000".to_string()),
+                ] {
+                    if !u.contains(&format!("{key}=")) {
+                        let sep = if u.contains('?') { '&' } else { '?' };
+                        u = format!("{u}{sep}{key}={value}");
+                    }
+                }
                 Target::Postgres(u)
             }
             DatabaseUrl::Sqlite(path) => Target::Sqlite(path.display().to_string()),

@@ -9,6 +9,10 @@ pub enum DbError {
     /// No connection could be had within the connect timeout.
     #[error("database unreachable: {0}")]
     Unreachable(String),
+    /// The database answered and refused us (authentication, no such database or
+    /// role, an SQLite file that cannot be opened): waiting will not help.
+    #[error("database refused the connection: {0}")]
+    Refused(String),
     /// A statement failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
@@ -26,6 +30,9 @@ pub enum DbError {
     /// The blocking task running the statement died.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The caller's input was refused before reaching the database (a 400 at the API).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl DbError {
@@ -49,6 +56,21 @@ impl DbError {
             _ => false,
         }
     }
+}
+
+/// Whether a failed connection attempt was refused by a server that is up (wrong
+/// password, unknown database or role, not allowed by pg_hba.conf), as opposed to a
+/// server that is down or unreachable. libpq only says so in words.
+pub fn is_refusal(message: &str) -> bool {
+    const REFUSALS: [&str; 6] = [
+        "password authentication failed",
+        "authentication failed",
+        "does not exist",
+        "no pg_hba.conf entry",
+        "permission denied",
+        "no password supplied",
+    ];
+    REFUSALS.iter().any(|r| message.contains(r))
 }
 
 impl From<diesel::r2d2::PoolError> for DbError {

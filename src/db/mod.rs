@@ -2,6 +2,7 @@
 //! embedded migrations, region-encoded ids, and the helpers that run statements on
 //! blocking threads. Backend-specific SQL lives in a few clearly named functions.
 
+mod clock;
 mod connection;
 mod error;
 pub mod ids;
@@ -10,6 +11,7 @@ mod pool;
 pub mod schema;
 mod transaction;
 
+pub use clock::db_now;
 pub use connection::{Backend, DbConnection, Manager};
 pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};

@@ -63,7 +63,14 @@ impl Db {
             .connection_timeout(settings.connect_timeout)
             .error_handler(Box::new(QuietErrors))
             .build(manager)
-            .map_err(|e| DbError::Unreachable(e.to_string()))?;
+            .map_err(|e| {
+                let text = e.to_string().trim().to_string();
+                if super::error::is_refusal(&text) {
+                    DbError::Refused(text)
+                } else {
+                    DbError::Unreachable(text)
+                }
+            })?;
         Ok(Self {
             pool,
             backend,

@@ -407,6 +407,41 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    server_components (id) {
+        id -> BigInt,
+        server_id -> BigInt,
+        name -> Text,
+        status -> Text,
+        started_on -> Nullable<Timestamp>,
+        restarts -> Integer,
+        last_exit_reason -> Text,
+        last_exit_on -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(server_components -> servers (server_id));
+
+diesel::table! {
+    queue_counters (state, zone, role, queue_name) {
+        state -> Text,
+        zone -> Text,
+        role -> Text,
+        queue_name -> Text,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    queue_counter_deltas (state, zone, role, queue_name) {
+        state -> Text,
+        zone -> Text,
+        role -> Text,
+        queue_name -> Text,
+        n -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
@@ -416,6 +451,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     queue_messages,
     workers,
     diagnostic_counters,
+    server_components,
+    queue_counters,
+    queue_counter_deltas,
     providers,
     provider_refreshes,
     container_projects,

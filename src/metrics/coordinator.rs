@@ -191,7 +191,7 @@ pub async fn coordinate(db: &Db, settings: &MetricsSettings, zone: &str) -> Resu
             let (settings, zone) = (settings.clone(), zone.to_string());
             let n = db
                 .run(move |c| {
-                    let now = chrono::Utc::now().naive_utc();
+                    let now = crate::clock::now();
                     let ids = due(c, p.id, kind, now, &settings)?;
                     queue_captures(
                         c,
@@ -215,6 +215,37 @@ pub async fn coordinate(db: &Db, settings: &MetricsSettings, zone: &str) -> Resu
         tracing::info!(messages = queued, "metrics captures queued");
     }
     Ok(queued)
+}
+
+/// The coordinator as a supervised component (`metrics_coordinator`): it keeps
+/// nothing a rebuild would miss (what is due is in the database).
+#[derive(Clone)]
+pub struct MetricsCoordinator {
+    pub db: Db,
+    pub settings: Arc<MetricsSettings>,
+    pub zone: String,
+    pub routes: watch::Receiver<RoutesChanged>,
+}
+
+impl crate::supervision::Component for MetricsCoordinator {
+    fn name(&self) -> &'static str {
+        "metrics_coordinator"
+    }
+
+    fn run(
+        &self,
+        ctx: crate::supervision::ComponentContext,
+    ) -> crate::supervision::ComponentFuture {
+        let c = self.clone();
+        Box::pin(async move {
+            tokio::select! {
+                _ = ctx.stopped() => Ok(()),
+                _ = run_coordinator(c.db, c.settings, c.zone, c.routes) => {
+                    Err("the routes channel closed".into())
+                }
+            }
+        })
+    }
 }
 
 /// Runs coordination and retention while this server holds the roles.
@@ -247,10 +278,7 @@ pub async fn run_coordinator(
         if purger && last_purge.is_none_or(|t| t.elapsed() >= settings.purge_interval) {
             last_purge = Some(Instant::now());
             let s = settings.clone();
-            match db
-                .run(move |c| purge(c, &s, chrono::Utc::now().naive_utc()))
-                .await
-            {
+            match db.run(move |c| purge(c, &s, crate::clock::now())).await {
                 Ok(report) if report.any() => tracing::info!(?report, "metrics purged"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "metrics purge failed"),

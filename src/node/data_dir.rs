@@ -25,6 +25,12 @@ impl DataDir {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
+        if path.exists() && !path.is_dir() {
+            return Err(NodeError::DataDir {
+                path: path.to_path_buf(),
+                reason: "exists and is not a directory".into(),
+            });
+        }
         std::fs::create_dir_all(path).map_err(dir_error)?;
         let mut lock = OpenOptions::new()
             .read(true)

@@ -18,10 +18,28 @@ pub enum NodeError {
     Db(#[from] DbError),
     #[error("demo: cannot register the demo provider: {0}")]
     Demo(String),
+    /// The source is part of the message (and not chained), so it prints once.
     #[error("web server: cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
-        #[source]
         source: std::io::Error,
     },
+    #[error("{0}; stopped the node")]
+    ComponentFailed(crate::supervision::Fatal),
+}
+
+impl NodeError {
+    /// The process exit code for this error (documented in the README):
+    /// 3 the web port cannot be bound, 4 the data directory is unusable or taken,
+    /// 5 the database refused us (authentication, unknown database, wrong region,
+    /// an SQLite file that cannot be opened), 6 a component kept failing, 1 anything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            NodeError::Listen { .. } => 3,
+            NodeError::DataDir { .. } | NodeError::AlreadyRunning { .. } => 4,
+            NodeError::Db(_) => 5,
+            NodeError::ComponentFailed(_) => 6,
+            NodeError::Demo(_) => 1,
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! One Steward node: its data directory, its actors (`NodeSupervisor`, `Registry`),
+//! One Steward node: its data directory, its root actor (`NodeSupervisor`), its
+//! heartbeat component (`Registry`),
 //! and `run`, which takes it from settings to a started server and back to stopped.
 
 mod data_dir;
@@ -18,9 +19,7 @@ pub use process_stats::{ProcessSample, ProcessSampler, host_name};
 pub use queue_stack::{
     Identity, PoolRouting, PoolSize, QueueStack, WorkerParts, recycle_largest_worker,
 };
-pub use registry::{
-    GetHeartbeatStats, GetRegionView, ListServersWithRole, MemoryPressure, Registry, RegistryConfig,
-};
+pub use registry::{MemoryPressure, Registry, RegistryConfig};
 pub use run::{BootedNode, RunOptions, boot, connect_with_retry, retry_while_unreachable, run};
 pub use signals::StopSignal;
-pub use supervisor::{AttachWeb, NodeSupervisor, Shutdown, StopActor};
+pub use supervisor::{AttachWeb, NodeSupervisor, Shutdown};

@@ -1,7 +1,7 @@
 //! Everything a node runs to work the queue — handler registry, completion writer,
 //! the worker pools (each with its bounded mailbox, in a set other subsystems add
-//! pools to), the dispatcher, upkeep, and the PostgreSQL LISTEN thread — and the order
-//! in which it stops:
+//! pools to), the dispatcher, upkeep, and the PostgreSQL LISTEN thread, the last four
+//! as supervised components — and the order in which it stops:
 //!
 //! ```text
 //! stop claiming ─► workers finish their message (deadline) ─► flush completions
@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::{Notify, watch};
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::queue::handlers::{self, HandlerRegistry};
 use crate::queue::{
-    CompletionSink, CompletionWriter, DispatcherConfig, NodeQueueStats, PoolMailbox, QueueClient,
-    QueueDispatcher, QueueMaintenance, RoutesChanged, StopDispatching, WriterConfig,
-    listen_for_puts, requeue_messages_of,
+    ClaimFence, CompletionSink, CompletionWriter, DispatcherConfig, NodeQueueStats, PoolMailbox,
+    QueueClient, QueueDispatcher, QueueListener, QueueMaintenance, RoutesChanged, WriterConfig,
+    requeue_messages_of,
 };
 use crate::settings::Settings;
+use crate::supervision::Supervision;
 use crate::workers::{
     GetPoolState, PoolSet, PoolSpec, QueueWorkerKit, RecycleLargest, RegisteredPool, StopPool,
     WorkerFactory, WorkerPool, queue_worker_types,
@@ -75,6 +76,8 @@ pub struct WorkerParts {
     pub space: Arc<Notify>,
     pub me: Identity,
     pub pools: PoolSet,
+    /// Whether this node's claims still hold (see [`ClaimFence`]).
+    pub fence: Arc<ClaimFence>,
 }
 
 impl WorkerParts {
@@ -126,30 +129,34 @@ pub struct QueueStack {
     pub client: QueueClient,
     pub handlers: Arc<HandlerRegistry>,
     pub stats: Arc<NodeQueueStats>,
-    pub dispatcher: Addr<QueueDispatcher>,
     pub pools: PoolSet,
     parts: WorkerParts,
-    writer: Option<CompletionWriter>,
-    _maintenance: Addr<QueueMaintenance>,
-    _listener: Option<crate::queue::Listener>,
+    supervision: Supervision,
     db: Db,
     server_guid: String,
     max_attempts: i32,
 }
 
+/// Names of the queue's components that stop in order.
+const DISPATCHER: &str = "queue_dispatcher";
+const WRITER: &str = "completion_writer";
+
 impl QueueStack {
-    /// Starts the queue machinery with the `generic` and `priority` pools.
+    /// Starts the queue machinery with the `generic` and `priority` pools; its
+    /// components run under `supervision`.
     pub fn start(
         db: Db,
         settings: &Settings,
         me: Identity,
         routes: watch::Receiver<RoutesChanged>,
+        fence: Arc<ClaimFence>,
+        supervision: &Supervision,
     ) -> Self {
         let q = &settings.queue;
-        let handlers = Arc::new(handlers::for_node(settings));
-        let client = QueueClient::new(db.clone(), q.log_messages);
+        let handlers = Arc::new(handlers::for_node(settings, supervision.faults()));
+        let client = QueueClient::new(db.clone(), q.log_messages, q.max_args_bytes);
         let stats = Arc::new(NodeQueueStats::default());
-        let (writer, sink) = CompletionWriter::start(
+        let (writer, sink) = CompletionWriter::new(
             db.clone(),
             WriterConfig {
                 server_guid: me.server_guid.clone(),
@@ -159,6 +166,7 @@ impl QueueStack {
             },
             stats.clone(),
         );
+        supervision.start(writer);
         let space = Arc::new(Notify::new());
         let pools = PoolSet::new();
         let parts = WorkerParts {
@@ -169,6 +177,7 @@ impl QueueStack {
             space: space.clone(),
             me: me.clone(),
             pools: pools.clone(),
+            fence: fence.clone(),
         };
         let mut reserved: Vec<(Vec<String>, i32)> = Vec::new();
         for kind in queue_worker_types() {
@@ -216,31 +225,36 @@ impl QueueStack {
             );
             reserved.push((kind.queue_names.clone(), kind.max_priority));
         }
-        let dispatcher = QueueDispatcher::start(
-            db.clone(),
-            DispatcherConfig {
+        supervision.start(QueueDispatcher {
+            db: db.clone(),
+            config: DispatcherConfig {
                 server_guid: me.server_guid.clone(),
                 zone: me.zone.clone(),
                 claim_batch: q.claim_batch as usize,
                 poll_interval: q.poll_interval,
                 log_messages: q.log_messages,
             },
-            pools.subscribe(),
-            routes.clone(),
+            pools: pools.subscribe(),
+            routes: routes.clone(),
             space,
-            stats.clone(),
-        );
-        let maintenance = QueueMaintenance::new(db.clone(), q.clone(), routes).start();
+            stats: stats.clone(),
+            fence,
+        });
+        supervision.start(QueueMaintenance {
+            db: db.clone(),
+            settings: q.clone(),
+            routes,
+        });
+        if db.backend() == Backend::Postgres {
+            supervision.start(QueueListener { db: db.clone() });
+        }
         Self {
             client,
             handlers,
             stats,
-            dispatcher,
             pools,
             parts,
-            writer: Some(writer),
-            _maintenance: maintenance,
-            _listener: listen_for_puts(&db),
+            supervision: supervision.clone(),
             db,
             server_guid: me.server_guid,
             max_attempts: q.max_attempts as i32,
@@ -257,11 +271,8 @@ impl QueueStack {
         let started = Instant::now();
         let left = |started: Instant| deadline.saturating_sub(started.elapsed());
         let mut lagging = Vec::new();
-        if tokio::time::timeout(left(started), self.dispatcher.send(StopDispatching))
-            .await
-            .is_err()
-        {
-            lagging.push("dispatcher".to_string());
+        if !self.supervision.stop(DISPATCHER, left(started)).await {
+            lagging.push(DISPATCHER.to_string());
         }
         let stops = self.pools.all().into_iter().map(|pool| async move {
             match pool
@@ -278,18 +289,15 @@ impl QueueStack {
         for still in futures::future::join_all(stops).await {
             lagging.extend(still);
         }
-        if let Some(writer) = self.writer.take()
-            && !writer
-                .shutdown(left(started).max(Duration::from_millis(500)))
-                .await
-        {
-            lagging.push("completion writer".to_string());
+        let writer_deadline = left(started).max(Duration::from_millis(500));
+        if !self.supervision.stop(WRITER, writer_deadline).await {
+            lagging.push(WRITER.to_string());
         }
         // Claimed but never started (still in a mailbox) or abandoned: back to ready.
         // Handing work back on a graceful stop is not a failure of the message, so
         // allow one attempt more than a dead server's messages get.
         let (guid, max) = (self.server_guid.clone(), self.max_attempts + 1);
-        let now = chrono::Utc::now().naive_utc();
+        let now = crate::clock::now();
         match self
             .db
             .run(move |c| requeue_messages_of(c, &[guid], max, now))

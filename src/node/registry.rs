@@ -1,26 +1,39 @@
-//! The `Registry` actor: this node's view of the region. On every heartbeat, in one
-//! transaction, it writes this server's row (RSS and CPU), sweeps silent servers to
-//! `not_responding` (requeueing their messages), renews or takes or releases role
-//! leases, and keeps one master. It then publishes the routes this node claims for —
-//! its active roles and whether it is master — on a watch channel that the
-//! dispatcher and other role-driven actors follow, keeps a fresh [`RegionView`], and
-//! answers "which servers run which roles".
+//! The `Registry`: this node's heartbeat and its view of the region, a supervised
+//! component. On every heartbeat, in one transaction, it writes this server's row
+//! (RSS and CPU), sweeps silent servers to `not_responding` (requeueing their
+//! messages), renews or takes or releases role leases, and keeps one master — all by
+//! the database's clock. It then publishes the routes this node claims for — its
+//! active roles and whether it is master — on a watch channel that the dispatcher
+//! and other role-driven components follow.
 //!
-//! A failing database is retried with backoff and reported, never fatal. If the
-//! database stays unreachable for longer than a role lease, the node drops its
-//! single-active roles locally: another server may hold them by now.
+//! A failing database is retried with backoff and reported, never fatal. While it
+//! cannot beat, a watchdog judges how long it has been:
+//!
+//! ```text
+//!  last beat ok ──┬── > roles.lease_duration ──► single-active roles dropped here
+//!                 └── > server.heartbeat_timeout ──► claims lost (ClaimFence):
+//!                      mailboxed messages handed back, no claiming until a beat
+//!                      succeeds; in-flight results count only if their claim holds
+//!  beat ok again ──► claiming resumes; other servers are judged only after this one
+//!                    has beaten for a whole heartbeat_timeout (after an outage every
+//!                    server's last beat is old: nobody is declared dead for it)
+//! ```
+//!
+//! What must outlive a rebuild — the routes channel, the fence, when it last beat —
+//! lives in the component value.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::watch;
 
-use super::process_stats::{ProcessSample, ProcessSampler};
+use super::process_stats::ProcessSampler;
 use crate::backoff::Backoff;
 use crate::db::Db;
-use crate::queue::RoutesChanged;
-use crate::region::{self, HeartbeatOutcome, HeartbeatPolicy, RegionView, ServerView};
+use crate::queue::{ClaimFence, RoutesChanged};
+use crate::region::{self, HeartbeatOutcome, HeartbeatPolicy};
+use crate::supervision::{Component, ComponentContext, ComponentFuture};
 
 /// Sent when the process's RSS is above `server.memory_threshold`.
 #[derive(Message, Clone, Copy)]
@@ -38,46 +51,59 @@ pub struct RegistryConfig {
     pub memory_threshold: u64,
 }
 
-/// Heartbeat, leases and the region view for one server.
+/// What the registry knows about its own beating, kept across rebuilds.
+#[derive(Debug)]
+struct Health {
+    last_success: Instant,
+    /// Since when this server has been beating without a gap.
+    healthy_since: Instant,
+    /// Claims were lost and not yet resumed.
+    lapsed: bool,
+    /// Single-active roles were dropped locally.
+    roles_dropped: bool,
+}
+
+/// The heartbeat component of one server.
+#[derive(Clone)]
 pub struct Registry {
     db: Db,
     server_id: i64,
     config: RegistryConfig,
-    sampler: ProcessSampler,
-    last_sample: ProcessSample,
-    view: Option<Arc<RegionView>>,
-    backoff: Backoff,
-    beats: u64,
-    last_success: Instant,
-    routes: watch::Sender<RoutesChanged>,
+    routes: Arc<watch::Sender<RoutesChanged>>,
+    fence: Arc<ClaimFence>,
     pressure: Option<Recipient<MemoryPressure>>,
+    health: Arc<Mutex<Health>>,
 }
 
 impl Registry {
+    /// A registry for the server `server_id`, which has just registered.
     pub fn new(
         db: Db,
         server_id: i64,
         config: RegistryConfig,
         routes: watch::Sender<RoutesChanged>,
+        fence: Arc<ClaimFence>,
         pressure: Option<Recipient<MemoryPressure>>,
     ) -> Self {
-        let backoff = Backoff::new(
-            config.interval,
-            Duration::from_secs(30).max(config.interval),
-        );
+        let now = Instant::now();
         Self {
             db,
             server_id,
             config,
-            sampler: ProcessSampler::new(),
-            last_sample: ProcessSample::default(),
-            view: None,
-            backoff,
-            beats: 0,
-            last_success: Instant::now(),
-            routes,
+            routes: Arc::new(routes),
+            fence,
             pressure,
+            health: Arc::new(Mutex::new(Health {
+                last_success: now,
+                healthy_since: now,
+                lapsed: false,
+                roles_dropped: false,
+            })),
         }
+    }
+
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Publishes new routes, logging which roles came and went.
@@ -110,15 +136,19 @@ impl Registry {
         self.routes.send_replace(next);
     }
 
-    fn on_failure(&mut self, error: &crate::db::DbError) -> Duration {
-        let delay = self.backoff.next_delay();
-        tracing::warn!(
-            %error,
-            attempt = self.backoff.attempts(),
-            retry_in_ms = delay.as_millis() as u64,
-            "heartbeat failed; retrying"
-        );
-        if self.last_success.elapsed() > self.config.policy.lease {
+    /// The watchdog: what not having beaten for a while means for this node.
+    fn check_silence(&self) {
+        let policy = self.config.policy;
+        let (silent_for, lose_claims, drop_roles) = {
+            let mut h = self.health();
+            let silent_for = h.last_success.elapsed();
+            let lose_claims = silent_for > policy.heartbeat_timeout && !h.lapsed;
+            let drop_roles = silent_for > policy.lease && !h.roles_dropped;
+            h.lapsed |= lose_claims;
+            h.roles_dropped |= drop_roles;
+            (silent_for, lose_claims, drop_roles)
+        };
+        if drop_roles {
             let current = self.routes.borrow().clone();
             let kept: Vec<String> = current
                 .active_roles
@@ -128,7 +158,8 @@ impl Registry {
                 .collect();
             if kept.len() != current.active_roles.len() {
                 tracing::warn!(
-                    "database unreachable for longer than a role lease: dropping single-active roles here"
+                    silent_s = silent_for.as_secs_f64(),
+                    "could not heart-beat for longer than a role lease: dropping single-active roles here"
                 );
             }
             self.publish(RoutesChanged {
@@ -136,78 +167,146 @@ impl Registry {
                 is_master: false,
             });
         }
-        delay
+        if lose_claims {
+            self.fence.lose_claims();
+            tracing::warn!(
+                silent_s = silent_for.as_secs_f64(),
+                "could not heart-beat for longer than server.heartbeat_timeout: this server's claims are treated as lost (messages not started are handed back; nothing is claimed until a heartbeat succeeds)"
+            );
+        }
+    }
+
+    /// Whether this server has been beating long enough to judge the others.
+    fn may_judge_others(&self) -> bool {
+        self.health().healthy_since.elapsed() >= self.config.policy.heartbeat_timeout
+    }
+
+    fn on_success(&self, outcome: &HeartbeatOutcome) {
+        let was_lapsed = {
+            let mut h = self.health();
+            let now = Instant::now();
+            // A gap of more than half the timeout restarts the count of continuous beats.
+            if h.last_success.elapsed() > self.config.policy.heartbeat_timeout / 2 {
+                h.healthy_since = now;
+            }
+            h.last_success = now;
+            h.roles_dropped = false;
+            std::mem::replace(&mut h.lapsed, false)
+        };
+        if outcome.was_not_responding && !was_lapsed {
+            // Judged dead by another server (its messages were requeued) without
+            // having noticed: whatever it still holds in mailboxes is not its own.
+            self.fence.lose_claims();
+        }
+        if was_lapsed || outcome.was_not_responding {
+            tracing::warn!(
+                was_marked_not_responding = outcome.was_not_responding,
+                "heart-beating again after losing the database; claiming anew"
+            );
+        }
+        self.fence.resume();
+        report(outcome);
+        self.publish(RoutesChanged {
+            active_roles: outcome.active_roles.clone(),
+            is_master: outcome.is_master,
+        });
     }
 }
 
-impl Actor for Registry {
-    type Context = Context<Self>;
+impl Component for Registry {
+    fn name(&self) -> &'static str {
+        "registry"
+    }
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.notify(HeartbeatLoop);
+    fn run(&self, ctx: ComponentContext) -> ComponentFuture {
+        Box::pin(beat_loop(self.clone(), ctx))
+    }
+
+    fn progress_timeout(&self) -> Option<Duration> {
+        // The loop records progress at every watchdog tick, beat or no beat.
+        Some(Duration::from_secs(60).max(self.config.interval * 4))
     }
 }
 
-/// The periodic heartbeat; each run schedules the next one.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct HeartbeatLoop;
-
-type BeatResult = (HeartbeatOutcome, RegionView);
-
-impl Handler<HeartbeatLoop> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, _: HeartbeatLoop, ctx: &mut Self::Context) {
-        let sample = self.sampler.sample();
-        self.last_sample = sample;
-        if sample.rss_bytes > self.config.memory_threshold
-            && let Some(pressure) = &self.pressure
+async fn beat_loop(r: Registry, ctx: ComponentContext) -> Result<(), String> {
+    let mut sampler = ProcessSampler::new();
+    let interval = r.config.interval;
+    let mut backoff = Backoff::new(interval, Duration::from_secs(30).max(interval));
+    let watch_every = (r.config.policy.lease.min(r.config.policy.heartbeat_timeout) / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval(watch_every);
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_beat = tokio::time::Instant::now();
+    loop {
+        // Wait for the next beat, watching for silence meanwhile.
+        loop {
+            tokio::select! {
+                _ = ctx.stopped() => return Ok(()),
+                _ = tokio::time::sleep_until(next_beat) => break,
+                _ = watchdog.tick() => {
+                    ctx.progress();
+                    r.check_silence();
+                }
+            }
+        }
+        let sample = sampler.sample();
+        if sample.rss_bytes > r.config.memory_threshold
+            && let Some(pressure) = &r.pressure
         {
             pressure.do_send(MemoryPressure {
                 rss_bytes: sample.rss_bytes,
-                threshold: self.config.memory_threshold,
+                threshold: r.config.memory_threshold,
             });
         }
-        let (db, id, policy) = (self.db.clone(), self.server_id, self.config.policy);
-        let beat = async move {
-            db.run(move |conn| -> Result<BeatResult, crate::db::DbError> {
-                let outcome = region::heartbeat(
-                    conn,
-                    id,
-                    sample.rss_bytes as i64,
-                    sample.cpu_percent,
-                    &policy,
-                )?;
-                let view = region::load_region_view(conn)?;
-                Ok((outcome, view))
-            })
-            .await
-        };
-        ctx.spawn(beat.into_actor(self).map(|result, act, ctx| {
-            let delay = match result {
-                Ok((outcome, view)) => {
-                    if act.backoff.attempts() > 0 {
-                        tracing::info!(
-                            after_failures = act.backoff.attempts(),
-                            "heartbeat: database reachable again"
-                        );
-                    }
-                    act.backoff.reset();
-                    act.beats += 1;
-                    act.last_success = Instant::now();
-                    report(&outcome);
-                    act.publish(RoutesChanged {
-                        active_roles: outcome.active_roles.clone(),
-                        is_master: outcome.is_master,
-                    });
-                    act.view = Some(Arc::new(view));
-                    act.config.interval
+        let (db, id, policy) = (r.db.clone(), r.server_id, r.config.policy);
+        let judge = r.may_judge_others();
+        let beat = db.run(move |conn| {
+            region::heartbeat(
+                conn,
+                id,
+                sample.rss_bytes as i64,
+                sample.cpu_percent,
+                &policy,
+                judge,
+            )
+        });
+        tokio::pin!(beat);
+        let result = loop {
+            tokio::select! {
+                result = &mut beat => break result,
+                _ = ctx.stopped() => return Ok(()),
+                _ = watchdog.tick() => {
+                    ctx.progress();
+                    r.check_silence();
                 }
-                Err(error) => act.on_failure(&error),
-            };
-            ctx.notify_later(HeartbeatLoop, delay);
-        }));
+            }
+        };
+        ctx.progress();
+        let delay = match result {
+            Ok(outcome) => {
+                if backoff.attempts() > 0 {
+                    tracing::info!(
+                        after_failures = backoff.attempts(),
+                        "heartbeat: database reachable again"
+                    );
+                }
+                backoff.reset();
+                r.on_success(&outcome);
+                interval
+            }
+            Err(error) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(
+                    %error,
+                    attempt = backoff.attempts(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "heartbeat failed; retrying"
+                );
+                r.check_silence();
+                delay
+            }
+        };
+        next_beat = tokio::time::Instant::now() + delay;
     }
 }
 
@@ -222,54 +321,5 @@ fn report(outcome: &HeartbeatOutcome) {
             failed = r.failed,
             "messages held by servers that stopped responding were returned to the queue"
         );
-    }
-}
-
-/// The region as of the last successful heartbeat (`None` before the first).
-#[derive(Message)]
-#[rtype(result = "Option<Arc<RegionView>>")]
-pub struct GetRegionView;
-
-impl Handler<GetRegionView> for Registry {
-    type Result = Option<Arc<RegionView>>;
-
-    fn handle(&mut self, _: GetRegionView, _: &mut Self::Context) -> Self::Result {
-        self.view.clone()
-    }
-}
-
-/// Servers of the region that have `role` active, optionally only in `zone`.
-#[derive(Message)]
-#[rtype(result = "Vec<ServerView>")]
-pub struct ListServersWithRole {
-    pub role: String,
-    pub zone: Option<String>,
-}
-
-impl Handler<ListServersWithRole> for Registry {
-    type Result = Vec<ServerView>;
-
-    fn handle(&mut self, msg: ListServersWithRole, _: &mut Self::Context) -> Self::Result {
-        self.view
-            .as_ref()
-            .map(|v| {
-                v.servers_with_active_role(&msg.role, msg.zone.as_deref())
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-/// This process's last RSS/CPU sample and the number of successful beats.
-#[derive(Message)]
-#[rtype(result = "(ProcessSample, u64)")]
-pub struct GetHeartbeatStats;
-
-impl Handler<GetHeartbeatStats> for Registry {
-    type Result = MessageResult<GetHeartbeatStats>;
-
-    fn handle(&mut self, _: GetHeartbeatStats, _: &mut Self::Context) -> Self::Result {
-        MessageResult((self.last_sample, self.beats))
     }
 }

@@ -1,12 +1,18 @@
 //! A node's life, start to stop:
 //!
 //! ```text
-//! lock data dir ─ connect DB (retry w/ backoff) ─ migrate ─ register (starting)
-//!   ─ assign roles ─ Registry heart-beats (routes) ─ queue stack ─ bind web
-//!   ─ mark started
-//!   ··· SIGINT/SIGTERM ··· stopping ─ stop web ─ stop claiming ─ workers finish
-//!   ─ flush completions ─ hand back unfinished messages ─ deactivate roles ─ stopped
+//! lock data dir ─ bind the web port ─ connect DB (retry w/ backoff) ─ migrate
+//!   ─ register (starting) ─ assign roles ─ components under supervision
+//!   (registry, dispatcher, completion writer, …) ─ serve web ─ mark started
+//!   ··· SIGINT/SIGTERM, or a part beyond repair ···
+//!   stopping ─ stop web ─ stop refreshing ─ stop claiming ─ workers finish
+//!   ─ flush completions ─ hand back unfinished messages ─ stop the rest
+//!   ─ deactivate roles ─ stopped
 //! ```
+//!
+//! What can stop a start is checked before the server is registered (data
+//! directory, port, database), so a failed start never leaves a row `starting`;
+//! once registered, every way out goes through the graceful stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +27,14 @@ use super::{DataDir, NodeError, StopSignal, host_name};
 use crate::backoff::Backoff;
 use crate::crypto::KeyRing;
 use crate::db::{Db, DbError, migrate};
-use crate::queue::RoutesChanged;
-use crate::refresh::RefreshManager;
+use crate::metrics::coordinator::MetricsCoordinator;
+use crate::queue::{ClaimFence, RoutesChanged};
+use crate::refresh::{RefreshHandle, RefreshManager};
 use crate::region::{self, HeartbeatPolicy, ServerIdentity, ServerStatus};
 use crate::settings::{DatabaseUrl, Settings};
+use crate::supervision::{Fatal, FaultHooks, Supervision, SupervisionLimits};
 use crate::web::{AppState, Application};
 
-/// Runs a node until SIGINT/SIGTERM. Must be called inside an actix `System`.
 /// How `steward start` was asked to run.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RunOptions {
@@ -35,6 +42,8 @@ pub struct RunOptions {
     pub demo: bool,
 }
 
+/// Runs a node until SIGINT/SIGTERM (or until a part of it fails beyond repair).
+/// Must be called inside an actix `System`.
 pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), NodeError> {
     if options.demo {
         // Show samples of the demo cluster within a minute, not after 3.
@@ -43,6 +52,7 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
     }
     let settings = Arc::new(settings);
     let data_dir = DataDir::open(&settings.server.data_dir)?;
+    let listener = Application::bind(settings.web.bind, settings.web.port)?;
     let mut stop = StopSignal::install().map_err(|e| NodeError::DataDir {
         path: data_dir.path().to_path_buf(),
         reason: format!("cannot install signal handlers: {e}"),
@@ -64,8 +74,13 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
         }
     };
     let region_number = settings.server.region;
-    let report =
-        retry_while_unreachable("migrate", || db.run(move |c| migrate(c, region_number))).await?;
+    let report = tokio::select! {
+        report = retry_while_unreachable("migrate", || db.run(move |c| migrate(c, region_number))) => report?,
+        signal = stop.recv() => {
+            tracing::info!(signal, "stop requested before the database was reachable; exiting");
+            return Ok(());
+        }
+    };
     tracing::info!(
         applied = report.applied.len(),
         region = report.region,
@@ -89,42 +104,20 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
         keys.clone(),
     )
     .await?;
-    let (server_id, supervisor) = (node.server_id, node.supervisor.clone());
-    let web_state = AppState {
-        db: db.clone(),
-        server_id,
-        queue: node.queue_client.clone(),
-        handlers: node.handlers.clone(),
-        node_stats: node.queue_stats.clone(),
-        keys,
-        settings: settings.clone(),
-        refresh: node.refresh.clone(),
-    };
-
-    let app = Application::build(
-        settings.web.bind,
-        settings.web.port,
-        settings.server.shutdown_timeout.as_secs().max(1),
-        web_state,
-    )?;
-    let url = format!("http://{}", app.addr());
-    supervisor.do_send(AttachWeb(app.spawn()));
-    let url_for_db = url.clone();
-    db.run(move |c| region::set_url(c, server_id, &url_for_db))
-        .await?;
-    tracing::info!(%url, "listening on {url}");
-    db.run(move |c| region::set_status(c, server_id, ServerStatus::Started))
-        .await?;
-    tracing::info!(server_id, "server started");
-
-    let signal = stop.recv().await;
+    let served = serve(&node, listener, &settings, keys, &mut stop).await;
     let deadline = settings.server.shutdown_timeout;
+    let why = match &served {
+        Ok(Ended::Signal(signal)) => format!("{signal} received"),
+        Ok(Ended::Fatal(fatal)) => fatal.to_string(),
+        Err(error) => error.to_string(),
+    };
     tracing::info!(
-        signal,
+        reason = %why,
         deadline_ms = deadline.as_millis() as u64,
         "stopping gracefully"
     );
-    match supervisor
+    match node
+        .supervisor
         .send(Shutdown { deadline })
         .timeout(deadline + Duration::from_secs(2))
         .await
@@ -140,23 +133,94 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
         sim.stop().await;
     }
     drop(data_dir);
-    Ok(())
+    match served? {
+        Ended::Signal(_) => Ok(()),
+        Ended::Fatal(fatal) => Err(NodeError::ComponentFailed(fatal)),
+    }
 }
 
-/// A node's actors, started: what `steward start` and in-process benchmarks share.
+/// Why a running node stops.
+enum Ended {
+    Signal(&'static str),
+    Fatal(Fatal),
+}
+
+/// Serves the web API, marks the server started, and waits for a reason to stop.
+async fn serve(
+    node: &BootedNode,
+    listener: std::net::TcpListener,
+    settings: &Arc<Settings>,
+    keys: KeyRing,
+    stop: &mut StopSignal,
+) -> Result<Ended, NodeError> {
+    let db = node.db.clone();
+    let server_id = node.server_id;
+    let web_state = AppState {
+        db: db.clone(),
+        server_id,
+        queue: node.queue_client.clone(),
+        handlers: node.handlers.clone(),
+        node_stats: node.queue_stats.clone(),
+        keys,
+        settings: settings.clone(),
+        refresh: node.refresh.clone(),
+    };
+    let app = Application::build(
+        listener,
+        settings.server.shutdown_timeout.as_secs().max(1),
+        web_state,
+    )?;
+    let url = format!("http://{}", app.addr());
+    let (web, mut web_ended) = app.spawn();
+    node.supervisor.do_send(AttachWeb(web));
+    let mut fatal = node.supervision.fatal();
+    let url_for_db = url.clone();
+    let record = retry_while_unreachable("record started", || {
+        let url = url_for_db.clone();
+        db.run(move |c| {
+            region::set_url(c, server_id, &url)?;
+            region::set_status(c, server_id, ServerStatus::Started)
+        })
+    });
+    tokio::select! {
+        recorded = record => recorded?,
+        signal = stop.recv() => return Ok(Ended::Signal(signal)),
+    }
+    tracing::info!(%url, "listening on {url}");
+    tracing::info!(server_id, "server started");
+    Ok(tokio::select! {
+        signal = stop.recv() => Ended::Signal(signal),
+        found = fatal.wait_for(Option::is_some) => match found.ok().and_then(|f| f.clone()) {
+            Some(fatal) => Ended::Fatal(fatal),
+            None => Ended::Fatal(Fatal {
+                component: "supervision".into(),
+                reason: "the supervisor went away".into(),
+            }),
+        },
+        why = &mut web_ended => Ended::Fatal(Fatal {
+            component: "web".into(),
+            reason: why.unwrap_or_else(|_| "the web server vanished".into()),
+        }),
+    })
+}
+
+/// A node's parts, started: what `steward start` and in-process benchmarks share.
 pub struct BootedNode {
+    pub db: Db,
     pub server_id: i64,
     /// Keeps this node's refresh workers in line with its role and providers.
-    pub refresh: Addr<RefreshManager>,
+    pub refresh: RefreshHandle,
     pub server_guid: String,
     pub supervisor: Addr<NodeSupervisor>,
+    /// The node's supervised components (and their fault hooks).
+    pub supervision: Supervision,
     pub queue_client: crate::queue::QueueClient,
     pub handlers: Arc<crate::queue::handlers::HandlerRegistry>,
     pub queue_stats: Arc<crate::queue::NodeQueueStats>,
 }
 
 /// Registers the server `guid` (status `starting`), assigns its roles, and starts its
-/// `Registry` and queue machinery under a `NodeSupervisor`. Must run inside an actix
+/// components and worker pools under a `NodeSupervisor`. Must run inside an actix
 /// `System`; the database must be migrated.
 pub async fn boot(
     db: Db,
@@ -184,7 +248,18 @@ pub async fn boot(
     })
     .await?;
 
+    let s = &settings.supervision;
+    let supervision = Supervision::new(
+        SupervisionLimits {
+            restart_backoff: s.restart_backoff,
+            restart_backoff_max: s.restart_backoff_max,
+            max_restarts: s.component_max_restarts,
+            restart_window: s.component_restart_window,
+        },
+        FaultHooks::default(),
+    );
     let (routes_tx, routes_rx) = watch::channel(RoutesChanged::default());
+    let fence = Arc::new(ClaimFence::default());
     let queue = QueueStack::start(
         db.clone(),
         &settings,
@@ -194,15 +269,19 @@ pub async fn boot(
             zone: who.zone.clone(),
         },
         routes_rx.clone(),
+        fence.clone(),
+        &supervision,
     );
-    actix_rt::spawn(crate::metrics::coordinator::run_coordinator(
-        db.clone(),
-        Arc::new(settings.metrics.clone()),
-        who.zone.clone(),
-        routes_rx.clone(),
-    ));
-    let refresh =
-        RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx).start();
+    supervision.start(MetricsCoordinator {
+        db: db.clone(),
+        settings: Arc::new(settings.metrics.clone()),
+        zone: who.zone.clone(),
+        routes: routes_rx.clone(),
+    });
+    let refresh_manager =
+        RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx);
+    let refresh = refresh_manager.handle();
+    supervision.start(refresh_manager);
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),
         queue.handlers.clone(),
@@ -217,23 +296,26 @@ pub async fn boot(
         },
         memory_threshold: settings.server.memory_threshold,
     };
-    let refresh_child = refresh.clone();
+    let (node_db, node_supervision, node_refresh) =
+        (db.clone(), supervision.clone(), refresh.clone());
     let supervisor = NodeSupervisor::create(move |ctx| {
-        let registry = Registry::new(
-            db.clone(),
+        node_supervision.start(Registry::new(
+            node_db.clone(),
             server_id,
             registry_config,
             routes_tx,
+            fence,
             Some(ctx.address().recipient()),
-        )
-        .start();
-        NodeSupervisor::new(db, server_id, registry, queue, refresh_child)
+        ));
+        NodeSupervisor::new(node_db, server_id, node_supervision, queue, node_refresh)
     });
     Ok(BootedNode {
+        db,
         server_id,
         refresh,
         server_guid: guid,
         supervisor,
+        supervision,
         queue_client,
         handlers,
         queue_stats,
@@ -241,8 +323,9 @@ pub async fn boot(
 }
 
 /// Connects to the database, retrying with capped exponential backoff and a log line
-/// per failure until it answers: a node waits for its PostgreSQL. An SQLite file that
-/// cannot be opened is a local problem no wait will fix, so it fails at once.
+/// per failure until it answers: a node waits for its PostgreSQL. A database that
+/// answers but refuses us (authentication, no such database) and an SQLite file that
+/// cannot be opened are problems no wait will fix: they fail at once.
 pub async fn connect_with_retry(settings: &Settings) -> Result<Db, DbError> {
     let is_sqlite = matches!(settings.database.url, DatabaseUrl::Sqlite(_));
     let db_settings = settings.database.clone();
@@ -253,7 +336,7 @@ pub async fn connect_with_retry(settings: &Settings) -> Result<Db, DbError> {
                 .await
                 .map_err(|e| DbError::Task(e.to_string()))?;
             match opened {
-                Err(DbError::Unreachable(reason)) if is_sqlite => Err(DbError::Migration(format!(
+                Err(DbError::Unreachable(reason)) if is_sqlite => Err(DbError::Refused(format!(
                     "cannot open the SQLite database: {reason}"
                 ))),
                 other => other,

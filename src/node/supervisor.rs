@@ -1,64 +1,119 @@
-//! `NodeSupervisor`: the root actor of a node. It owns the node's children — the
-//! `Registry`, the queue machinery (dispatcher, worker pools, completion writer,
-//! upkeep), the web server — reacts to memory pressure, and runs the graceful stop:
-//! mark `stopping`, stop the web listener, stop claiming, let workers finish, flush,
-//! deactivate roles, mark `stopped`, all within one deadline.
+//! `NodeSupervisor`: the root actor of a node. It owns the node's parts — the
+//! supervised components (heartbeat, dispatcher, completion writer, LISTEN thread,
+//! queue upkeep, metrics coordinator, refresh manager; see [`crate::supervision`]),
+//! the worker pools, the web server — records the components' states in
+//! `server_components`, reacts to memory pressure, stops the node when a part is
+//! beyond repair, and runs the graceful stop: mark `stopping`, stop the web
+//! listener, stop refreshing, stop claiming, let workers finish, flush, stop the
+//! rest, deactivate roles, mark `stopped`, all within one deadline.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 
 use super::queue_stack::{QueueStack, recycle_largest_worker};
-use super::registry::{MemoryPressure, Registry};
+use super::registry::MemoryPressure;
 use crate::db::Db;
-use crate::refresh::{RefreshManager, StopRefreshing};
+use crate::refresh::RefreshHandle;
 use crate::region::{self, ServerStatus};
 use crate::settings::format_size;
+use crate::supervision::{Supervision, sync_component_rows};
 
 /// Root of a node's actor tree.
 pub struct NodeSupervisor {
     db: Db,
     server_id: i64,
-    registry: Addr<Registry>,
+    supervision: Supervision,
     queue: Option<QueueStack>,
-    refresh: Addr<RefreshManager>,
+    refresh: RefreshHandle,
     web: Option<ServerHandle>,
     recycling: bool,
-    last_recycle: Option<std::time::Instant>,
+    last_recycle: Option<Instant>,
+    /// The component-state version last written, and when.
+    synced: Option<(u64, Instant)>,
+    syncing: bool,
 }
 
 /// Least time between two memory-pressure recycles.
 const RECYCLE_COOLDOWN: Duration = Duration::from_secs(60);
+/// How often component states and pools are looked at.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Component rows are rewritten at least this often (a write may have failed).
+const RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// The name under which the refresh manager runs.
+const REFRESH_MANAGER: &str = "refresh_manager";
 
 impl NodeSupervisor {
     pub fn new(
         db: Db,
         server_id: i64,
-        registry: Addr<Registry>,
+        supervision: Supervision,
         queue: QueueStack,
-        refresh: Addr<RefreshManager>,
+        refresh: RefreshHandle,
     ) -> Self {
         Self {
             db,
             server_id,
-            registry,
+            supervision,
             queue: Some(queue),
             refresh,
             web: None,
             recycling: false,
             last_recycle: None,
+            synced: None,
+            syncing: false,
         }
     }
 
-    /// The registry, for children that need the region view.
-    pub fn registry(&self) -> &Addr<Registry> {
-        &self.registry
+    /// Writes the components' states when they changed (and every 30 s regardless).
+    fn sync_components(&mut self, ctx: &mut Context<Self>) {
+        if self.syncing {
+            return;
+        }
+        let version = *self.supervision.changes().borrow();
+        let due = self
+            .synced
+            .is_none_or(|(v, at)| v != version || at.elapsed() >= RESYNC_EVERY);
+        if !due {
+            return;
+        }
+        self.syncing = true;
+        let (db, id, states) = (self.db.clone(), self.server_id, self.supervision.states());
+        let write = async move { db.run(move |c| sync_component_rows(c, id, &states)).await };
+        ctx.spawn(write.into_actor(self).map(move |result, act, _| {
+            act.syncing = false;
+            match result {
+                Ok(()) => act.synced = Some((version, Instant::now())),
+                Err(error) => tracing::debug!(%error, "cannot record the components"),
+            }
+        }));
+    }
+
+    /// A worker pool is an actor of its own; if one died, the node is half-alive.
+    fn check_pools(&self) {
+        // `None` once the node is stopping (the pools then stop on purpose).
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        if let Some(dead) = queue.pools.all().into_iter().find(|p| !p.addr.connected()) {
+            self.supervision.declare_fatal(
+                &format!("{} pool", dead.name),
+                "its supervisor stopped unexpectedly",
+            );
+        }
     }
 }
 
 impl Actor for NodeSupervisor {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(CHECK_EVERY, |act, ctx| {
+            act.sync_components(ctx);
+            act.check_pools();
+        });
+    }
 }
 
 /// The web server to stop first on shutdown (bound after the supervisor starts).
@@ -87,7 +142,7 @@ impl Handler<MemoryPressure> for NodeSupervisor {
         {
             return;
         }
-        self.last_recycle = Some(std::time::Instant::now());
+        self.last_recycle = Some(Instant::now());
         let Some(pools) = self.queue.as_ref().map(|q| q.pools.clone()) else {
             return;
         };
@@ -110,8 +165,8 @@ impl Handler<MemoryPressure> for NodeSupervisor {
     }
 }
 
-/// Stop the node gracefully. Answers with the names of children that had not
-/// stopped when `deadline` passed (empty when everything stopped in time).
+/// Stop the node gracefully. Answers with the names of parts that had not stopped
+/// when `deadline` passed (empty when everything stopped in time).
 #[derive(Message)]
 #[rtype(result = "Vec<String>")]
 pub struct Shutdown {
@@ -124,10 +179,10 @@ impl Handler<Shutdown> for NodeSupervisor {
     fn handle(&mut self, msg: Shutdown, _: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let id = self.server_id;
-        let registry = self.registry.clone();
         let web = self.web.take();
         let queue = self.queue.take();
         let refresh = self.refresh.clone();
+        let supervision = self.supervision.clone();
         Box::pin(async move {
             let started = tokio::time::Instant::now();
             let left = move || msg.deadline.saturating_sub(started.elapsed());
@@ -143,7 +198,10 @@ impl Handler<Shutdown> for NodeSupervisor {
             {
                 lagging.push("web".to_string());
             }
-            if tokio::time::timeout(left(), refresh.send(StopRefreshing))
+            if !supervision.stop(REFRESH_MANAGER, left()).await {
+                lagging.push(REFRESH_MANAGER.to_string());
+            }
+            if tokio::time::timeout(left(), refresh.stop_all())
                 .await
                 .is_err()
             {
@@ -152,8 +210,10 @@ impl Handler<Shutdown> for NodeSupervisor {
             if let Some(mut queue) = queue {
                 lagging.extend(queue.shutdown(left()).await);
             }
-            registry.do_send(StopActor);
+            lagging.extend(supervision.stop_all(left()).await);
+            let states = supervision.states();
             let finish = db.run(move |c| {
+                sync_component_rows(c, id, &states)?;
                 region::deactivate_roles(c, id)?;
                 region::set_status(c, id, ServerStatus::Stopped)
             });
@@ -164,18 +224,5 @@ impl Handler<Shutdown> for NodeSupervisor {
             }
             lagging
         })
-    }
-}
-
-/// Stops the actor that receives it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopActor;
-
-impl Handler<StopActor> for Registry {
-    type Result = ();
-
-    fn handle(&mut self, _: StopActor, ctx: &mut Self::Context) {
-        ctx.stop();
     }
 }

@@ -5,13 +5,27 @@
 //!   nodes claiming at once take disjoint batches without waiting on each other.
 //! - SQLite: the same SELECT inside `BEGIN IMMEDIATE`, one writer at a time.
 //!
-//! Both then flip the batch to `dequeue` with one UPDATE. A task's messages run one
-//! at a time: tasks already being worked are excluded, a batch keeps at most one
-//! message per task, and a partial unique index on `task_id WHERE state = 'dequeue'`
-//! settles the race where two nodes claim the same task at once (the loser retries).
+//! **Routes.** A message's route is its (queue, zone, role, server). A claim first
+//! lists the routes of its queue that have ready messages — a loose index scan, one
+//! index probe per route — keeps those this server may serve (zone `""` or its own,
+//! role `""` or one it holds, server `""` or itself), and reads each of them in
+//! `(priority, id)` order from the index `queue_messages_route`, stopping at the batch
+//! size. A backlog waiting for a role nobody runs is therefore never read by anyone:
+//! claims cost the same with none or millions of such messages.
 //!
-//! State predicates are literal SQL so the planner can use the partial indexes even
-//! for cached, generic plans.
+//! **Tasks.** A task's messages run one at a time: tasks already being worked are
+//! excluded, a batch keeps at most one message per task, and a partial unique index
+//! on `task_id WHERE state = 'dequeue'` settles the race where two nodes claim the
+//! same task at once (the loser retries).
+//!
+//! **Poison.** A message that cannot be claimed for a reason of its own (a row the
+//! database refuses to index, a trigger, …) must not stop its queue: when a batch
+//! fails for a non-transient reason, its candidates are claimed one at a time and the
+//! ones that fail are moved to `error` with the database's reason.
+//!
+//! Time is the database's (`deliver_on` is judged by the clock every node shares).
+//! State predicates are literal SQL so the planner uses the partial indexes even for
+//! cached, generic plans.
 
 use std::collections::HashSet;
 
@@ -19,11 +33,11 @@ use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::sql_types::Bool;
+use diesel::sql_types::{Bool, Text};
 
-use super::message::QueueMessage;
+use super::message::{MessageState, QueueMessage};
 use crate::db::schema::queue_messages as qm;
-use crate::db::{DbConnection, DbError, write_transaction};
+use crate::db::{DbConnection, DbError, db_now, write_transaction};
 
 /// What one server may claim now.
 #[derive(Debug, Clone)]
@@ -45,44 +59,90 @@ pub struct ClaimSpec {
     pub limit: usize,
 }
 
+impl ClaimSpec {
+    fn serves(&self, route: &Route) -> bool {
+        (route.zone.is_empty() || route.zone == self.zone)
+            && (route.role.is_empty() || self.roles.contains(&route.role))
+            && (route.server_guid.is_empty() || route.server_guid == self.server_guid)
+    }
+}
+
 /// Claims up to `spec.limit` messages in priority-then-id order; returns them in that order.
-pub fn claim(
-    conn: &mut DbConnection,
-    spec: &ClaimSpec,
-    now: NaiveDateTime,
-) -> Result<Vec<QueueMessage>, DbError> {
+pub fn claim(conn: &mut DbConnection, spec: &ClaimSpec) -> Result<Vec<QueueMessage>, DbError> {
     if spec.limit == 0 || spec.queue_names.is_empty() {
         return Ok(Vec::new());
     }
     // A task race with another node costs one retry; three in a row is a real fault.
     let mut attempt = 0;
     loop {
-        match write_transaction(conn, |conn| claim_once(conn, spec, now)) {
+        match write_transaction(conn, |conn| claim_once(conn, spec)) {
             Err(DbError::Query(DieselError::DatabaseError(
                 DatabaseErrorKind::UniqueViolation,
                 _,
             ))) if attempt < 3 => {
                 attempt += 1;
             }
+            Err(error) if !error.is_retryable() && is_statement_error(&error) => {
+                return claim_isolating_poison(conn, spec, &error);
+            }
             other => return other,
         }
     }
 }
 
-// One queue name per query, compared with `=`: with `= ANY(array)` PostgreSQL cannot
-// read the claim index in (priority, id) order and sorts the whole backlog instead
-// (measured: 0.8 ms against 600 ms per claim with a million messages waiting).
+/// One route of the queue.
+#[derive(Debug, Clone, QueryableByName)]
+struct Route {
+    #[diesel(sql_type = Text)]
+    zone: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = Text)]
+    server_guid: String,
+}
+
+/// The distinct routes of `queue` that have ready messages: a loose index scan over
+/// `queue_messages_route`, each step one probe for the next route after the last.
+fn ready_routes(conn: &mut DbConnection, queue: &str) -> Result<Vec<Route>, DbError> {
+    const STEP: &str = "FROM queue_messages \
+         WHERE state = 'ready' AND queue_name = {q} \
+         {after} ORDER BY zone, role, server_guid LIMIT 1";
+    let first = STEP.replace("{after}", "");
+    let next = STEP.replace(
+        "{after}",
+        "AND (zone, role, server_guid) > (r.zone, r.role, r.server_guid)",
+    );
+    let text = format!(
+        "WITH RECURSIVE r (zone, role, server_guid) AS ( \
+             SELECT * FROM (SELECT zone, role, server_guid {first}) AS f \
+             UNION ALL \
+             SELECT m.zone, m.role, m.server_guid FROM r \
+             JOIN queue_messages m ON m.id = (SELECT id {next}) \
+         ) SELECT zone, role, server_guid FROM r"
+    );
+    Ok(match conn {
+        DbConnection::Postgresql(pg) => diesel::sql_query(text.replace("{q}", "$1"))
+            .bind::<Text, _>(queue)
+            .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(text.replace("{q}", "?1"))
+            .bind::<Text, _>(queue)
+            .load(lite)?,
+    })
+}
+
+// One route per query, every routing column compared with `=`: PostgreSQL and SQLite
+// then read `queue_messages_route` in (priority, id) order and stop at the limit.
 macro_rules! candidates {
-    ($spec:expr, $queue:expr, $limit:expr, $now:expr, $roles:expr, $busy:expr) => {
+    ($spec:expr, $queue:expr, $route:expr, $limit:expr, $now:expr, $busy:expr) => {
         qm::table
-            .select((qm::id, qm::task_id))
+            .select((qm::id, qm::priority, qm::task_id))
             .filter(sql::<Bool>("state = 'ready'"))
             .filter(qm::queue_name.eq($queue))
+            .filter(qm::zone.eq(&$route.zone))
+            .filter(qm::role.eq(&$route.role))
+            .filter(qm::server_guid.eq(&$route.server_guid))
             .filter(qm::priority.le($spec.max_priority))
             .filter(qm::priority.ge($spec.min_priority))
-            .filter(qm::zone.eq_any([String::new(), $spec.zone.clone()]))
-            .filter(qm::role.eq_any($roles))
-            .filter(qm::server_guid.eq_any([String::new(), $spec.server_guid.clone()]))
             .filter(qm::deliver_on.is_null().or(qm::deliver_on.le($now)))
             .filter(qm::task_id.ne_all($busy))
             .order((qm::priority.asc(), qm::id.asc()))
@@ -90,51 +150,129 @@ macro_rules! candidates {
     };
 }
 
-fn claim_once(
+/// The ids this server may claim now, best first, at most `spec.limit`.
+fn find_candidates(
     conn: &mut DbConnection,
     spec: &ClaimSpec,
     now: NaiveDateTime,
-) -> Result<Vec<QueueMessage>, DbError> {
+) -> Result<Vec<i64>, DbError> {
     let busy: Vec<String> = qm::table
         .select(qm::task_id)
         .filter(sql::<Bool>("state = 'dequeue' AND task_id <> ''"))
         .load(conn)?;
-    let mut roles = spec.roles.clone();
-    roles.push(String::new());
-    let mut found: Vec<(i64, String)> = Vec::new();
+    let mut found: Vec<(i64, i32, String)> = Vec::new();
     for queue in &spec.queue_names {
-        let limit = spec.limit - found.len();
-        if limit == 0 {
-            break;
+        for route in ready_routes(conn, queue)?
+            .into_iter()
+            .filter(|r| spec.serves(r))
+        {
+            let limit = spec.limit;
+            found.extend(match conn {
+                DbConnection::Postgresql(pg) => candidates!(spec, queue, route, limit, now, &busy)
+                    .for_update()
+                    .skip_locked()
+                    .load::<(i64, i32, String)>(pg)?,
+                DbConnection::Sqlite(lite) => candidates!(spec, queue, route, limit, now, &busy)
+                    .load::<(i64, i32, String)>(lite)?,
+            });
         }
-        found.extend(match conn {
-            DbConnection::Postgresql(pg) => candidates!(spec, queue, limit, now, &roles, &busy)
-                .for_update()
-                .skip_locked()
-                .load::<(i64, String)>(pg)?,
-            DbConnection::Sqlite(lite) => {
-                candidates!(spec, queue, limit, now, &roles, &busy).load::<(i64, String)>(lite)?
-            }
-        });
     }
+    found.sort_by_key(|(id, priority, _)| (*priority, *id));
     let mut tasks = HashSet::new();
-    let ids: Vec<i64> = found
+    Ok(found
         .into_iter()
-        .filter(|(_, task)| task.is_empty() || tasks.insert(task.clone()))
-        .map(|(id, _)| id)
-        .collect();
+        .filter(|(_, _, task)| task.is_empty() || tasks.insert(task.clone()))
+        .map(|(id, ..)| id)
+        .take(spec.limit)
+        .collect())
+}
+
+fn claim_once(conn: &mut DbConnection, spec: &ClaimSpec) -> Result<Vec<QueueMessage>, DbError> {
+    let now = db_now(conn)?;
+    let ids = find_candidates(conn, spec, now)?;
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut claimed: Vec<QueueMessage> = crate::with_backend!(conn, c => diesel::update(qm::table.filter(qm::id.eq_any(&ids)))
+    take(conn, spec, &ids, now)
+}
+
+/// Flips `ids` (still ready) to `dequeue` for this server; returns them as claimed.
+fn take(
+    conn: &mut DbConnection,
+    spec: &ClaimSpec,
+    ids: &[i64],
+    now: NaiveDateTime,
+) -> Result<Vec<QueueMessage>, DbError> {
+    let mut claimed: Vec<QueueMessage> = crate::with_backend!(conn, c => diesel::update(
+            qm::table.filter(qm::id.eq_any(ids)).filter(sql::<Bool>("state = 'ready'")),
+        )
         .set((
-            qm::state.eq("dequeue"),
+            qm::state.eq(MessageState::Dequeue.as_str()),
             qm::dequeued_on.eq(Some(now)),
             qm::handler_server.eq(&spec.server_guid),
             qm::attempts.eq(qm::attempts + 1),
         ))
         .returning(qm::all_columns)
         .get_results(c))?;
+    claimed.sort_by_key(|m| (m.priority, m.id));
+    Ok(claimed)
+}
+
+/// Whether a failed claim failed on a statement (something in the data), as opposed
+/// to the connection or the transaction machinery.
+fn is_statement_error(error: &DbError) -> bool {
+    matches!(
+        error,
+        DbError::Query(DieselError::DatabaseError(..) | DieselError::DeserializationError(_))
+    )
+}
+
+/// The batch failed on something in its data: claim its candidates one at a time,
+/// moving each one that fails to `error` with the reason, so the rest flow.
+fn claim_isolating_poison(
+    conn: &mut DbConnection,
+    spec: &ClaimSpec,
+    cause: &DbError,
+) -> Result<Vec<QueueMessage>, DbError> {
+    tracing::warn!(%cause, "claiming a batch failed; claiming its messages one by one to isolate the cause");
+    let (now, ids) = write_transaction(conn, |conn| {
+        let now = db_now(conn)?;
+        Ok((now, find_candidates(conn, spec, now)?))
+    })?;
+    let mut claimed = Vec::new();
+    for id in ids {
+        match write_transaction(conn, |conn| take(conn, spec, &[id], now)) {
+            Ok(mut one) => claimed.append(&mut one),
+            Err(error) if !error.is_retryable() && is_statement_error(&error) => {
+                let reason = format!(
+                    "cannot be claimed: {}",
+                    crate::text::truncate(&error.to_string(), 2000)
+                );
+                let moved = write_transaction(conn, |conn| {
+                    Ok(diesel::update(
+                        qm::table
+                            .filter(qm::id.eq(id))
+                            .filter(sql::<Bool>("state = 'ready'")),
+                    )
+                    .set((
+                        qm::state.eq(MessageState::Error.as_str()),
+                        qm::finished_on.eq(Some(now)),
+                        qm::last_error.eq(&reason),
+                    ))
+                    .execute(conn)?)
+                })?;
+                if moved == 1 {
+                    tracing::error!(
+                        target: "steward::queue",
+                        message_id = id,
+                        %reason,
+                        "message moved to error: it cannot be claimed"
+                    );
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
     claimed.sort_by_key(|m| (m.priority, m.id));
     Ok(claimed)
 }

@@ -11,11 +11,26 @@ use crate::db::{Db, DbError};
 pub struct QueueClient {
     db: Db,
     log_messages: bool,
+    max_args_bytes: usize,
 }
 
+/// Logged `args` are cut to this many characters.
+const LOGGED_ARGS: usize = 200;
+
 impl QueueClient {
-    pub fn new(db: Db, log_messages: bool) -> Self {
-        Self { db, log_messages }
+    pub fn new(db: Db, log_messages: bool, max_args_bytes: usize) -> Self {
+        Self {
+            db,
+            log_messages,
+            max_args_bytes,
+        }
+    }
+
+    /// Refuses a message this node would not accept from a user either.
+    fn check(&self, message: &NewMessage) -> Result<(), DbError> {
+        message
+            .validate(self.max_args_bytes)
+            .map_err(|e| DbError::Invalid(e.to_string()))
     }
 
     pub fn db(&self) -> &Db {
@@ -24,6 +39,7 @@ impl QueueClient {
 
     /// Puts one message; returns its id.
     pub async fn put(&self, message: NewMessage) -> Result<i64, DbError> {
+        self.check(&message)?;
         let logged = message.clone();
         let id = self.db.run(move |c| put::put(c, &message)).await?;
         self.db.signal_queue();
@@ -35,6 +51,7 @@ impl QueueClient {
 
     /// Puts many messages in a few statements; returns how many.
     pub async fn put_many(&self, messages: Vec<NewMessage>) -> Result<usize, DbError> {
+        messages.iter().try_for_each(|m| self.check(m))?;
         let n = messages.len();
         let put = self.db.run(move |c| put::put_many(c, &messages)).await?;
         self.db.signal_queue();
@@ -60,6 +77,7 @@ impl QueueClient {
         key: DedupKey,
         merge: impl Fn(&QueueMessage) -> Option<MessageUpdate> + Send + 'static,
     ) -> Result<PutOutcome, DbError> {
+        self.check(&message)?;
         let logged = message.clone();
         let outcome = self
             .db
@@ -99,7 +117,7 @@ pub fn log_put(id: i64, m: &NewMessage, what: &'static str) {
         priority = m.priority,
         state = "ready",
         deliver_on = ?m.deliver_on,
-        args = %m.args,
+        args = %crate::text::elide(&m.args, LOGGED_ARGS),
         "{what}"
     );
 }

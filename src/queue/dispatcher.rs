@@ -14,25 +14,42 @@
 //! mailbox, so a slow pool never has more than its mailbox claimed and memory stays
 //! flat however long the queue is. Which roles it claims for comes from the
 //! `Registry` (a watch channel), so when a role moves, routing follows on the next
-//! loop.
+//! loop. While the node's claims are fenced off (it could not heart-beat; see
+//! [`ClaimFence`]) it claims nothing, and every claim is tagged with the fence's epoch
+//! so that workers never start a claim made before the node lost them.
+//!
+//! It is a supervised [`Component`]: all its state is in the database and in the
+//! channels it shares with the pools, so a rebuilt dispatcher just claims on.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use tokio::sync::{Notify, watch};
 
 use super::claim::{ClaimSpec, claim};
+use super::fence::ClaimFence;
 use super::message::QueueMessage;
-use super::node_stats::{NodeQueueSnapshot, NodeQueueStats};
+use super::node_stats::NodeQueueStats;
 use crate::backoff::Backoff;
 use crate::db::Db;
+use crate::supervision::{Component, ComponentContext, ComponentFuture};
 
 /// A claimed message on its way to a worker.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub message: Arc<QueueMessage>,
     pub claimed_at: Instant,
+    /// The claim epoch of this node when the claim was made.
+    pub epoch: u64,
+    pub fence: Arc<ClaimFence>,
+}
+
+impl Claimed {
+    /// Whether the claim is still this node's to start: false once the node lost its
+    /// claims (it could not heart-beat), and the message must then be handed back.
+    pub fn is_current(&self) -> bool {
+        self.fence.epoch() == self.epoch
+    }
 }
 
 /// One pool's mailbox, as the dispatcher sees it.
@@ -79,94 +96,53 @@ pub struct DispatcherConfig {
     pub log_messages: bool,
 }
 
-/// The dispatcher actor: owns the claim loop.
+/// The dispatcher: a supervised component that owns the claim loop.
+#[derive(Clone)]
 pub struct QueueDispatcher {
-    stats: Arc<NodeQueueStats>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    done: Option<tokio::task::JoinHandle<()>>,
+    pub db: Db,
+    pub config: DispatcherConfig,
+    pub pools: watch::Receiver<Arc<Vec<PoolMailbox>>>,
+    pub routes: watch::Receiver<RoutesChanged>,
+    /// Told by workers when a mailbox has room.
+    pub space: Arc<Notify>,
+    pub stats: Arc<NodeQueueStats>,
+    pub fence: Arc<ClaimFence>,
 }
 
-impl QueueDispatcher {
-    /// Starts claiming for `pools` (tried in order: put priority pools first).
-    pub fn start(
-        db: Db,
-        config: DispatcherConfig,
-        pools: watch::Receiver<Arc<Vec<PoolMailbox>>>,
-        routes: watch::Receiver<RoutesChanged>,
-        space: Arc<Notify>,
-        stats: Arc<NodeQueueStats>,
-    ) -> Addr<Self> {
-        let (stop, stop_rx) = tokio::sync::oneshot::channel();
-        let task = actix_rt::spawn(claim_loop(
-            db,
-            config,
-            pools,
-            routes,
-            space,
-            stats.clone(),
-            stop_rx,
-        ));
-        Self {
-            stats,
-            stop: Some(stop),
-            done: Some(task),
-        }
-        .start()
+impl Component for QueueDispatcher {
+    fn name(&self) -> &'static str {
+        "queue_dispatcher"
+    }
+
+    fn run(&self, ctx: ComponentContext) -> ComponentFuture {
+        Box::pin(claim_loop(self.clone(), ctx))
+    }
+
+    fn progress_timeout(&self) -> Option<Duration> {
+        // Longer than the longest retry backoff (30 s) and any claim.
+        Some(Duration::from_secs(120))
     }
 }
 
-impl Actor for QueueDispatcher {
-    type Context = Context<Self>;
-}
-
-/// Stop claiming; resolves when the loop has ended.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopDispatching;
-
-impl Handler<StopDispatching> for QueueDispatcher {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopDispatching, _: &mut Self::Context) -> Self::Result {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let done = self.done.take();
-        Box::pin(async move {
-            if let Some(done) = done {
-                let _ = done.await;
-            }
-        })
-    }
-}
-
-/// This node's queue counters and latencies.
-#[derive(Message)]
-#[rtype(result = "NodeQueueSnapshot")]
-pub struct DispatcherStats;
-
-impl Handler<DispatcherStats> for QueueDispatcher {
-    type Result = MessageResult<DispatcherStats>;
-
-    fn handle(&mut self, _: DispatcherStats, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.stats.snapshot())
-    }
-}
-
-async fn claim_loop(
-    db: Db,
-    config: DispatcherConfig,
-    mut pool_set: watch::Receiver<Arc<Vec<PoolMailbox>>>,
-    mut routes: watch::Receiver<RoutesChanged>,
-    space: Arc<Notify>,
-    stats: Arc<NodeQueueStats>,
-    mut stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let mut puts = db.queue_signal();
+async fn claim_loop(mut d: QueueDispatcher, ctx: ComponentContext) -> Result<(), String> {
+    let mut puts = d.db.queue_signal();
+    let mut suspended = d.fence.subscribe();
     let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
     loop {
-        let roles = routes.borrow_and_update().active_roles.clone();
-        let pools = pool_set.borrow_and_update().clone();
+        ctx.progress();
+        if ctx.is_stopping() {
+            return Ok(());
+        }
+        if d.fence.is_suspended() {
+            tokio::select! {
+                _ = ctx.stopped() => return Ok(()),
+                _ = suspended.changed() => {}
+                _ = tokio::time::sleep(d.config.poll_interval) => {}
+            }
+            continue;
+        }
+        let roles = d.routes.borrow_and_update().active_roles.clone();
+        let pools = d.pools.borrow_and_update().clone();
         let mut more_waiting = false;
         let mut failed = false;
         for pool in pools.iter() {
@@ -186,29 +162,33 @@ async fn claim_loop(
                 queue_names: pool.queue_names.clone(),
                 min_priority: pool.min_priority,
                 max_priority: pool.max_priority,
-                zone: config.zone.clone(),
+                zone: d.config.zone.clone(),
                 roles: roles.clone(),
-                server_guid: config.server_guid.clone(),
-                limit: free.min(config.claim_batch),
+                server_guid: d.config.server_guid.clone(),
+                limit: free.min(d.config.claim_batch),
             };
             let limit = spec.limit;
-            let now = chrono::Utc::now().naive_utc();
-            match db.run(move |c| claim(c, &spec, now)).await {
+            let epoch = d.fence.epoch();
+            match d.db.run(move |c| claim(c, &spec)).await {
                 Ok(messages) => {
+                    ctx.progress();
                     backoff.reset();
-                    NodeQueueStats::add(&stats.claim_queries, 1);
-                    NodeQueueStats::add(&stats.claimed, messages.len() as u64);
+                    NodeQueueStats::add(&d.stats.claim_queries, 1);
+                    NodeQueueStats::add(&d.stats.claimed, messages.len() as u64);
                     if messages.len() == limit {
                         more_waiting = true;
                     }
                     let claimed_at = Instant::now();
+                    let now = crate::clock::now();
                     for message in messages {
-                        if config.log_messages {
+                        if d.config.log_messages {
                             log_dequeued(&message, &pool.worker_type, now);
                         }
                         let claimed = Claimed {
                             message: Arc::new(message),
                             claimed_at,
+                            epoch,
+                            fence: d.fence.clone(),
                         };
                         // Cannot be full: we claimed only what fits and are the only sender.
                         if let Err(e) = pool.sender.try_send(claimed) {
@@ -222,7 +202,7 @@ async fn claim_loop(
                     tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "claiming messages failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = &mut stop => return,
+                        _ = ctx.stopped() => return Ok(()),
                     }
                     break;
                 }
@@ -230,27 +210,19 @@ async fn claim_loop(
         }
         if more_waiting && !failed {
             tokio::task::yield_now().await;
-            if stop_requested(&mut stop) {
-                return;
-            }
             continue;
         }
         tokio::select! {
-            _ = &mut stop => return,
+            _ = ctx.stopped() => return Ok(()),
             _ = puts.changed() => {}
-            _ = space.notified() => {}
-            _ = routes.changed() => {}
-            _ = pool_set.changed() => {}
-            _ = tokio::time::sleep(config.poll_interval) => {}
+            _ = d.space.notified() => {}
+            _ = d.routes.changed() => {}
+            _ = d.pools.changed() => {}
+            _ = suspended.changed() => {}
+            // Also the progress beat of an idle dispatcher.
+            _ = tokio::time::sleep(d.config.poll_interval.min(Duration::from_secs(5))) => {}
         }
     }
-}
-
-fn stop_requested(stop: &mut tokio::sync::oneshot::Receiver<()>) -> bool {
-    !matches!(
-        stop.try_recv(),
-        Err(tokio::sync::oneshot::error::TryRecvError::Empty)
-    )
 }
 
 /// The seed's "dequeued" line, with "dequeued in".

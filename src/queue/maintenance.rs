@@ -1,52 +1,39 @@
-//! `QueueMaintenance`: the region's queue upkeep, done by the master only — counts by
-//! state, zone and role logged every `queue.stats_interval` (the seed's
-//! `log_system_status`), and finished messages older than `queue.keep_finished`
-//! purged every `queue.purge_interval`, `queue.purge_batch` rows per statement.
+//! `QueueMaintenance`: the region's queue upkeep, done by the master only — the
+//! counter deltas folded every few seconds (PostgreSQL), counts by state, zone and
+//! role logged every `queue.stats_interval` (the seed's `log_system_status`), and
+//! finished messages older than `queue.keep_finished` purged every
+//! `queue.purge_interval`, `queue.purge_batch` rows per statement. A supervised
+//! [`Component`]: it keeps nothing a rebuild would miss.
 
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
 use tokio::sync::watch;
 
 use super::dispatcher::RoutesChanged;
 use super::maintenance_sql::purge_finished;
-use super::stats::{format_by_zone_and_role, queue_counts};
+use super::stats::{fold_queue_counters, format_by_zone_and_role, queue_counts};
 use crate::db::Db;
 use crate::settings::QueueSettings;
+use crate::supervision::{Component, ComponentContext, ComponentFuture};
 
-/// The upkeep actor.
+/// The upkeep component.
+#[derive(Clone)]
 pub struct QueueMaintenance {
-    db: Db,
-    settings: QueueSettings,
-    routes: watch::Receiver<RoutesChanged>,
-    last_stats: Option<Instant>,
-    last_purge: Option<Instant>,
-    busy: bool,
+    pub db: Db,
+    pub settings: QueueSettings,
+    pub routes: watch::Receiver<RoutesChanged>,
 }
 
-impl QueueMaintenance {
-    pub fn new(db: Db, settings: QueueSettings, routes: watch::Receiver<RoutesChanged>) -> Self {
-        Self {
-            db,
-            settings,
-            routes,
-            last_stats: None,
-            last_purge: None,
-            busy: false,
-        }
+/// How often the counter deltas are folded.
+const FOLD_EVERY: Duration = Duration::from_secs(5);
+
+impl Component for QueueMaintenance {
+    fn name(&self) -> &'static str {
+        "queue_maintenance"
     }
-}
 
-impl Actor for QueueMaintenance {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        let tick = self
-            .settings
-            .stats_interval
-            .min(self.settings.purge_interval)
-            .min(Duration::from_secs(5));
-        ctx.run_interval(tick, |act, ctx| act.tick(ctx));
+    fn run(&self, ctx: ComponentContext) -> ComponentFuture {
+        Box::pin(run(self.clone(), ctx))
     }
 }
 
@@ -54,35 +41,38 @@ fn due(last: Option<Instant>, every: Duration) -> bool {
     last.is_none_or(|t| t.elapsed() >= every)
 }
 
-impl QueueMaintenance {
-    fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.busy || !self.routes.borrow().is_master {
-            return;
+async fn run(m: QueueMaintenance, ctx: ComponentContext) -> Result<(), String> {
+    let tick = m
+        .settings
+        .stats_interval
+        .min(m.settings.purge_interval)
+        .min(FOLD_EVERY);
+    let (mut last_stats, mut last_purge) = (None, None);
+    loop {
+        tokio::select! {
+            _ = ctx.stopped() => return Ok(()),
+            _ = tokio::time::sleep(tick) => {}
         }
-        let stats_due = due(self.last_stats, self.settings.stats_interval);
-        let purge_due = due(self.last_purge, self.settings.purge_interval);
-        if !stats_due && !purge_due {
-            return;
+        ctx.progress();
+        if !m.routes.borrow().is_master {
+            continue;
         }
-        self.busy = true;
-        if stats_due {
-            self.last_stats = Some(Instant::now());
+        if let Err(error) = m.db.run(fold_queue_counters).await {
+            tracing::warn!(%error, "cannot fold the queue counters");
         }
-        if purge_due {
-            self.last_purge = Some(Instant::now());
+        if due(last_stats, m.settings.stats_interval) {
+            last_stats = Some(Instant::now());
+            log_counts(&m.db).await;
         }
-        let db = self.db.clone();
-        let keep = self.settings.keep_finished;
-        let batch = i64::from(self.settings.purge_batch);
-        let work = async move {
-            if stats_due {
-                log_counts(&db).await;
-            }
-            if purge_due {
-                purge(&db, keep, batch).await;
-            }
-        };
-        ctx.spawn(work.into_actor(self).map(|_, act, _| act.busy = false));
+        if due(last_purge, m.settings.purge_interval) {
+            last_purge = Some(Instant::now());
+            purge(
+                &m.db,
+                m.settings.keep_finished,
+                i64::from(m.settings.purge_batch),
+            )
+            .await;
+        }
     }
 }
 
@@ -104,7 +94,7 @@ async fn log_counts(db: &Db) {
 }
 
 async fn purge(db: &Db, keep: Duration, batch: i64) {
-    let before = chrono::Utc::now().naive_utc()
+    let before = crate::clock::now()
         - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::hours(1));
     let mut total = 0;
     loop {

@@ -75,10 +75,11 @@ pub fn purge_finished(
 }
 
 /// Marks a message `timeout` (a stuck worker will never report it). Returns whether
-/// the message was still held by `guid`.
+/// the message was still held by this claim (`guid`, `attempt`).
 pub fn mark_timed_out(
     conn: &mut DbConnection,
     id: i64,
+    attempt: i32,
     guid: &str,
     worker: &str,
     reason: &str,
@@ -88,7 +89,8 @@ pub fn mark_timed_out(
         qm::table
             .filter(qm::id.eq(id))
             .filter(sql::<Bool>("state = 'dequeue'"))
-            .filter(qm::handler_server.eq(guid)),
+            .filter(qm::handler_server.eq(guid))
+            .filter(qm::attempts.eq(attempt)),
     )
     .set((
         qm::state.eq(MessageState::Timeout.as_str()),

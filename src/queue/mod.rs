@@ -1,13 +1,16 @@
 //! The region's message queue (the seed's `miq_queue`): putting messages, claiming
 //! batches of them for a server's active roles, recording their end, requeueing the
 //! messages of dead servers, statistics — and the actors that do it on a node: the
-//! `QueueDispatcher`, the `CompletionWriter` and `QueueMaintenance`.
+//! `QueueDispatcher`, the `CompletionWriter`, `QueueMaintenance` and the LISTEN thread
+//! (`QueueListener`), each a supervised component; and the `ClaimFence` that keeps a
+//! node from acting on claims it may have lost.
 
 mod claim;
 mod client;
 mod complete;
 mod completion_writer;
 mod dispatcher;
+mod fence;
 pub mod handlers;
 mod latency;
 mod maintenance;
@@ -22,10 +25,8 @@ pub use claim::{ClaimSpec, claim};
 pub use client::{QueueClient, log_put};
 pub use complete::{CommitHook, Completion, CompletionReport, complete_batch};
 pub use completion_writer::{CompletionSink, CompletionWriter, WriterConfig};
-pub use dispatcher::{
-    Claimed, DispatcherConfig, DispatcherStats, PoolMailbox, QueueDispatcher, RoutesChanged,
-    StopDispatching,
-};
+pub use dispatcher::{Claimed, DispatcherConfig, PoolMailbox, QueueDispatcher, RoutesChanged};
+pub use fence::ClaimFence;
 pub use latency::{LatencyHistogram, LatencySummary};
 pub use maintenance::QueueMaintenance;
 pub use maintenance_sql::{Requeued, mark_timed_out, purge_finished, requeue_messages_of};
@@ -37,5 +38,5 @@ pub use put::{
     DedupKey, MessageUpdate, NOTIFY_CHANNEL, PutOutcome, put, put_many, put_or_update,
     put_unless_exists,
 };
-pub use stats::{QueueCounts, format_by_zone_and_role, queue_counts};
-pub use wakeup::{Listener, listen_for_puts};
+pub use stats::{QueueCounts, fold_queue_counters, format_by_zone_and_role, queue_counts};
+pub use wakeup::QueueListener;

@@ -15,8 +15,10 @@ pub struct NodeQueueStats {
     pub completed_ok: AtomicU64,
     pub completed_error: AtomicU64,
     pub completed_timeout: AtomicU64,
-    /// Completions dropped because the message had been requeued meanwhile.
+    /// Completions discarded because their claim no longer held the message.
     pub stale: AtomicU64,
+    /// Claims handed back unstarted because this node's claims were lost.
+    pub handed_back: AtomicU64,
     /// From `created_on` (or `deliver_on`, if later) to the handler starting.
     pub put_to_start: LatencyHistogram,
     /// Handler run time.
@@ -32,6 +34,7 @@ pub struct NodeQueueSnapshot {
     pub completed_error: u64,
     pub completed_timeout: u64,
     pub stale_completions: u64,
+    pub handed_back: u64,
     pub put_to_start: LatencySummary,
     pub handler_time: LatencySummary,
 }
@@ -46,6 +49,7 @@ impl NodeQueueStats {
             completed_error: get(&self.completed_error),
             completed_timeout: get(&self.completed_timeout),
             stale_completions: get(&self.stale),
+            handed_back: get(&self.handed_back),
             put_to_start: self.put_to_start.summary(),
             handler_time: self.handler_time.summary(),
         }

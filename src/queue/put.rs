@@ -20,6 +20,17 @@ pub const NOTIFY_CHANNEL: &str = "steward_queue";
 /// Rows per INSERT: 14 columns × 1,000 stays under SQLite's 32,766 bind parameters.
 const INSERT_CHUNK: usize = 1_000;
 
+/// The args bound every put enforces; the node's own, smaller bound
+/// (`queue.max_args_bytes`) is applied by [`super::QueueClient`] and the API.
+const HARD_MAX_ARGS_BYTES: usize = 64 * 1024 * 1024;
+
+/// Refuses a message whose routing fields a claim or an index would choke on.
+fn check(message: &NewMessage) -> Result<(), DbError> {
+    message
+        .validate(HARD_MAX_ARGS_BYTES)
+        .map_err(|e| DbError::Invalid(e.to_string()))
+}
+
 /// Which fields make two messages the same, besides the command and routing
 /// (class, method, queue, zone, role, server), which always count.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +116,7 @@ pub struct MessageUpdate {
 
 /// Puts one message; returns its id.
 pub fn put(conn: &mut DbConnection, message: &NewMessage) -> Result<i64, DbError> {
+    check(message)?;
     write_transaction(conn, |conn| {
         let id = insert_one(conn, message)?;
         notify(conn, &message.queue_name)?;
@@ -117,6 +129,7 @@ pub fn put_many(conn: &mut DbConnection, messages: &[NewMessage]) -> Result<usiz
     if messages.is_empty() {
         return Ok(0);
     }
+    messages.iter().try_for_each(check)?;
     write_transaction(conn, |conn| {
         let mut n = 0;
         for chunk in messages.chunks(INSERT_CHUNK) {
@@ -151,6 +164,7 @@ pub fn put_or_update(
     key: DedupKey,
     merge: impl Fn(&QueueMessage) -> Option<MessageUpdate>,
 ) -> Result<PutOutcome, DbError> {
+    check(message)?;
     write_transaction(conn, |conn| {
         if let DbConnection::Postgresql(pg) = conn {
             diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1)::bigint)")

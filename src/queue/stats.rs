@@ -1,12 +1,17 @@
 //! Queue statistics: counts by state, zone and role (the seed's `log_system_status`),
 //! shared by the periodic log line, `GET /api/queue/stats` and `steward queue stats`.
+//!
+//! Counts never scan the queue: triggers keep `queue_counters` current (on PostgreSQL
+//! through append-only `queue_counter_deltas`, folded in every few seconds — see the
+//! migration `queue_routes_counters`), so a read costs the same with ten messages
+//! waiting or ten million.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{count_star, min, sql};
+use diesel::dsl::{min, sql};
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{BigInt, Bool, Text};
 use serde::Serialize;
 
 use super::message::MessageState;
@@ -25,17 +30,46 @@ pub struct QueueCounts {
     pub oldest_ready: Option<NaiveDateTime>,
 }
 
-/// Counts the queue in one grouped query (plus one for the oldest ready message).
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Text)]
+    zone: String,
+    #[diesel(sql_type = Text)]
+    role: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Counts the queue from its maintained counters (plus one index read for the
+/// oldest ready message).
 pub fn queue_counts(conn: &mut DbConnection) -> Result<QueueCounts, DbError> {
-    let rows: Vec<(String, String, String, i64)> = qm::table
-        .group_by((qm::state, qm::zone, qm::role))
-        .select((qm::state, qm::zone, qm::role, count_star()))
-        .load(conn)?;
+    let rows: Vec<CountRow> = match conn {
+        DbConnection::Postgresql(pg) => diesel::sql_query(
+            "SELECT state, zone, role, sum(n)::BIGINT AS n FROM ( \
+                 SELECT state, zone, role, n FROM queue_counters \
+                 UNION ALL SELECT state, zone, role, n FROM queue_counter_deltas) AS c \
+             GROUP BY state, zone, role HAVING sum(n) <> 0",
+        )
+        .load(pg)?,
+        DbConnection::Sqlite(lite) => diesel::sql_query(
+            "SELECT state, zone, role, sum(n) AS n FROM queue_counters \
+             GROUP BY state, zone, role HAVING sum(n) <> 0",
+        )
+        .load(lite)?,
+    };
     let mut counts = QueueCounts::default();
     for state in MessageState::ALL {
         counts.totals.insert(state.as_str().to_string(), 0);
     }
-    for (state, zone, role, n) in rows {
+    for CountRow {
+        state,
+        zone,
+        role,
+        n,
+    } in rows
+    {
         *counts.totals.entry(state.clone()).or_default() += n;
         *counts
             .by_state
@@ -51,6 +85,26 @@ pub fn queue_counts(conn: &mut DbConnection) -> Result<QueueCounts, DbError> {
         .select(min(qm::created_on))
         .first(conn)?;
     Ok(counts)
+}
+
+/// Folds the counter deltas that PostgreSQL's triggers appended into
+/// `queue_counters` (and drops counters that reached zero). Concurrent folds are
+/// safe: each delta row is deleted, hence counted, once. A no-op on SQLite, whose
+/// triggers update the counters directly.
+pub fn fold_queue_counters(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let DbConnection::Postgresql(pg) = conn else {
+        return Ok(0);
+    };
+    let folded = diesel::sql_query(
+        "WITH moved AS (DELETE FROM queue_counter_deltas RETURNING state, zone, role, queue_name, n) \
+         INSERT INTO queue_counters (state, zone, role, queue_name, n) \
+         SELECT state, zone, role, queue_name, sum(n) FROM moved \
+         GROUP BY state, zone, role, queue_name ORDER BY state, zone, role, queue_name \
+         ON CONFLICT (state, zone, role, queue_name) DO UPDATE SET n = queue_counters.n + EXCLUDED.n",
+    )
+    .execute(pg)?;
+    diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(pg)?;
+    Ok(folded)
 }
 
 /// The seed's log form of one state's counts: `{"default"=>{nil=>3, "automate"=>7}}`.

@@ -3,14 +3,18 @@
 //! full refresh for each new one, and queues the periodic full refresh
 //! (`ems_refresh.refresh_interval`, or the provider's own). When the role moves away
 //! — or a provider is removed — its pools are stopped; the new holder starts its
-//! own. It checks every few seconds and whenever the routes change.
+//! own. It checks every few seconds, whenever the routes change and when asked
+//! ([`RefreshHandle::recheck`], after a provider is added or removed).
+//!
+//! A supervised component (`refresh_manager`): the pools it runs are kept in the
+//! shared [`RefreshHandle`], so a rebuilt manager carries on with them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::worker::RefreshKit;
 use crate::crypto::KeyRing;
@@ -18,19 +22,65 @@ use crate::node::{PoolRouting, PoolSize, WorkerParts};
 use crate::providers::{Provider, providers_in_zone, queue_name, queue_refresh};
 use crate::queue::RoutesChanged;
 use crate::settings::Settings;
+use crate::supervision::{Component, ComponentContext, ComponentFuture};
 use crate::workers::{StopPool, WorkerFactory, WorkerPool};
 
 /// How often the manager looks at providers even without a routes change.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
 
-/// Keeps this node's refresh pools in line with its role and its zone's providers.
-pub struct RefreshManager {
+/// A running refresh pool: its name in the pool set and its supervisor.
+type RunningPool = (String, Addr<WorkerPool>);
+
+/// How the rest of the node reaches the refresh manager; shared by its incarnations.
+#[derive(Clone)]
+pub struct RefreshHandle {
+    recheck: Arc<Notify>,
+    pools: Arc<Mutex<HashMap<i64, RunningPool>>>,
     parts: WorkerParts,
+    stop_deadline: Duration,
+}
+
+impl RefreshHandle {
+    /// Look at the providers now (one was added or removed).
+    pub fn recheck(&self) {
+        self.recheck.notify_one();
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<i64, RunningPool>> {
+        self.pools.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stop_pool(&self, provider_id: i64) {
+        if let Some((name, addr)) = self.pools().remove(&provider_id) {
+            self.parts.pools.remove(&name);
+            addr.do_send(StopPool {
+                deadline: self.stop_deadline,
+            });
+            tracing::info!(pool = %name, "refresh worker stopped");
+        }
+    }
+
+    /// Stops every refresh pool (the node is stopping); resolves when they stopped.
+    pub async fn stop_all(&self) {
+        let pools: Vec<RunningPool> = self.pools().drain().map(|(_, p)| p).collect();
+        for (name, _) in &pools {
+            self.parts.pools.remove(name);
+        }
+        let deadline = self.stop_deadline;
+        let stops = pools
+            .into_iter()
+            .map(|(_, addr)| addr.send(StopPool { deadline }));
+        futures::future::join_all(stops).await;
+    }
+}
+
+/// Keeps this node's refresh pools in line with its role and its zone's providers.
+#[derive(Clone)]
+pub struct RefreshManager {
     settings: Arc<Settings>,
     keys: KeyRing,
     routes: watch::Receiver<RoutesChanged>,
-    pools: HashMap<i64, (String, Addr<WorkerPool>)>,
-    busy: bool,
+    handle: RefreshHandle,
 }
 
 impl RefreshManager {
@@ -40,14 +90,23 @@ impl RefreshManager {
         keys: KeyRing,
         routes: watch::Receiver<RoutesChanged>,
     ) -> Self {
-        Self {
+        let handle = RefreshHandle {
+            recheck: Arc::new(Notify::new()),
+            pools: Arc::new(Mutex::new(HashMap::new())),
             parts,
+            stop_deadline: settings.server.shutdown_timeout,
+        };
+        Self {
             settings,
             keys,
             routes,
-            pools: HashMap::new(),
-            busy: false,
+            handle,
         }
+    }
+
+    /// The handle the web API and the node use.
+    pub fn handle(&self) -> RefreshHandle {
+        self.handle.clone()
     }
 
     fn holds_role(&self) -> bool {
@@ -60,28 +119,19 @@ impl RefreshManager {
                 .any(|r| r == "ems_inventory")
     }
 
-    fn stop_pool(&mut self, provider_id: i64) {
-        if let Some((name, addr)) = self.pools.remove(&provider_id) {
-            self.parts.pools.remove(&name);
-            addr.do_send(StopPool {
-                deadline: self.settings.server.shutdown_timeout,
-            });
-            tracing::info!(pool = %name, "refresh worker stopped");
-        }
-    }
-
-    fn start_pool(&mut self, p: &Provider) {
+    fn start_pool(&self, p: &Provider) {
         let name = format!("refresh:{}", p.name);
+        let parts = &self.handle.parts;
         let kit = |rx| -> Arc<dyn WorkerFactory> {
             Arc::new(RefreshKit {
                 provider_id: p.id,
                 mailbox: rx,
-                parts: self.parts.clone(),
+                parts: parts.clone(),
                 keys: self.keys.clone(),
                 settings: self.settings.ems_refresh.clone(),
             })
         };
-        let started = self.parts.start_pool(
+        let started = parts.start_pool(
             &self.settings,
             &name,
             "refresh",
@@ -94,132 +144,95 @@ impl RefreshManager {
         );
         if let Some(addr) = started {
             tracing::info!(pool = %name, provider_id = p.id, "refresh worker started");
-            self.pools.insert(p.id, (name, addr));
+            self.handle.pools().insert(p.id, (name, addr));
         }
     }
 
-    fn check(&mut self, ctx: &mut Context<Self>) {
-        if self.busy {
-            return;
-        }
+    /// One look at the zone's providers: pools started and stopped, refreshes queued.
+    async fn check(&self) {
         if !self.holds_role() {
-            let ids: Vec<i64> = self.pools.keys().copied().collect();
+            let ids: Vec<i64> = self.handle.pools().keys().copied().collect();
             for id in ids {
-                self.stop_pool(id);
+                self.handle.stop_pool(id);
             }
             return;
         }
-        self.busy = true;
-        let zone = self.parts.me.zone.clone();
-        let db = self.parts.db.clone();
-        let load = async move { db.run(move |c| providers_in_zone(c, &zone)).await };
-        ctx.spawn(load.into_actor(self).map(|result, act, ctx| {
-            let providers = match result {
-                Ok(p) => p,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot list the zone's providers");
-                    act.busy = false;
-                    return;
-                }
-            };
-            let wanted: Vec<i64> = providers.iter().map(|p| p.id).collect();
-            let gone: Vec<i64> = act
-                .pools
-                .keys()
-                .filter(|id| !wanted.contains(id))
-                .copied()
-                .collect();
-            for id in gone {
-                act.stop_pool(id);
+        let zone = self.handle.parts.me.zone.clone();
+        let providers = match self
+            .handle
+            .parts
+            .db
+            .run(move |c| providers_in_zone(c, &zone))
+            .await
+        {
+            Ok(p) => p,
+            Err(error) => {
+                tracing::warn!(%error, "cannot list the zone's providers");
+                return;
             }
-            let mut due = Vec::new();
-            for p in &providers {
-                let new = !act.pools.contains_key(&p.id);
-                if new {
-                    act.start_pool(p);
-                }
-                let interval = p
-                    .refresh_interval_s
-                    .map(|s| Duration::from_secs(s.max(0) as u64))
-                    .unwrap_or(act.settings.ems_refresh.refresh_interval);
-                let overdue = !interval.is_zero()
-                    && p.last_refresh_on.is_none_or(|t| {
-                        chrono::Utc::now().naive_utc() - t
-                            >= chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX)
-                    });
-                if new || overdue {
-                    due.push(p.id);
-                }
-            }
-            let (queue, zone, timeout) = (
-                act.parts.queue.clone(),
-                act.parts.me.zone.clone(),
-                act.settings.ems_refresh.timeout,
-            );
-            let queueing = async move {
-                for id in due {
-                    if let Err(error) = queue_refresh(&queue, id, &zone, timeout, None).await {
-                        tracing::warn!(%error, provider_id = id, "cannot queue a refresh");
-                    }
-                }
-            };
-            ctx.spawn(queueing.into_actor(act).map(|_, act, _| act.busy = false));
-        }));
-    }
-}
-
-impl Actor for RefreshManager {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(CHECK_EVERY, |act, ctx| act.check(ctx));
-        // React at once when roles move.
-        let mut routes = self.routes.clone();
-        let me = ctx.address();
-        ctx.spawn(
-            async move {
-                while routes.changed().await.is_ok() {
-                    me.do_send(RecheckProviders);
-                }
-            }
-            .into_actor(self),
-        );
-    }
-}
-
-/// Look at providers now (a provider was added or removed, or routes changed).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RecheckProviders;
-
-impl Handler<RecheckProviders> for RefreshManager {
-    type Result = ();
-
-    fn handle(&mut self, _: RecheckProviders, ctx: &mut Self::Context) {
-        self.check(ctx);
-    }
-}
-
-/// Stop every refresh pool (node stopping); answers when they are stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StopRefreshing;
-
-impl Handler<StopRefreshing> for RefreshManager {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: StopRefreshing, ctx: &mut Self::Context) -> Self::Result {
-        ctx.stop();
-        let deadline = self.settings.server.shutdown_timeout;
-        let pools: Vec<_> = self.pools.drain().map(|(_, p)| p).collect();
-        for (name, _) in &pools {
-            self.parts.pools.remove(name);
+        };
+        let wanted: Vec<i64> = providers.iter().map(|p| p.id).collect();
+        let gone: Vec<i64> = self
+            .handle
+            .pools()
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.handle.stop_pool(id);
         }
+        let mut due = Vec::new();
+        for p in &providers {
+            let new = !self.handle.pools().contains_key(&p.id);
+            if new {
+                self.start_pool(p);
+            }
+            let interval = p
+                .refresh_interval_s
+                .map(|s| Duration::from_secs(s.max(0) as u64))
+                .unwrap_or(self.settings.ems_refresh.refresh_interval);
+            let overdue = !interval.is_zero()
+                && p.last_refresh_on.is_none_or(|t| {
+                    crate::clock::now() - t
+                        >= chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX)
+                });
+            if new || overdue {
+                due.push(p.id);
+            }
+        }
+        let (queue, zone, timeout) = (
+            &self.handle.parts.queue,
+            &self.handle.parts.me.zone,
+            self.settings.ems_refresh.timeout,
+        );
+        for id in due {
+            if let Err(error) = queue_refresh(queue, id, zone, timeout, None).await {
+                tracing::warn!(%error, provider_id = id, "cannot queue a refresh");
+            }
+        }
+    }
+}
+
+impl Component for RefreshManager {
+    fn name(&self) -> &'static str {
+        "refresh_manager"
+    }
+
+    fn run(&self, ctx: ComponentContext) -> ComponentFuture {
+        let mut manager = self.clone();
         Box::pin(async move {
-            let stops = pools
-                .into_iter()
-                .map(|(_, addr)| addr.send(StopPool { deadline }));
-            futures::future::join_all(stops).await;
+            loop {
+                manager.check().await;
+                tokio::select! {
+                    _ = ctx.stopped() => return Ok(()),
+                    _ = tokio::time::sleep(CHECK_EVERY) => {}
+                    _ = manager.handle.recheck.notified() => {}
+                    changed = manager.routes.changed() => if changed.is_err() {
+                        return Err("the routes channel closed".into());
+                    },
+                }
+            }
         })
     }
 }

@@ -8,5 +8,5 @@ mod worker;
 
 pub use full::{FullRefresh, RefreshError, full_refresh};
 pub use kinds::{Change, Kind, WatchMsg};
-pub use manager::{RecheckProviders, RefreshManager, StopRefreshing};
+pub use manager::{RefreshHandle, RefreshManager};
 pub use worker::RefreshKit;

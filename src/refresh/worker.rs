@@ -85,7 +85,16 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
                     if s.kit.mailbox.is_empty() {
                         s.kit.parts.space.notify_one();
                     }
-                    s.handle_refresh(&probe, claimed).await;
+                    if claimed.is_current() {
+                        s.handle_refresh(&probe, claimed).await;
+                    } else {
+                        let worker = format!("refresh:{}", s.kit.provider_id);
+                        s.kit
+                            .parts
+                            .completions
+                            .send(Completion::hand_back(&claimed.message, &worker))
+                            .await;
+                    }
                 }
                 Err(_) => break WorkerExit::MailboxClosed,
             },
@@ -175,18 +184,13 @@ impl Session {
         error: String,
         took: Duration,
     ) {
-        let m = &claimed.message;
+        let worker = format!("refresh:{}", self.kit.provider_id);
         self.kit
             .parts
             .completions
             .send(Completion {
-                id: m.id,
-                state,
-                error,
-                worker: format!("refresh:{}", self.kit.provider_id),
-                hook: None,
                 delivered_in: took,
-                command: m.command(),
+                ..Completion::of(&claimed.message, state, error, &worker)
             })
             .await;
     }
@@ -195,9 +199,9 @@ impl Session {
     async fn handle_refresh(&mut self, probe: &Arc<WorkerProbe>, claimed: Claimed) {
         let message = claimed.message.clone();
         let timeout = Duration::from_secs(message.msg_timeout.max(1) as u64);
-        probe.start_message(message.id, message.command(), timeout);
+        probe.start_message(&message, timeout);
         let began = Instant::now();
-        let started_on = chrono::Utc::now().naive_utc();
+        let started_on = crate::clock::now();
         let outcome = tokio::time::timeout(timeout, self.refresh_once()).await;
         let took = began.elapsed();
         probe.finish_message();
@@ -288,7 +292,7 @@ impl Session {
         self.stop_watches();
         let openshift = provider.provider_type == "openshift";
         let options = self.options(&provider);
-        let started_on = chrono::Utc::now().naive_utc();
+        let started_on = crate::clock::now();
         match full_refresh(
             &client,
             &self.kit.parts.db,
@@ -434,7 +438,7 @@ impl Session {
         let Some(provider) = &self.provider else {
             return;
         };
-        let started_on = chrono::Utc::now().naive_utc();
+        let started_on = crate::clock::now();
         let began = Instant::now();
         let mut collected = Collected::default();
         let mut deleted = Deleted::default();
@@ -462,7 +466,7 @@ impl Session {
         let parse_s = began.elapsed().as_secs_f64();
         let save_started = Instant::now();
         let id = provider.id;
-        let now = chrono::Utc::now().naive_utc();
+        let now = crate::clock::now();
         let result = self
             .kit
             .parts

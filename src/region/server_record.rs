@@ -2,12 +2,12 @@
 //! not-responding sweep over the other servers of the region, master election, and
 //! the status changes of a graceful stop.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{assigned_server_roles, servers};
-use crate::db::{DbConnection, DbError, ensure_zone, lock_region, write_transaction};
+use crate::db::{DbConnection, DbError, db_now, ensure_zone, lock_region, write_transaction};
 use crate::queue::{Requeued, requeue_messages_of};
 
 /// A server's life-cycle status.
@@ -53,9 +53,9 @@ pub fn register(
     max_attempts: i32,
 ) -> Result<i64, DbError> {
     let zone_id = ensure_zone(conn, &who.zone, &who.zone)?;
-    let now = Utc::now().naive_utc();
     write_transaction(conn, |conn| {
         lock_region(conn)?;
+        let now = db_now(conn)?;
         let fields = (
             servers::name.eq(&who.name),
             servers::zone_id.eq(zone_id),
@@ -114,7 +114,7 @@ pub fn register(
 
 /// Sets this server's status (and `stopped_on` when it stops).
 pub fn set_status(conn: &mut DbConnection, id: i64, status: ServerStatus) -> Result<(), DbError> {
-    let now = Utc::now().naive_utc();
+    let now = db_now(conn)?;
     let stopped_on = (status == ServerStatus::Stopped).then_some(now);
     let updated = diesel::update(servers::table.find(id))
         .set((
@@ -154,6 +154,9 @@ pub struct HeartbeatOutcome {
     pub became_master: bool,
     /// Roles active on this server after the beat.
     pub active_roles: Vec<String>,
+    /// This server had been marked `not_responding` (another server judged it dead
+    /// and requeued what it held) and is back.
+    pub was_not_responding: bool,
 }
 
 /// The timing rules a heartbeat applies.
@@ -169,20 +172,28 @@ pub struct HeartbeatPolicy {
 
 /// One heartbeat, in one transaction: refresh this server's row; mark silent servers
 /// `not_responding` (their roles go inactive, their claimed messages return to the
-/// queue); renew, take or release this server's role leases; keep one live master.
+/// queue) — only if `may_judge_others`; renew, take or release this server's role
+/// leases; keep one live master. Every time is the database's: a node whose clock is
+/// wrong neither steals a lease nor is judged dead while it beats.
+///
+/// `may_judge_others` is false while this server itself has not been beating for a
+/// whole `heartbeat_timeout` (just started, or back from losing the database): after
+/// a database outage every server's last beat is old, and the first one back must
+/// not declare the others dead before they had a chance to beat.
 pub fn heartbeat(
     conn: &mut DbConnection,
     id: i64,
     rss_bytes: i64,
     cpu_percent: f64,
     policy: &HeartbeatPolicy,
+    may_judge_others: bool,
 ) -> Result<HeartbeatOutcome, DbError> {
-    let now = Utc::now().naive_utc();
-    let cutoff = now
-        - chrono::Duration::from_std(policy.heartbeat_timeout)
-            .unwrap_or(chrono::Duration::seconds(30));
     write_transaction(conn, |conn| {
         lock_region(conn)?;
+        let now = db_now(conn)?;
+        let cutoff = now
+            - chrono::Duration::from_std(policy.heartbeat_timeout)
+                .unwrap_or(chrono::Duration::seconds(30));
         let status: String = servers::table
             .find(id)
             .select(servers::status)
@@ -190,7 +201,8 @@ pub fn heartbeat(
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("server {id}")))?;
         // A server that was marked not responding and beats again is back.
-        let status = if status == ServerStatus::NotResponding.as_str() {
+        let was_not_responding = status == ServerStatus::NotResponding.as_str();
+        let status = if was_not_responding {
             ServerStatus::Started.as_str().to_string()
         } else {
             status
@@ -204,16 +216,20 @@ pub fn heartbeat(
             ))
             .execute(conn)?;
 
-        let silent: Vec<(i64, String, String)> = servers::table
-            .filter(servers::id.ne(id))
-            .filter(servers::status.eq_any([
-                ServerStatus::Starting.as_str(),
-                ServerStatus::Started.as_str(),
-                ServerStatus::Stopping.as_str(),
-            ]))
-            .filter(servers::last_heartbeat.lt(cutoff))
-            .select((servers::id, servers::name, servers::guid))
-            .load(conn)?;
+        let silent: Vec<(i64, String, String)> = if !may_judge_others {
+            Vec::new()
+        } else {
+            servers::table
+                .filter(servers::id.ne(id))
+                .filter(servers::status.eq_any([
+                    ServerStatus::Starting.as_str(),
+                    ServerStatus::Started.as_str(),
+                    ServerStatus::Stopping.as_str(),
+                ]))
+                .filter(servers::last_heartbeat.lt(cutoff))
+                .select((servers::id, servers::name, servers::guid))
+                .load(conn)?
+        };
         let mut requeued = Requeued::default();
         if !silent.is_empty() {
             let ids: Vec<i64> = silent.iter().map(|(i, ..)| *i).collect();
@@ -240,6 +256,7 @@ pub fn heartbeat(
             is_master,
             became_master,
             active_roles,
+            was_not_responding,
         })
     })
 }

@@ -2,12 +2,12 @@
 //! table, joined in memory; shared by `steward status`, `GET /api/servers` and the
 //! `Registry` actor.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{assigned_server_roles as asr, regions, server_roles, servers, zones};
-use crate::db::{DbConnection, DbError};
+use crate::db::{DbConnection, DbError, db_now};
 
 /// One zone.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +24,31 @@ pub struct RoleAssignmentView {
     pub name: String,
     /// 1 = primary, 2 = secondary.
     pub priority: i32,
+    /// This server holds the role: messages put for it are claimed here.
     pub active: bool,
+    /// Whether Steward does anything for this role yet.
+    pub implemented: bool,
+    /// `active`, `standby` (assigned, held elsewhere or waiting) or `not_implemented`
+    /// (nothing runs for it yet, whatever the lease says).
+    pub status: &'static str,
+}
+
+impl RoleAssignmentView {
+    fn new(name: String, priority: i32, active: bool) -> Self {
+        let implemented = crate::roles::is_implemented(&name);
+        let status = match (implemented, active) {
+            (false, _) => "not_implemented",
+            (true, true) => "active",
+            (true, false) => "standby",
+        };
+        Self {
+            name,
+            priority,
+            active,
+            implemented,
+            status,
+        }
+    }
 }
 
 /// One server and its roles.
@@ -54,6 +78,8 @@ pub struct ServerView {
     pub is_master: bool,
     pub url: String,
     pub roles: Vec<RoleAssignmentView>,
+    /// The node's supervised components: status, restarts, last failure.
+    pub components: Vec<crate::supervision::ComponentRow>,
 }
 
 impl ServerView {
@@ -115,7 +141,7 @@ type ServerRow = (
     String,
 );
 
-/// Loads the region in four queries.
+/// Loads the region in six queries.
 pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> {
     let (region, guid, description): (i32, String, String) = regions::table
         .select((regions::region, regions::guid, regions::description))
@@ -164,7 +190,8 @@ pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> 
         ))
         .order(server_roles::name)
         .load(conn)?;
-    let now = Utc::now().naive_utc();
+    let components = crate::supervision::components_of(conn)?;
+    let now = db_now(conn)?;
     let servers = rows
         .into_iter()
         .map(|r| {
@@ -176,11 +203,12 @@ pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> 
             let roles = assignments
                 .iter()
                 .filter(|a| a.0 == r.0)
-                .map(|a| RoleAssignmentView {
-                    name: a.1.clone(),
-                    priority: a.2,
-                    active: a.3,
-                })
+                .map(|a| RoleAssignmentView::new(a.1.clone(), a.2, a.3))
+                .collect();
+            let components = components
+                .iter()
+                .filter(|c| c.server_id == r.0)
+                .cloned()
                 .collect();
             ServerView {
                 id: r.0,
@@ -200,6 +228,7 @@ pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> 
                 is_master: r.13,
                 url: r.14,
                 roles,
+                components,
             }
         })
         .collect();

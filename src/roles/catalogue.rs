@@ -32,6 +32,10 @@ pub struct ServerRoleSpec {
     pub scope: RoleScope,
     /// 1 = one active server per scope; 0 = active on every server that has it.
     pub max_concurrent: i32,
+    /// Whether Steward does anything for this role yet. A role without an
+    /// implementation still routes messages put for it, but `steward status` and the
+    /// API show it as `not_implemented`, never as doing work.
+    pub implemented: bool,
 }
 
 const fn role(
@@ -39,12 +43,14 @@ const fn role(
     description: &'static str,
     scope: RoleScope,
     max_concurrent: i32,
+    implemented: bool,
 ) -> ServerRoleSpec {
     ServerRoleSpec {
         name,
         description,
         scope,
         max_concurrent,
+        implemented,
     }
 }
 
@@ -52,29 +58,40 @@ use RoleScope::{Region, Zone};
 
 /// Every server role Steward knows, in name order.
 pub const CATALOGUE: &[ServerRoleSpec] = &[
-    role("automate", "Automation Engine", Region, 0),
-    role("database_operations", "Database Operations", Region, 0),
-    role("embedded_ansible", "Embedded Ansible", Region, 0),
-    role("ems_inventory", "Provider Inventory", Zone, 1),
-    role("ems_metrics_collector", "C&U Data Collector", Zone, 0),
-    role("ems_metrics_coordinator", "C&U Coordinator", Zone, 1),
-    role("ems_metrics_processor", "C&U Data Processor", Zone, 0),
-    role("ems_operations", "Provider Operations", Zone, 0),
-    role("event", "Event Monitor", Zone, 1),
-    role("git_owner", "Git Repositories Owner", Zone, 1),
-    role("notifier", "Notifier", Region, 1),
-    role("reporting", "Reporting", Region, 0),
-    role("scheduler", "Scheduler", Region, 1),
-    role("smartproxy", "SmartProxy", Zone, 0),
-    role("smartstate", "SmartState Analysis", Zone, 0),
-    role("user_interface", "User Interface", Region, 0),
-    role("web_services", "Web Services", Region, 0),
-    role("websocket", "Websocket", Region, 0),
+    role("automate", "Automation Engine", Region, 0, false),
+    role(
+        "database_operations",
+        "Database Operations",
+        Region,
+        0,
+        true,
+    ),
+    role("embedded_ansible", "Embedded Ansible", Region, 0, false),
+    role("ems_inventory", "Provider Inventory", Zone, 1, true),
+    role("ems_metrics_collector", "C&U Data Collector", Zone, 0, true),
+    role("ems_metrics_coordinator", "C&U Coordinator", Zone, 1, true),
+    role("ems_metrics_processor", "C&U Data Processor", Zone, 0, true),
+    role("ems_operations", "Provider Operations", Zone, 0, false),
+    role("event", "Event Monitor", Zone, 1, false),
+    role("git_owner", "Git Repositories Owner", Zone, 1, false),
+    role("notifier", "Notifier", Region, 1, false),
+    role("reporting", "Reporting", Region, 0, false),
+    role("scheduler", "Scheduler", Region, 1, false),
+    role("smartproxy", "SmartProxy", Zone, 0, false),
+    role("smartstate", "SmartState Analysis", Zone, 0, false),
+    role("user_interface", "User Interface", Region, 0, false),
+    role("web_services", "Web Services", Region, 0, true),
+    role("websocket", "Websocket", Region, 0, false),
 ];
 
 /// The catalogue entry named `name`.
 pub fn find(name: &str) -> Option<&'static ServerRoleSpec> {
     CATALOGUE.iter().find(|r| r.name == name)
+}
+
+/// Whether Steward implements role `name` (unknown names are not implemented).
+pub fn is_implemented(name: &str) -> bool {
+    find(name).is_some_and(|r| r.implemented)
 }
 
 /// Whether `name` is a role of the catalogue.

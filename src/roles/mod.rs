@@ -3,4 +3,4 @@
 
 mod catalogue;
 
-pub use catalogue::{CATALOGUE, RoleScope, ServerRoleSpec, find, is_known, names};
+pub use catalogue::{CATALOGUE, RoleScope, ServerRoleSpec, find, is_implemented, is_known, names};

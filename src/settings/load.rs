@@ -304,6 +304,17 @@ fn read_settings(
         max_attempts: r.int_in("queue.max_attempts", 1, 100)? as u32,
         log_messages: r.boolean("queue.log_messages")?,
         diagnostic_commands: r.boolean("queue.diagnostic_commands")?,
+        max_args_bytes: r.check(
+            "queue.max_args_bytes",
+            r.size("queue.max_args_bytes")?,
+            |n| {
+                if (2..=64 * 1024 * 1024).contains(n) {
+                    Ok(())
+                } else {
+                    Err("must be between 2 bytes and 64MiB".into())
+                }
+            },
+        )? as usize,
     };
     let ems_refresh = RefreshSettings {
         refresh_interval: r.duration("ems_refresh.refresh_interval", Duration::ZERO)?,
@@ -343,6 +354,8 @@ fn read_settings(
         monitor_interval: r.duration("supervision.monitor_interval", ms(10))?,
         restart_backoff: r.duration("supervision.restart_backoff", ms(1))?,
         restart_backoff_max: r.duration("supervision.restart_backoff_max", ms(1))?,
+        component_max_restarts: r.int_in("supervision.component_max_restarts", 1, 10_000)? as u32,
+        component_restart_window: r.duration("supervision.component_restart_window", ms(100))?,
     };
 
     let mut workers = WorkerSettingsMap::new();

@@ -193,6 +193,8 @@ pub struct QueueSettings {
     pub max_attempts: u32,
     pub log_messages: bool,
     pub diagnostic_commands: bool,
+    /// Largest JSON `args` a message may carry, in bytes.
+    pub max_args_bytes: usize,
 }
 
 /// `ems_refresh:` — inventory refresh of providers.
@@ -274,6 +276,11 @@ pub struct SupervisionSettings {
     pub restart_backoff: Duration,
     #[serde(with = "human_duration")]
     pub restart_backoff_max: Duration,
+    /// A node component restarted more often than this within `component_restart_window`
+    /// stops the node (non-zero exit) instead of leaving it half-alive.
+    pub component_max_restarts: u32,
+    #[serde(with = "human_duration")]
+    pub component_restart_window: Duration,
 }
 
 /// `web:` — the HTTP listener.

@@ -38,6 +38,7 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            DbError::Invalid(why) => ApiError::BadRequest(why),
             e if e.is_retryable() => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }

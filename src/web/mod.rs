@@ -24,13 +24,26 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listener. Signals are left to the node, which stops the server itself.
+    /// Binds the listening socket — the first thing a node does, so that a port in
+    /// use stops the start with one line before anything is registered.
+    pub fn bind(bind: std::net::IpAddr, port: u16) -> Result<std::net::TcpListener, NodeError> {
+        std::net::TcpListener::bind((bind, port)).map_err(|source| NodeError::Listen {
+            addr: format!("{bind}:{port}"),
+            source,
+        })
+    }
+
+    /// Builds the server on a bound `listener`. Signals are left to the node, which
+    /// stops the server itself.
     pub fn build(
-        bind: std::net::IpAddr,
-        port: u16,
+        listener: std::net::TcpListener,
         shutdown_timeout_s: u64,
         state: AppState,
     ) -> Result<Self, NodeError> {
+        let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+            addr: "the bound socket".into(),
+            source,
+        })?;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -44,16 +57,11 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(shutdown_timeout_s)
         .workers(2)
-        .bind((bind, port))
+        .listen(listener)
         .map_err(|source| NodeError::Listen {
-            addr: format!("{bind}:{port}"),
+            addr: addr.to_string(),
             source,
         })?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .unwrap_or_else(|| SocketAddr::new(bind, port));
         Ok(Self {
             addr,
             server: server.run(),
@@ -65,14 +73,18 @@ impl Application {
         self.addr
     }
 
-    /// Starts serving in the background; the handle stops it.
-    pub fn spawn(self) -> ServerHandle {
+    /// Starts serving in the background: the handle stops it, the receiver resolves
+    /// if it ends by itself (which, for a node, is fatal).
+    pub fn spawn(self) -> (ServerHandle, tokio::sync::oneshot::Receiver<String>) {
         let handle = self.server.handle();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
         actix_rt::spawn(async move {
-            if let Err(error) = self.server.await {
-                tracing::error!(%error, "web server failed");
-            }
+            let why = match self.server.await {
+                Ok(()) => "the web server stopped".to_string(),
+                Err(error) => format!("the web server failed: {error}"),
+            };
+            let _ = ended_tx.send(why);
         });
-        handle
+        (handle, ended)
     }
 }

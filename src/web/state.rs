@@ -24,5 +24,5 @@ pub struct AppState {
     pub keys: crate::crypto::KeyRing,
     pub settings: Arc<crate::settings::Settings>,
     /// Told when providers come and go, so refresh workers follow at once.
-    pub refresh: actix::Addr<crate::refresh::RefreshManager>,
+    pub refresh: crate::refresh::RefreshHandle,
 }

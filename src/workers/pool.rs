@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use chrono::{NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 
 use super::memory;
 use super::probe::{WorkerProbe, WorkerStatus};
@@ -150,7 +150,7 @@ impl WorkerPool {
         slot.live = Some(LiveWorker {
             probe,
             arbiter: handle,
-            started_on: Utc::now().naive_utc(),
+            started_on: crate::clock::now(),
         });
         slot.restart_at = None;
         if incarnation > 1 {
@@ -177,9 +177,11 @@ impl WorkerPool {
             let why = format!("worker {name} killed: {reason}");
             let worker = name.clone();
             actix_rt::spawn(async move {
-                let now = Utc::now().naive_utc();
+                let now = crate::clock::now();
                 match db
-                    .run(move |c| mark_timed_out(c, current.id, &guid, &worker, &why, now))
+                    .run(move |c| {
+                        mark_timed_out(c, current.id, current.attempt, &guid, &worker, &why, now)
+                    })
                     .await
                 {
                     Ok(true) => {
@@ -277,7 +279,7 @@ impl WorkerPool {
     }
 
     fn rows(&self) -> Vec<WorkerRow> {
-        let now = Utc::now().naive_utc();
+        let now = crate::clock::now();
         self.slots
             .iter()
             .map(|slot| {

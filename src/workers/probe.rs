@@ -40,6 +40,8 @@ impl WorkerStatus {
 #[derive(Debug, Clone)]
 pub struct CurrentMessage {
     pub id: i64,
+    /// The attempt number of this claim (with the server, it names the claim).
+    pub attempt: i32,
     pub command: String,
     pub started: Instant,
     pub timeout: Duration,
@@ -98,10 +100,11 @@ impl WorkerProbe {
         self.epoch.elapsed()
     }
 
-    pub fn start_message(&self, id: i64, command: String, timeout: Duration) {
+    pub fn start_message(&self, message: &crate::queue::QueueMessage, timeout: Duration) {
         *lock(&self.current) = Some(CurrentMessage {
-            id,
-            command,
+            id: message.id,
+            attempt: message.attempts,
+            command: message.command(),
             started: Instant::now(),
             timeout,
         });

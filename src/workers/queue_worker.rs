@@ -59,6 +59,14 @@ async fn run(kit: QueueWorkerKit, probe: Arc<WorkerProbe>) -> WorkerExit {
         if kit.mailbox.len() <= capacity / 2 {
             kit.space.notify_one();
         }
+        if !claimed.is_current() {
+            // This node lost its claims (it could not heart-beat): never start one.
+            let back = Completion::hand_back(&claimed.message, &probe.name);
+            if !kit.completions.send(back).await {
+                return WorkerExit::Errored("completion writer is gone".into());
+            }
+            continue;
+        }
         if let Some(exit) = handle(&kit, &probe, &local, claimed).await {
             return exit;
         }
@@ -74,12 +82,11 @@ async fn handle(
 ) -> Option<WorkerExit> {
     let message = claimed.message;
     let timeout = Duration::from_secs(message.msg_timeout.max(1) as u64);
-    let command = message.command();
-    probe.start_message(message.id, command.clone(), timeout);
+    probe.start_message(&message, timeout);
     let due = message
         .deliver_on
         .map_or(message.created_on, |d| d.max(message.created_on));
-    let waited = chrono::Utc::now().naive_utc() - due;
+    let waited = crate::clock::now() - due;
     kit.stats
         .put_to_start
         .record(waited.to_std().unwrap_or(Duration::ZERO));
@@ -99,14 +106,11 @@ async fn handle(
     kit.stats.handler_time.record(delivered_in);
     probe.finish_message();
 
+    let command = message.command();
     let completion = |state: MessageState, error: String, hook| Completion {
-        id: message.id,
-        state,
-        error,
-        worker: probe.name.clone(),
         hook,
         delivered_in,
-        command: command.clone(),
+        ..Completion::of(&message, state, error, &probe.name)
     };
     let (done, exit) = match result {
         Err(_) => {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::context::{HandlerContext, HandlerError, Outcome};
 use super::registry::HandlerRegistry;
+use crate::supervision::FaultHooks;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,13 +42,20 @@ struct Bytes {
     bytes: usize,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fault {
+    /// A supervised component of the node that runs the message (`registry`, …).
+    component: String,
+}
+
 fn duration(seconds: f64) -> Result<Duration, HandlerError> {
     Duration::try_from_secs_f64(seconds)
         .map_err(|e| HandlerError::Failed(format!("bad seconds {seconds}: {e}")))
 }
 
-/// Registers the diagnostics commands.
-pub fn register_diagnostics(registry: &mut HandlerRegistry) {
+/// Registers the diagnostics commands; `faults` are the hooks of the node's components.
+pub fn register_diagnostics(registry: &mut HandlerRegistry, faults: FaultHooks) {
     // Does nothing: measures the queue itself.
     registry.register(
         "Diagnostics.noop",
@@ -99,6 +107,18 @@ pub fn register_diagnostics(registry: &mut HandlerRegistry) {
                 .execute(conn)?;
                 Ok(())
             }))
+        },
+    );
+    // Makes a supervised component of this node panic once (route the message to the
+    // node with `server_guid`); the supervisor must rebuild it.
+    registry.register(
+        "Diagnostics.inject_fault",
+        move |_ctx: HandlerContext, a: Fault| {
+            let injected = faults.inject(&a.component);
+            async move {
+                injected.map_err(HandlerError::Failed)?;
+                Ok(Outcome::done())
+            }
         },
     );
     // Allocates and keeps memory in the worker's own state, touching every page.

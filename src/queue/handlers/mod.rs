@@ -12,13 +12,14 @@ pub use diagnostics::register_diagnostics;
 pub use registry::HandlerRegistry;
 
 use crate::settings::Settings;
+use crate::supervision::FaultHooks;
 
 /// Every command a node with these settings can run: the one place where each
 /// subsystem registers its handlers.
-pub fn for_node(settings: &Settings) -> HandlerRegistry {
+pub fn for_node(settings: &Settings, faults: &FaultHooks) -> HandlerRegistry {
     let mut registry = HandlerRegistry::new();
     if settings.queue.diagnostic_commands {
-        register_diagnostics(&mut registry);
+        register_diagnostics(&mut registry, faults.clone());
     }
     crate::metrics::register_metrics(
         &mut registry,

@@ -13,7 +13,6 @@ use crate::providers::{
     ProviderError, ProviderInput, ProviderView, delete_provider, find_provider, insert_provider,
     list_providers, list_refreshes, queue_refresh,
 };
-use crate::refresh::RecheckProviders;
 use crate::web::{ApiError, AppState};
 
 impl From<ProviderError> for ApiError {
@@ -69,7 +68,7 @@ pub(super) async fn create(
         None,
     )
     .await?;
-    state.refresh.do_send(RecheckProviders);
+    state.refresh.recheck();
     let view = ProviderView::new(&provider, &zone);
     Ok(HttpResponse::Created().json(with_href(&api_base(&req), "providers", provider.id, &view)))
 }
@@ -109,7 +108,7 @@ pub(super) async fn remove(
     let id = parse_id(&path, "provider")?;
     state.db.run(move |c| delete_provider(c, id)).await?;
     tracing::info!(provider_id = id, "provider removed with its inventory");
-    state.refresh.do_send(RecheckProviders);
+    state.refresh.recheck();
     Ok(HttpResponse::NoContent().finish())
 }
 

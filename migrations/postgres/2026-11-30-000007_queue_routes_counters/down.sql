@@ -1,0 +1,11 @@
+DROP TRIGGER queue_counts_inserted ON queue_messages;
+DROP TRIGGER queue_counts_updated ON queue_messages;
+DROP TRIGGER queue_counts_deleted ON queue_messages;
+DROP FUNCTION queue_counts_inserted();
+DROP FUNCTION queue_counts_updated();
+DROP FUNCTION queue_counts_deleted();
+DROP TABLE queue_counter_deltas;
+DROP TABLE queue_counters;
+DROP INDEX queue_messages_ready_age;
+DROP INDEX queue_messages_route;
+CREATE INDEX queue_messages_claim ON queue_messages (queue_name, priority, id) WHERE state = 'ready';

@@ -1,0 +1,44 @@
+-- Claims read one route (queue, zone, role, server) at a time, in (priority, id)
+-- order, so a backlog on a route nobody serves is never scanned by anyone else.
+DROP INDEX queue_messages_claim;
+CREATE INDEX queue_messages_route ON queue_messages (queue_name, zone, role, server_guid, priority, id) WHERE state = 'ready';
+-- The oldest waiting message, for statistics, without a scan.
+CREATE INDEX queue_messages_ready_age ON queue_messages (created_on) WHERE state = 'ready';
+
+-- Counts of messages per state and route, maintained by triggers so that statistics
+-- never count the table (SQLite has one writer at a time: no contention to avoid).
+CREATE TABLE queue_counters (
+    state TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    role TEXT NOT NULL,
+    queue_name TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (state, zone, role, queue_name)
+) WITHOUT ROWID;
+
+CREATE TRIGGER queue_counts_inserted AFTER INSERT ON queue_messages BEGIN
+    INSERT OR IGNORE INTO queue_counters (state, zone, role, queue_name, n)
+        VALUES (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 0);
+    UPDATE queue_counters SET n = n + 1
+        WHERE state = NEW.state AND zone = NEW.zone AND role = NEW.role AND queue_name = NEW.queue_name;
+END;
+
+CREATE TRIGGER queue_counts_updated AFTER UPDATE OF state, zone, role, queue_name ON queue_messages
+WHEN OLD.state IS NOT NEW.state OR OLD.zone IS NOT NEW.zone OR OLD.role IS NOT NEW.role
+    OR OLD.queue_name IS NOT NEW.queue_name
+BEGIN
+    UPDATE queue_counters SET n = n - 1
+        WHERE state = OLD.state AND zone = OLD.zone AND role = OLD.role AND queue_name = OLD.queue_name;
+    INSERT OR IGNORE INTO queue_counters (state, zone, role, queue_name, n)
+        VALUES (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 0);
+    UPDATE queue_counters SET n = n + 1
+        WHERE state = NEW.state AND zone = NEW.zone AND role = NEW.role AND queue_name = NEW.queue_name;
+END;
+
+CREATE TRIGGER queue_counts_deleted AFTER DELETE ON queue_messages BEGIN
+    UPDATE queue_counters SET n = n - 1
+        WHERE state = OLD.state AND zone = OLD.zone AND role = OLD.role AND queue_name = OLD.queue_name;
+END;
+
+INSERT INTO queue_counters (state, zone, role, queue_name, n)
+SELECT state, zone, role, queue_name, count(*) FROM queue_messages GROUP BY 1, 2, 3, 4;
