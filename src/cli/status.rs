@@ -88,7 +88,9 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
             ]);
         }
         out.push_str(&table.render("  "));
-        out.push_str("\n  Roles (A = active, - = assigned but inactive; P = primary)\n");
+        out.push_str(
+            "\n  Roles (A = active, - = assigned but inactive, n/i = not implemented yet; P = primary)\n",
+        );
         let mut headers = vec!["ROLE"];
         headers.extend(servers.iter().map(|s| s.name.as_str()));
         let mut roles = Table::new(&headers);
@@ -98,7 +100,11 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
                 .map(|s| match s.roles.iter().find(|r| r.name == spec.name) {
                     Some(r) => format!(
                         "{}{}",
-                        if r.active { "A" } else { "-" },
+                        match r.status {
+                            "active" => "A",
+                            "not_implemented" => "n/i",
+                            _ => "-",
+                        },
                         if r.priority == 1 { " P" } else { "" }
                     ),
                     None => String::new(),
@@ -142,6 +148,34 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
         }
         out.push_str("\n  Workers\n");
         out.push_str(&table.render("  "));
+        let mut components = Table::new(&[
+            "SERVER",
+            "COMPONENT",
+            "STATUS",
+            "RESTARTS",
+            "LAST FAILURE",
+        ]);
+        for s in &servers {
+            for c in &s.components {
+                let last = match (&c.last_exit_on, c.last_exit_reason.is_empty()) {
+                    (Some(at), false) => format!(
+                        "{} ({})",
+                        c.last_exit_reason,
+                        at.format("%Y-%m-%d %H:%M:%S")
+                    ),
+                    _ => String::new(),
+                };
+                components.row(vec![
+                    s.name.clone(),
+                    c.name.clone(),
+                    c.status.clone(),
+                    c.restarts.to_string(),
+                    last,
+                ]);
+            }
+        }
+        out.push_str("\n  Components\n");
+        out.push_str(&components.render("  "));
     }
     out
 }

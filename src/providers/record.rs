@@ -165,7 +165,23 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> InvalidProvider {
     }
 }
 
+/// Longest URL, token and CA a provider may carry.
+const MAX_URL: usize = 2048;
+const MAX_TOKEN: usize = 16 * 1024;
+const MAX_CA: usize = 64 * 1024;
+
+fn check_len(field: &'static str, text: &str, max: usize) -> Result<(), InvalidProvider> {
+    if text.len() > max {
+        return Err(invalid(
+            field,
+            format!("is {} bytes long; at most {max} are allowed", text.len()),
+        ));
+    }
+    Ok(())
+}
+
 fn check_url(field: &'static str, url: &str) -> Result<(), InvalidProvider> {
+    check_len(field, url, MAX_URL)?;
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
@@ -196,6 +212,15 @@ impl ProviderInput {
         if self.name.is_empty() || self.name.chars().count() > 128 {
             return Err(invalid("name", "must be 1 to 128 characters"));
         }
+        if self.name.chars().any(char::is_control) {
+            return Err(invalid("name", "must not contain control characters"));
+        }
+        if let Some(zone) = &self.zone {
+            crate::queue::check_zone_name("zone", zone).map_err(|e| invalid("zone", e.reason))?;
+        }
+        if let Some(path) = &self.kubeconfig {
+            check_len("kubeconfig", path, 4096)?;
+        }
         if self.provider_type.is_empty() {
             self.provider_type = "kubernetes".into();
         }
@@ -225,6 +250,12 @@ impl ProviderInput {
         };
         if self.token.is_some() && kubeconfig.is_some() {
             return Err(invalid("token", "give a token or a kubeconfig, not both"));
+        }
+        if let Some(t) = &self.token {
+            check_len("token", t, MAX_TOKEN)?;
+        }
+        if let Some(pem) = &self.ca_cert {
+            check_len("ca_cert", pem, MAX_CA)?;
         }
         if let Some(t) = &self.token
             && (t.trim().is_empty() || t.contains(char::is_whitespace))

@@ -31,7 +31,8 @@ pub use latency::{LatencyHistogram, LatencySummary};
 pub use maintenance::QueueMaintenance;
 pub use maintenance_sql::{Requeued, mark_timed_out, purge_finished, requeue_messages_of};
 pub use message::{
-    DEFAULT_MSG_TIMEOUT_S, InvalidMessage, MessageState, NewMessage, QueueMessage, priority,
+    DEFAULT_MSG_TIMEOUT_S, InvalidMessage, MessageState, NewMessage, QueueMessage, check_zone_name,
+    priority,
 };
 pub use node_stats::{NodeQueueSnapshot, NodeQueueStats};
 pub use put::{

@@ -231,7 +231,12 @@ fn read_settings(
     let zone = r.check(
         "server.zone",
         r.string("server.zone")?.trim().to_string(),
-        |z| valid_name(z),
+        |z| {
+            if z.is_empty() {
+                return Err("must not be empty".into());
+            }
+            crate::queue::check_zone_name("server.zone", z).map_err(|e| e.reason)
+        },
     )?;
     let heartbeat_interval = r.duration("server.heartbeat_interval", Duration::from_millis(100))?;
     let heartbeat_timeout = r.duration("server.heartbeat_timeout", Duration::from_millis(500))?;
@@ -434,18 +439,6 @@ fn read_role_list(r: &Reader<'_>, key: &str) -> Result<Vec<String>, SettingsErro
 }
 
 /// Zone and server names: non-empty, printable, at most 64 characters.
-fn valid_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        Err("must not be empty".into())
-    } else if name.chars().count() > 64 {
-        Err("must be at most 64 characters".into())
-    } else if name.chars().any(char::is_control) {
-        Err("must not contain control characters".into())
-    } else {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

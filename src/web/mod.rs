@@ -3,11 +3,13 @@
 //! then run until stopped.
 
 mod error;
+mod input;
 mod request_log;
 mod routes;
 mod state;
 
 pub use error::ApiError;
+pub use input::Checked;
 pub use state::AppState;
 
 use std::net::SocketAddr;
@@ -44,11 +46,17 @@ impl Application {
             addr: "the bound socket".into(),
             source,
         })?;
+        // Room for the largest message args a node accepts, and the rest of a body.
+        let body_limit = state.settings.queue.max_args_bytes + 64 * 1024;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::JsonConfig::default().error_handler(error::json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(body_limit)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .wrap(actix_web::middleware::from_fn(request_log::log_request))

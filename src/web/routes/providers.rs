@@ -13,7 +13,7 @@ use crate::providers::{
     ProviderError, ProviderInput, ProviderView, delete_provider, find_provider, insert_provider,
     list_providers, list_refreshes, queue_refresh,
 };
-use crate::web::{ApiError, AppState};
+use crate::web::{ApiError, AppState, Checked};
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
@@ -43,7 +43,7 @@ pub(super) async fn list(
 
 pub(super) async fn create(
     req: HttpRequest,
-    body: web::Json<ProviderInput>,
+    body: Checked<ProviderInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let valid = body
@@ -120,14 +120,14 @@ pub(super) struct ActionBody {
 pub(super) async fn action(
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Json<ActionBody>,
+    body: Checked<ActionBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
     if body.action != "refresh" {
         return Err(ApiError::BadRequest(format!(
             "unknown action `{}` (providers support: refresh)",
-            body.action
+            crate::text::elide(&body.action, 64)
         )));
     }
     let (_, zone) = state.db.run(move |c| find_provider(c, id)).await?;

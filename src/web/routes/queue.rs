@@ -11,7 +11,7 @@ use serde_json::json;
 use super::collection::{api_base, collection, parse_id, with_href};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::{DedupKey, MessageState, NewMessage, PutOutcome, QueueMessage, queue_counts};
-use crate::web::{ApiError, AppState};
+use crate::web::{ApiError, AppState, Checked};
 
 pub(super) async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let counts = state.db.run(queue_counts).await?;
@@ -45,18 +45,21 @@ pub(super) struct PutBody {
 
 pub(super) async fn put(
     req: HttpRequest,
-    body: web::Json<PutBody>,
+    body: Checked<PutBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if !state.handlers.knows(&body.command) {
         return Err(ApiError::BadRequest(format!(
             "unknown command `{}` (known: {})",
-            body.command,
+            crate::text::elide(&body.command, 100),
             state.handlers.commands().join(", ")
         )));
     }
     let message = build(&body).map_err(ApiError::BadRequest)?;
+    message
+        .validate(state.settings.queue.max_args_bytes)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let outcome = match body.dedup.as_deref() {
         None => PutOutcome::Inserted(state.queue.put(message).await?),
         Some("unless_exists") => {
@@ -104,9 +107,6 @@ fn build(body: &PutBody) -> Result<NewMessage, String> {
         m = m.with_zone(z);
     }
     if let Some(q) = &body.queue_name {
-        if q.trim().is_empty() {
-            return Err("queue_name must not be empty".into());
-        }
         m = m.with_queue(q);
     }
     if let Some(s) = &body.server_guid {
@@ -166,6 +166,9 @@ pub(super) async fn list(
         return Err(ApiError::BadRequest(format!(
             "state must be one of ready, dequeue, ok, error, timeout; not `{s}`"
         )));
+    }
+    if let Some(cmd) = &q.command {
+        NewMessage::new(cmd).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     }
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
