@@ -148,13 +148,8 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
         }
         out.push_str("\n  Workers\n");
         out.push_str(&table.render("  "));
-        let mut components = Table::new(&[
-            "SERVER",
-            "COMPONENT",
-            "STATUS",
-            "RESTARTS",
-            "LAST FAILURE",
-        ]);
+        let mut components =
+            Table::new(&["SERVER", "COMPONENT", "STATUS", "RESTARTS", "LAST FAILURE"]);
         for s in &servers {
             for c in &s.components {
                 let last = match (&c.last_exit_on, c.last_exit_reason.is_empty()) {

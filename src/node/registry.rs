@@ -176,9 +176,13 @@ impl Registry {
         }
     }
 
-    /// Whether this server has been beating long enough to judge the others.
+    /// Whether this server has been beating long enough to judge the others: for a
+    /// whole `heartbeat_timeout` without a gap — and the beat about to happen does not
+    /// end a gap itself (after an outage, every server's last beat is old).
     fn may_judge_others(&self) -> bool {
-        self.health().healthy_since.elapsed() >= self.config.policy.heartbeat_timeout
+        let h = self.health();
+        let timeout = self.config.policy.heartbeat_timeout;
+        h.healthy_since.elapsed() >= timeout && h.last_success.elapsed() <= timeout / 2
     }
 
     fn on_success(&self, outcome: &HeartbeatOutcome) {

@@ -101,33 +101,101 @@ struct Route {
     server_guid: String,
 }
 
-/// The distinct routes of `queue` that have ready messages: a loose index scan over
-/// `queue_messages_route`, each step one probe for the next route after the last.
-fn ready_routes(conn: &mut DbConnection, queue: &str) -> Result<Vec<Route>, DbError> {
-    const STEP: &str = "FROM queue_messages \
-         WHERE state = 'ready' AND queue_name = {q} \
-         {after} ORDER BY zone, role, server_guid LIMIT 1";
-    let first = STEP.replace("{after}", "");
-    let next = STEP.replace(
-        "{after}",
-        "AND (zone, role, server_guid) > (r.zone, r.role, r.server_guid)",
-    );
-    let text = format!(
-        "WITH RECURSIVE r (zone, role, server_guid) AS ( \
-             SELECT * FROM (SELECT zone, role, server_guid {first}) AS f \
-             UNION ALL \
-             SELECT m.zone, m.role, m.server_guid FROM r \
-             JOIN queue_messages m ON m.id = (SELECT id {next}) \
-         ) SELECT zone, role, server_guid FROM r"
-    );
-    Ok(match conn {
-        DbConnection::Postgresql(pg) => diesel::sql_query(text.replace("{q}", "$1"))
-            .bind::<Text, _>(queue)
-            .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(text.replace("{q}", "?1"))
-            .bind::<Text, _>(queue)
-            .load(lite)?,
-    })
+/// The routes of `queue` that have ready messages and that `spec` may serve.
+///
+/// PostgreSQL: one recursive query, a loose index scan over `queue_messages_route`
+/// (each step one probe for the next route after the last; row-value comparisons
+/// use the whole index key there). SQLite only seeks on the first column of a row
+/// value, so it walks the index level by level instead — zones it may serve, the
+/// roles present in each, the servers present for each served role — each step an
+/// index seek in-process. Either way a route's messages are never read to find the
+/// next route.
+fn servable_routes(
+    conn: &mut DbConnection,
+    spec: &ClaimSpec,
+    queue: &str,
+) -> Result<Vec<Route>, DbError> {
+    let routes = match conn {
+        DbConnection::Postgresql(pg) => {
+            let text = "WITH RECURSIVE r (zone, role, server_guid) AS ( \
+                 SELECT * FROM (SELECT zone, role, server_guid FROM queue_messages \
+                     WHERE state = 'ready' AND queue_name = $1 \
+                     ORDER BY zone, role, server_guid LIMIT 1) AS f \
+                 UNION ALL \
+                 SELECT m.zone, m.role, m.server_guid FROM r \
+                 JOIN queue_messages m ON m.id = (SELECT id FROM queue_messages \
+                     WHERE state = 'ready' AND queue_name = $1 \
+                     AND (zone, role, server_guid) > (r.zone, r.role, r.server_guid) \
+                     ORDER BY zone, role, server_guid LIMIT 1) \
+             ) SELECT zone, role, server_guid FROM r";
+            diesel::sql_query(text)
+                .bind::<Text, _>(queue)
+                .load::<Route>(pg)?
+        }
+        DbConnection::Sqlite(lite) => sqlite_routes(lite, spec, queue)?,
+    };
+    Ok(routes.into_iter().filter(|r| spec.serves(r)).collect())
+}
+
+/// SQLite's walk of the route index: see [`servable_routes`].
+fn sqlite_routes(
+    lite: &mut diesel::SqliteConnection,
+    spec: &ClaimSpec,
+    queue: &str,
+) -> Result<Vec<Route>, DbError> {
+    let ready = || {
+        qm::table
+            .filter(sql::<Bool>("state = 'ready'"))
+            .filter(qm::queue_name.eq(queue.to_string()))
+    };
+    let mut zones = vec![String::new()];
+    if !spec.zone.is_empty() {
+        zones.push(spec.zone.clone());
+    }
+    let mut routes = Vec::new();
+    for zone in zones {
+        let mut after: Option<String> = None;
+        loop {
+            let mut next = ready()
+                .filter(qm::zone.eq(zone.clone()))
+                .select(qm::role)
+                .order(qm::role)
+                .limit(1)
+                .into_boxed();
+            if let Some(a) = &after {
+                next = next.filter(qm::role.gt(a.clone()));
+            }
+            let Some(role) = next.first::<String>(lite).optional()? else {
+                break;
+            };
+            after = Some(role.clone());
+            if !role.is_empty() && !spec.roles.contains(&role) {
+                continue;
+            }
+            let mut servers = vec![String::new()];
+            if !spec.server_guid.is_empty() {
+                servers.push(spec.server_guid.clone());
+            }
+            for server_guid in servers {
+                let present = ready()
+                    .filter(qm::zone.eq(zone.clone()))
+                    .filter(qm::role.eq(role.clone()))
+                    .filter(qm::server_guid.eq(server_guid.clone()))
+                    .select(qm::id)
+                    .first::<i64>(lite)
+                    .optional()?
+                    .is_some();
+                if present {
+                    routes.push(Route {
+                        zone: zone.clone(),
+                        role: role.clone(),
+                        server_guid,
+                    });
+                }
+            }
+        }
+    }
+    Ok(routes)
 }
 
 // One route per query, every routing column compared with `=`: PostgreSQL and SQLite
@@ -162,10 +230,7 @@ fn find_candidates(
         .load(conn)?;
     let mut found: Vec<(i64, i32, String)> = Vec::new();
     for queue in &spec.queue_names {
-        for route in ready_routes(conn, queue)?
-            .into_iter()
-            .filter(|r| spec.serves(r))
-        {
+        for route in servable_routes(conn, spec, queue)? {
             let limit = spec.limit;
             found.extend(match conn {
                 DbConnection::Postgresql(pg) => candidates!(spec, queue, route, limit, now, &busy)

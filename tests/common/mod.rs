@@ -618,3 +618,96 @@ pub fn bench_json(args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("a JSON report")
 }
+
+/// A TCP proxy in front of PostgreSQL that a test can cut: all open connections are
+/// reset and new ones refused, as when the database stops or fails over, for the
+/// nodes that go through it only.
+pub struct DbProxy {
+    pub port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl DbProxy {
+    /// A proxy to the PostgreSQL server of `STEWARD_TEST_PG`.
+    pub fn start() -> DbProxy {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let upstream = pg_host_port();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let (flag, conns) = (cut.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let pipes = [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ];
+                {
+                    let mut all = conns.lock().expect("conns");
+                    all.retain(|s: &TcpStream| s.peer_addr().is_ok());
+                    if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                        all.push(c);
+                        all.push(s);
+                    }
+                }
+                for (from, to) in pipes {
+                    if let (Ok(mut from), Ok(mut to)) = (from, to) {
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut from, &mut to);
+                            let _ = to.shutdown(std::net::Shutdown::Both);
+                        });
+                    }
+                }
+            }
+        });
+        DbProxy { port, cut, open }
+    }
+
+    /// `url` (a database of the test server) reached through this proxy.
+    pub fn url_for(&self, url: &str) -> String {
+        let (scheme_auth, rest) = url.split_once('@').expect("user@host in the URL");
+        let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
+        format!("{scheme_auth}@127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// The database "goes away" for the proxy's users.
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for s in self.open.lock().expect("conns").drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// The database is back.
+    pub fn restore(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `host:port` of the test PostgreSQL server.
+fn pg_host_port() -> String {
+    let url = pg_admin_url();
+    let after_at = url.rsplit_once('@').map(|(_, r)| r).unwrap_or(&url);
+    let host_port = after_at.split('/').next().unwrap_or("127.0.0.1:5432");
+    if host_port.contains(':') {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:5432")
+    }
+}
+
+/// `text` cut to `max` characters, for assertion messages about large inputs.
+pub fn cut(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
