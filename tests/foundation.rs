@@ -332,7 +332,7 @@ both_backends!(migrate_applies_once_and_reports_the_region, |db: TestDb| {
 
 #[test]
 fn json_log_format_writes_one_json_object_per_line() {
-    let db = TestDb::new(common::Backend::Sqlite).expect("sqlite");
+    let db = TestDb::new(common::Backend::Sqlite);
     let mut node = NodeConfig::new(&db, "alpha")
         .env("STEWARD__LOG__FORMAT", "json")
         .start();
@@ -352,7 +352,7 @@ fn json_log_format_writes_one_json_object_per_line() {
 
 #[test]
 fn a_node_waits_for_an_unreachable_database_and_still_stops_on_sigterm() {
-    let db = TestDb::new(common::Backend::Sqlite).expect("sqlite");
+    let db = TestDb::new(common::Backend::Sqlite);
     let mut config =
         NodeConfig::new(&db, "alpha").env("STEWARD__DATABASE__CONNECT_TIMEOUT", "200ms");
     // Nothing listens on port 1.

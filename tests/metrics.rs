@@ -407,7 +407,7 @@ both_backends!(
 );
 
 /// A real Prometheus scraping a real node-exporter, on loopback ports, with a
-/// temporary storage directory; `None` (skipped) when they are not installed outside CI.
+/// temporary storage directory; missing binaries fail the test (scripts/test installs them).
 struct RealPrometheus {
     children: Vec<std::process::Child>,
     url: String,
@@ -442,18 +442,15 @@ fn find_binary(names: &[&str]) -> Option<String> {
     })
 }
 
-fn real_prometheus(node_label: &str) -> Option<RealPrometheus> {
+fn real_prometheus(node_label: &str) -> RealPrometheus {
     let (Some(prometheus), Some(exporter)) = (
         find_binary(&["prometheus"]),
         find_binary(&["prometheus-node-exporter", "node_exporter"]),
     ) else {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "prometheus and prometheus-node-exporter must be installed in CI (.ci/run installs them)"
+        panic!(
+            "prometheus and prometheus-node-exporter are not installed: run scripts/test \
+             (the README's test command), which installs them"
         );
-        eprintln!("note: prometheus / node-exporter not installed; skipping");
-        return None;
     };
     let dir = tempfile::tempdir().expect("dir");
     let (exporter_port, prometheus_port) = (free_port(), free_port());
@@ -506,14 +503,12 @@ fn real_prometheus(node_label: &str) -> Option<RealPrometheus> {
                 .is_some_and(|n| n >= 4.0)
     });
     assert!(ok, "Prometheus did not scrape node-exporter");
-    Some(real)
+    real
 }
 
 both_backends!(real_node_metrics_from_a_real_prometheus, |db: TestDb| {
     let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "1"]);
-    let Some(prometheus) = real_prometheus("node-000") else {
-        return;
-    };
+    let prometheus = real_prometheus("node-000");
     let node = metrics_node(&db, "alpha").start();
     let id = add_provider(&node, &sim.url, &prometheus.url);
     let mut hosts = Vec::new();

@@ -426,9 +426,7 @@ both_backends!(
 /// every message ends `ok`, and its effect (a counter) happened exactly once.
 #[test]
 fn three_nodes_lose_nothing_when_one_is_killed() {
-    let Some(db) = TestDb::new(common::Backend::Postgres) else {
-        return;
-    };
+    let db = TestDb::new(common::Backend::Postgres);
     let handle = lib_db(&db);
     let mut nodes: Vec<_> = ["n1", "n2", "n3"]
         .iter()
@@ -498,9 +496,7 @@ fn three_nodes_lose_nothing_when_one_is_killed() {
 /// when the primary returns; messages for the role follow it.
 #[test]
 fn a_single_active_role_fails_over_and_back() {
-    let Some(db) = TestDb::new(common::Backend::Postgres) else {
-        return;
-    };
+    let db = TestDb::new(common::Backend::Postgres);
     let primary = queue_node(&db, "primary").env("STEWARD__ROLES__PRIMARY", "scheduler,event");
     let mut a = primary.start();
     assert!(wait_until(Duration::from_secs(20), || holds(

@@ -609,7 +609,7 @@ fn counted_ids(db: &Db) -> Vec<i64> {
 /// running-task index: the claim isolates it instead of stopping the queue.
 #[test]
 fn a_task_id_too_long_for_the_index_goes_to_error_on_postgres() {
-    let test_db = TestDb::new(common::Backend::Postgres).expect("PostgreSQL");
+    let test_db = TestDb::new(common::Backend::Postgres);
     let db = lib_db(&test_db);
     let ok_id = db.with_conn(|c| put(c, &msg("T.ok"))).expect("put");
     db.with_conn(|c| {
@@ -655,7 +655,7 @@ fn tuples_read(c: &mut steward::db::DbConnection) -> i64 {
 /// per transaction), not the backlog.
 #[test]
 fn a_claim_does_not_read_a_backlog_it_cannot_serve() {
-    let test_db = TestDb::new(common::Backend::Postgres).expect("PostgreSQL");
+    let test_db = TestDb::new(common::Backend::Postgres);
     let db = lib_db(&test_db);
     let backlog: Vec<NewMessage> = (0..50_000)
         .map(|_| msg("T.unserved").with_role("reporting").expect("role"))

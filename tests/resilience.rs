@@ -77,7 +77,7 @@ fn node_stats(node: &Node) -> Value {
 /// counting message commits exactly once, none is lost, none fails.
 #[test]
 fn exactly_once_through_a_40_second_database_outage() {
-    let test_db = TestDb::new(Backend::Postgres).expect("PostgreSQL");
+    let test_db = TestDb::new(Backend::Postgres);
     let db = lib_db(&test_db);
     let proxy = DbProxy::start();
     let a = outage_node(&test_db, "alpha", &proxy).start();
@@ -127,7 +127,7 @@ fn exactly_once_through_a_40_second_database_outage() {
 /// discarded when it comes back, so every commit happens exactly once.
 #[test]
 fn a_live_node_declared_dead_commits_nothing_twice() {
-    let test_db = TestDb::new(Backend::Postgres).expect("PostgreSQL");
+    let test_db = TestDb::new(Backend::Postgres);
     let db = lib_db(&test_db);
     let (proxy_a, proxy_b) = (DbProxy::start(), DbProxy::start());
     let a = outage_node(&test_db, "alpha", &proxy_a).start();

@@ -12,11 +12,17 @@ pub struct SimProcess {
 
 impl SimProcess {
     pub fn spawn(nodes: usize, pods_per_node: usize) -> anyhow::Result<Self> {
+        Self::spawn_churning(nodes, pods_per_node, 0.0)
+    }
+
+    /// A simulator whose cluster changes `churn` times a second.
+    pub fn spawn_churning(nodes: usize, pods_per_node: usize, churn: f64) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "1"])
             .args(["--nodes", &nodes.to_string()])
             .args(["--pods-per-node", &pods_per_node.to_string()])
+            .args(["--churn", &churn.to_string()])
             .env("STEWARD__LOG__FORMAT", "text")
             .env("STEWARD__LOG__LEVEL", "info")
             .stdin(Stdio::null())

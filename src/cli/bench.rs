@@ -1,8 +1,8 @@
 //! `steward bench queue|refresh|metrics`: runs a benchmark and prints its JSON.
 
 use crate::bench::{
-    MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, run_metrics_bench,
-    run_queue_bench, run_refresh_bench,
+    MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, SoakBenchOptions,
+    run_metrics_bench, run_queue_bench, run_refresh_bench, run_soak_bench,
 };
 use crate::settings::Settings;
 
@@ -115,6 +115,54 @@ pub(super) fn metrics(settings: Settings, args: MetricsBenchArgs) -> anyhow::Res
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_metrics_bench(settings, options))?;
+    print_report(&report, args.json)
+}
+
+/// Options of `steward bench soak`.
+#[derive(Debug, clap::Args)]
+pub struct SoakBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// How long the node runs.
+    #[arg(long, default_value_t = 30.0)]
+    pub minutes: f64,
+    /// Pods in the simulated cluster (100 per node).
+    #[arg(long, default_value_t = 1_000)]
+    pub pods: usize,
+    /// Cluster changes per second (pods created, deleted, restarted, relabelled…).
+    #[arg(long, default_value_t = 5.0)]
+    pub churn: f64,
+    /// Minutes left out of the slope; default a fifth of the run, at most 5.
+    #[arg(long)]
+    pub warmup: Option<f64>,
+    /// Print only the JSON (progress lines go to stderr either way).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn soak(settings: Settings, args: SoakBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    anyhow::ensure!(
+        args.minutes.is_finite() && args.minutes > 0.0,
+        "--minutes must be a positive number"
+    );
+    anyhow::ensure!(
+        args.churn.is_finite() && args.churn >= 0.0,
+        "--churn must be a non-negative number"
+    );
+    let options = SoakBenchOptions {
+        database: args.database,
+        minutes: args.minutes,
+        pods: args.pods.max(1),
+        churn: args.churn,
+        warmup_minutes: args.warmup.unwrap_or((args.minutes / 5.0).min(5.0)),
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(run_soak_bench(options))?;
     print_report(&report, args.json)
 }
 

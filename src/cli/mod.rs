@@ -85,6 +85,8 @@ pub enum BenchCommand {
     Refresh(Box<bench::RefreshBenchArgs>),
     /// C&U against a simulated cluster's Prometheus: captures/s, rows/s, rollups, backlog.
     Metrics(Box<bench::MetricsBenchArgs>),
+    /// A node on a churning simulated cluster for N minutes: RSS over time and its slope.
+    Soak(Box<bench::SoakBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +136,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Metrics(args),
         } => bench::metrics(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Soak(args),
+        } => bench::soak(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
         Command::Metrics { command } => metrics::run(settings, command),

@@ -3,8 +3,8 @@
 //!
 //! PostgreSQL comes from `STEWARD_TEST_PG` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it is unreachable the
-//! PostgreSQL half of a test is skipped with a note — unless `CI=true`, where a
-//! missing PostgreSQL fails the test.
+//! PostgreSQL half of a test fails, saying so: a test whose dependency is missing is
+//! never reported `ok` (`scripts/test`, the README's test command, starts it).
 
 #![allow(dead_code)]
 
@@ -35,16 +35,14 @@ macro_rules! both_backends {
 
             #[test]
             fn sqlite() {
-                let db = $crate::common::TestDb::new($crate::common::Backend::Sqlite)
-                    .expect("sqlite is always available");
+                let db = $crate::common::TestDb::new($crate::common::Backend::Sqlite);
                 ($body)(db);
             }
 
             #[test]
             fn postgres() {
-                if let Some(db) = $crate::common::TestDb::new($crate::common::Backend::Postgres) {
-                    ($body)(db);
-                }
+                let db = $crate::common::TestDb::new($crate::common::Backend::Postgres);
+                ($body)(db);
             }
         }
     };
@@ -53,12 +51,6 @@ macro_rules! both_backends {
 fn pg_admin_url() -> String {
     std::env::var("STEWARD_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
 }
 
 /// A fresh, empty database for one test; PostgreSQL databases are dropped afterwards.
@@ -70,48 +62,44 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// `None` when PostgreSQL is wanted but unreachable outside CI (the test is skipped).
-    pub fn new(backend: Backend) -> Option<Self> {
+    /// A fresh database; panics (the test fails) when PostgreSQL is unreachable.
+    pub fn new(backend: Backend) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("region.sqlite3").display());
-                Some(Self {
+                Self {
                     backend,
                     url,
                     pg_name: None,
                     dir,
-                })
+                }
             }
             Backend::Postgres => {
                 let admin = pg_admin_url();
-                let mut conn = match PgConnection::establish(&admin) {
-                    Ok(c) => c,
-                    Err(e) if in_ci() => {
-                        panic!("CI=true and PostgreSQL is unreachable at {admin}: {e}")
-                    }
-                    Err(e) => {
-                        eprintln!("skipping the PostgreSQL half: {admin} unreachable ({e})");
-                        return None;
-                    }
-                };
+                let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL is unreachable at {admin} ({e}): run scripts/test, or set \
+                         STEWARD_TEST_PG to a server where databases can be created"
+                    )
+                });
                 let name = format!("steward_t_{}", uuid::Uuid::new_v4().simple());
                 conn.batch_execute(&format!("CREATE DATABASE {name}"))
                     .expect("create test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-                Some(Self {
+                Self {
                     backend,
                     url: format!("{base}/{name}"),
                     pg_name: Some(name),
                     dir,
-                })
+                }
             }
         }
     }
 
     /// Another fresh database of the same backend (for multi-region tests).
     pub fn sibling(&self) -> Self {
-        Self::new(self.backend).expect("second database")
+        Self::new(self.backend)
     }
 
     /// A new data directory for one node.

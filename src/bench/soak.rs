@@ -1,0 +1,203 @@
+//! `steward bench soak`: does a node's memory stay flat? A real `steward start` child
+//! process (the node as users run it) on a fresh database, refreshing and measuring a
+//! simulated cluster that keeps changing (a `steward simulate` child, so the node's RSS
+//! is its own), for `--minutes`. Its RSS is sampled every 10 s; after a warm-up the
+//! slope of a least-squares line through the samples is the figure: memory that grows
+//! without bound shows as a slope that does not vanish.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::database::BenchDatabase;
+use super::rss::rss_kib_of;
+use super::sim_process::SimProcess;
+
+/// What to soak.
+#[derive(Debug, Clone)]
+pub struct SoakBenchOptions {
+    /// `postgres://…` server to create the database on; `None`: SQLite.
+    pub database: Option<String>,
+    pub minutes: f64,
+    pub pods: usize,
+    /// Cluster changes per second.
+    pub churn: f64,
+    /// Minutes excluded from the slope (caches filling, first captures).
+    pub warmup_minutes: f64,
+}
+
+/// How often RSS is sampled.
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+
+/// The `steward start` child, stopped on drop.
+struct NodeProcess {
+    child: Child,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        // SAFETY: sending SIGTERM to our own child; its pid is valid until we wait on it.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `steward start` on `database` in `dir`; answers its process and base URL.
+fn start_node(
+    database: &BenchDatabase,
+    dir: &std::path::Path,
+) -> anyhow::Result<(NodeProcess, String)> {
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .arg("start")
+        .env("STEWARD__DATABASE__URL", database.url_text())
+        .env("STEWARD__SERVER__DATA_DIR", dir)
+        .env("STEWARD__SERVER__NAME", "soak")
+        .env("STEWARD__WEB__PORT", "0")
+        // As the demo does: captures within a minute rather than three.
+        .env("STEWARD__METRICS__COORDINATOR_INTERVAL", "20s")
+        .env("STEWARD__QUEUE__LOG_MESSAGES", "false")
+        .env("STEWARD__LOG__FORMAT", "text")
+        .env("STEWARD__LOG__LEVEL", "info")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the node has no stderr"))?;
+    let node = NodeProcess { child };
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let Some(line) = lines.next() else {
+            anyhow::bail!("the node exited before listening");
+        };
+        let line = line?;
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on ".len()..];
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((node, url))
+}
+
+/// Slope of the least-squares line through `(x, y)` points (y per unit of x).
+pub fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mean_x = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let cov: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
+    let var: f64 = points.iter().map(|p| (p.0 - mean_x).powi(2)).sum();
+    if var == 0.0 { 0.0 } else { cov / var }
+}
+
+/// Runs the soak and answers its report.
+pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> {
+    let nodes = options.pods.div_ceil(100).max(1);
+    let pods_per_node = options.pods.div_ceil(nodes).max(1);
+    let sim = SimProcess::spawn_churning(nodes, pods_per_node, options.churn)?;
+    let database = BenchDatabase::create(options.database.as_deref())?;
+    let dir = database.dir().join("node");
+    std::fs::create_dir_all(&dir)?;
+    let (node, url) = start_node(&database, &dir)?;
+    let pid = node.child.id().to_string();
+    let http = reqwest::Client::new();
+    let added = http
+        .post(format!("{url}/api/providers"))
+        .json(&json!({"name": "soak", "api_url": sim.url, "prometheus_url": sim.url}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        added.status().as_u16() == 201,
+        "adding the provider failed: {}",
+        added.status()
+    );
+    eprintln!(
+        "bench: soaking a node ({} pods churning {}/s, {}) for {} min",
+        nodes * pods_per_node,
+        options.churn,
+        database.url.masked(),
+        options.minutes
+    );
+    let started = Instant::now();
+    let total = Duration::from_secs_f64(options.minutes * 60.0);
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    loop {
+        let minute = started.elapsed().as_secs_f64() / 60.0;
+        let rss_mb = rss_kib_of(&pid) as f64 / 1024.0;
+        anyhow::ensure!(rss_mb > 0.0, "the node exited during the soak");
+        samples.push((minute, rss_mb));
+        if started.elapsed() >= total {
+            break;
+        }
+        tokio::time::sleep(SAMPLE_EVERY.min(total.saturating_sub(started.elapsed()))).await;
+    }
+    let after_warmup: Vec<(f64, f64)> = samples
+        .iter()
+        .copied()
+        .filter(|(m, _)| *m >= options.warmup_minutes)
+        .collect();
+    let per_minute: Vec<Value> = samples
+        .iter()
+        .filter(|(m, _)| (m * 6.0).round() as i64 % 6 == 0)
+        .map(|(m, r)| json!({"minute": (m * 10.0).round() / 10.0, "rss_mb": (r * 10.0).round() / 10.0}))
+        .collect();
+    let health = match http.get(format!("{url}/api/metrics/health")).send().await {
+        Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    };
+    let first = after_warmup.first().map_or(0.0, |p| p.1);
+    let last = after_warmup.last().map_or(0.0, |p| p.1);
+    let peak = samples.iter().map(|p| p.1).fold(0.0, f64::max);
+    drop(node);
+    Ok(json!({
+        "bench": "soak",
+        "database": if options.database.is_some() { "postgresql" } else { "sqlite" },
+        "pods": nodes * pods_per_node,
+        "churn_per_s": options.churn,
+        "minutes": options.minutes,
+        "warmup_minutes": options.warmup_minutes,
+        "rss_start_mb": (first * 10.0).round() / 10.0,
+        "rss_end_mb": (last * 10.0).round() / 10.0,
+        "rss_peak_mb": (peak * 10.0).round() / 10.0,
+        "rss_slope_mb_per_hour": (slope(&after_warmup) * 60.0 * 100.0).round() / 100.0,
+        "samples_per_minute": per_minute,
+        "metrics_health": health,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slope;
+
+    #[test]
+    fn slope_of_a_line_and_of_noise() {
+        let line: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 3.0 + 2.0 * i as f64)).collect();
+        assert!((slope(&line) - 2.0).abs() < 1e-9);
+        let flat = [(0.0, 5.0), (1.0, 6.0), (2.0, 5.0), (3.0, 6.0)];
+        assert!(slope(&flat).abs() < 0.5);
+        assert_eq!(slope(&[(1.0, 1.0)]), 0.0);
+    }
+}
