@@ -104,6 +104,105 @@ fn settings_check_prints_effective_settings_with_secrets_masked() {
     assert!(stdout.contains("count: 5"), "{stdout}");
 }
 
+/// Read-only and other commands run from any directory never create a region: with no
+/// database where the settings point, they fail naming the file and where settings
+/// come from, and leave nothing behind.
+#[test]
+fn the_cli_never_creates_an_empty_database() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("home");
+    let env = [("XDG_CONFIG_HOME", home.path().display().to_string())];
+    for args in [
+        vec!["status"],
+        vec!["queue", "stats"],
+        vec!["provider", "list"],
+        vec!["metrics", "health"],
+        vec!["queue", "put", "Metrics.capture"],
+    ] {
+        let out = common::steward_in(cwd.path(), &args, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("no region database at"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("STEWARD_SETTINGS"), "{stderr}");
+    }
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
+/// Without --settings or STEWARD_SETTINGS, the user's settings file is found.
+#[test]
+fn the_default_settings_file_is_found() {
+    let home = tempfile::tempdir().expect("home");
+    let data = home.path().join("region-data");
+    write_file(
+        &home.path().join("steward").tap_create(),
+        "steward.yaml",
+        &format!("server:\n  data_dir: {}\n  zone: found\n", data.display()),
+    );
+    let out = steward(
+        &["settings", "check"],
+        &[("XDG_CONFIG_HOME", home.path().display().to_string())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("zone: found"), "{stdout}");
+    assert!(stdout.contains("steward.yaml"), "{stdout}");
+}
+
+trait TapCreate {
+    fn tap_create(self) -> Self;
+}
+
+impl TapCreate for std::path::PathBuf {
+    fn tap_create(self) -> Self {
+        std::fs::create_dir_all(&self).expect("create dir");
+        self
+    }
+}
+
+/// A benchmark run from a directory leaves no file in it.
+#[test]
+fn a_bench_leaves_no_files_in_the_working_directory() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let out = common::steward_in(
+        cwd.path(),
+        &[
+            "bench",
+            "queue",
+            "--messages",
+            "2000",
+            "--seconds",
+            "1",
+            "--rate",
+            "500",
+            "--light-rate",
+            "200",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(cwd.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "files left behind: {left:?}");
+}
+
 #[test]
 fn version_is_printed() {
     let out = steward(&["--version"], &[]);

@@ -3,7 +3,6 @@
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::provider::connect;
 use crate::metrics::coordinator::{CaptureScope, queue_captures};
 use crate::metrics::health::health;
 use crate::metrics::purge::purge;
@@ -54,7 +53,7 @@ fn parse_type(value: &str) -> anyhow::Result<CaptureType> {
 }
 
 pub(super) fn run(settings: Settings, command: MetricsCommand) -> anyhow::Result<()> {
-    let db = connect(&settings)?;
+    let db = super::region_db::open_existing(&settings)?;
     match command {
         MetricsCommand::Backfill {
             provider,

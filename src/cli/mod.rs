@@ -6,6 +6,7 @@ mod metrics;
 mod migrate;
 mod provider;
 mod queue;
+mod region_db;
 mod settings_check;
 mod simulate;
 mod start;

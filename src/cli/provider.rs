@@ -6,10 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::migrate::quiet;
 use super::table::Table;
 use crate::crypto::KeyRing;
-use crate::db::Db;
 use crate::inventory::inventory_counts;
 use crate::providers::{
     ProviderInput, ProviderView, delete_provider, find_provider, insert_provider, list_providers,
@@ -88,12 +86,6 @@ pub struct AddArgs {
     pub json: bool,
 }
 
-pub(super) fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    crate::telemetry::init(&quiet(settings));
-    Db::connect(&settings.database)
-        .with_context(|| format!("connecting to {}", settings.database.url.masked()))
-}
-
 /// Runs an async step (queueing) from the CLI.
 fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
     Ok(tokio::runtime::Builder::new_current_thread()
@@ -156,7 +148,7 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
     };
     let valid = input.validate()?;
     let keys = KeyRing::load_or_create(&settings.server.key_file)?;
-    let db = connect(settings)?;
+    let db = super::region_db::open_existing(settings)?;
     let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, provider.id))?;
     let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
@@ -180,7 +172,7 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
 }
 
 fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let db = connect(settings)?;
+    let db = super::region_db::open_existing(settings)?;
     let all = db.with_conn(list_providers)?;
     let views: Vec<ProviderView> = all.iter().map(|(p, z)| ProviderView::new(p, z)).collect();
     if json {
@@ -214,7 +206,7 @@ fn list(settings: &Settings, json: bool) -> anyhow::Result<()> {
 }
 
 fn show(settings: &Settings, id: i64, json: bool) -> anyhow::Result<()> {
-    let db = connect(settings)?;
+    let db = super::region_db::open_existing(settings)?;
     let ((provider, zone), counts, refreshes) = db.with_conn(|c| {
         Ok((
             find_provider(c, id)?,
@@ -282,7 +274,7 @@ fn show(settings: &Settings, id: i64, json: bool) -> anyhow::Result<()> {
 }
 
 fn refresh(settings: &Settings, id: i64) -> anyhow::Result<()> {
-    let db = connect(settings)?;
+    let db = super::region_db::open_existing(settings)?;
     let (_, zone) = db.with_conn(|c| find_provider(c, id))?;
     let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
     let outcome = block_on(queue_refresh(
@@ -303,7 +295,7 @@ fn refresh(settings: &Settings, id: i64) -> anyhow::Result<()> {
 }
 
 fn remove(settings: &Settings, id: i64, yes: bool) -> anyhow::Result<()> {
-    let db = connect(settings)?;
+    let db = super::region_db::open_existing(settings)?;
     let (provider, _) = db.with_conn(|c| find_provider(c, id))?;
     if !yes {
         anyhow::bail!(

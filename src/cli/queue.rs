@@ -2,9 +2,7 @@
 
 use anyhow::Context;
 
-use super::migrate::quiet;
 use super::table::Table;
-use crate::db::Db;
 use crate::queue::{MessageState, NewMessage, QueueCounts, log_put, put, queue_counts};
 use crate::settings::{Settings, parse_duration};
 
@@ -42,14 +40,8 @@ pub struct PutArgs {
     pub timeout: Option<String>,
 }
 
-fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    crate::telemetry::init(&quiet(settings));
-    Db::connect(&settings.database)
-        .with_context(|| format!("connecting to {}", settings.database.url.masked()))
-}
-
 pub(super) fn stats(settings: Settings, json: bool) -> anyhow::Result<()> {
-    let db = connect(&settings)?;
+    let db = super::region_db::open_existing(&settings)?;
     let counts = db
         .with_conn(queue_counts)
         .context("reading the queue (has a node been started or `steward migrate` run?)")?;
@@ -140,7 +132,7 @@ pub(super) fn put_message(settings: Settings, a: PutArgs) -> anyhow::Result<()> 
         m = m.with_timeout_s(i32::try_from(t.as_secs()).unwrap_or(i32::MAX))?;
     }
     m.validate(settings.queue.max_args_bytes)?;
-    let db = connect(&settings)?;
+    let db = super::region_db::open_existing(&settings)?;
     let id = db.with_conn(|c| put(c, &m))?;
     if settings.queue.log_messages {
         log_put(id, &m, "put");

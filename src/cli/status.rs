@@ -2,19 +2,13 @@
 //! zones, servers (status, heartbeat age, RSS, CPU, master) and their roles, active
 //! and inactive. `--json` prints the same for machines.
 
-use anyhow::Context;
-
-use super::migrate::quiet;
 use super::table::Table;
-use crate::db::Db;
 use crate::region::{RegionView, load_region_view};
 use crate::settings::{Settings, format_size};
 use crate::workers::{WorkerView, list_workers};
 
 pub(super) fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
-    crate::telemetry::init(&quiet(&settings));
-    let db = Db::connect(&settings.database)
-        .with_context(|| format!("connecting to {}", settings.database.url.masked()))?;
+    let db = super::region_db::open_existing(&settings)?;
     let (view, workers) = db
         .with_conn(|c| Ok((load_region_view(c)?, list_workers(c)?)))
         .map_err(|e| {

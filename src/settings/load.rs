@@ -47,13 +47,31 @@ pub struct Settings {
     pub layers: Vec<String>,
 }
 
+/// Where a node's settings file is looked for when neither `--settings` nor
+/// `STEWARD_SETTINGS` names one, in order: the user's
+/// (`$XDG_CONFIG_HOME/steward/steward.yaml`, else `~/.config/steward/steward.yaml`),
+/// then the machine's (`/etc/steward/steward.yaml`). The first that exists is used.
+pub fn default_settings_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(home) = config_home {
+        files.push(home.join("steward").join("steward.yaml"));
+    }
+    files.push(PathBuf::from("/etc/steward/steward.yaml"));
+    files
+}
+
 impl Settings {
-    /// Loads the defaults, the given file and the process environment.
+    /// Loads the defaults, the given file (or else the first of
+    /// [`default_settings_files`] that exists) and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        Self::load_from(SettingsSources {
-            file: file.map(Path::to_path_buf),
-            env: None,
-        })
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| default_settings_files().into_iter().find(|f| f.is_file()));
+        Self::load_from(SettingsSources { file, env: None })
     }
 
     /// Loads from explicit sources (tests pass a fake environment).

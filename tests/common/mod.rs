@@ -135,6 +135,16 @@ pub fn steward(args: &[&str], env: &[(&str, String)]) -> Output {
     cmd.output().expect("run steward")
 }
 
+/// Runs `steward ARGS` with `env` in the working directory `cwd`, and waits for it.
+pub fn steward_in(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(binary());
+    cmd.current_dir(cwd).args(args).env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run steward")
+}
+
 /// How to start a node.
 #[derive(Clone)]
 pub struct NodeConfig {
