@@ -3,7 +3,9 @@
 //! simulated cluster that keeps changing (a `steward simulate` child, so the node's RSS
 //! is its own), for `--minutes`. Its RSS is sampled every 10 s; after a warm-up the
 //! slope of a least-squares line through the samples is the figure: memory that grows
-//! without bound shows as a slope that does not vanish.
+//! without bound shows as a slope that does not vanish. The node's live Rust heap (from
+//! its heartbeat) is reported beside it, to tell a leak (the heap grows) from memory
+//! the allocator keeps (RSS grows, the heap does not).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -100,6 +102,21 @@ fn start_node(
     Ok((node, url))
 }
 
+/// The node's live Rust heap as its last heartbeat recorded it, MiB.
+async fn heap_mb(http: &reqwest::Client, url: &str) -> Option<f64> {
+    let servers: Value = http
+        .get(format!("{url}/api/servers"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    servers["resources"][0]["memory_heap"]
+        .as_f64()
+        .map(|b| b / (1024.0 * 1024.0))
+}
+
 /// Slope of the least-squares line through `(x, y)` points (y per unit of x).
 pub fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -144,11 +161,15 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
     let started = Instant::now();
     let total = Duration::from_secs_f64(options.minutes * 60.0);
     let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut heap: Vec<(f64, f64)> = Vec::new();
     loop {
         let minute = started.elapsed().as_secs_f64() / 60.0;
         let rss_mb = rss_kib_of(&pid) as f64 / 1024.0;
         anyhow::ensure!(rss_mb > 0.0, "the node exited during the soak");
         samples.push((minute, rss_mb));
+        if let Some(h) = heap_mb(&http, &url).await {
+            heap.push((minute, h));
+        }
         if started.elapsed() >= total {
             break;
         }
@@ -159,10 +180,19 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         .copied()
         .filter(|(m, _)| *m >= options.warmup_minutes)
         .collect();
+    let round = |x: f64| (x * 10.0).round() / 10.0;
     let per_minute: Vec<Value> = samples
         .iter()
-        .filter(|(m, _)| (m * 6.0).round() as i64 % 6 == 0)
-        .map(|(m, r)| json!({"minute": (m * 10.0).round() / 10.0, "rss_mb": (r * 10.0).round() / 10.0}))
+        .zip(heap.iter().map(Some).chain(std::iter::repeat(None)))
+        .filter(|((m, _), _)| (m * 6.0).round() as i64 % 6 == 0)
+        .map(|((m, r), h)| {
+            json!({"minute": round(*m), "rss_mb": round(*r), "heap_mb": h.map(|h| round(h.1))})
+        })
+        .collect();
+    let heap_after: Vec<(f64, f64)> = heap
+        .iter()
+        .copied()
+        .filter(|(m, _)| *m >= options.warmup_minutes)
         .collect();
     let health = match http.get(format!("{url}/api/metrics/health")).send().await {
         Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
@@ -183,6 +213,8 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         "rss_end_mb": (last * 10.0).round() / 10.0,
         "rss_peak_mb": (peak * 10.0).round() / 10.0,
         "rss_slope_mb_per_hour": (slope(&after_warmup) * 60.0 * 100.0).round() / 100.0,
+        "heap_end_mb": heap_after.last().map(|h| round(h.1)),
+        "heap_slope_mb_per_hour": (slope(&heap_after) * 60.0 * 100.0).round() / 100.0,
         "samples_per_minute": per_minute,
         "metrics_health": health,
     }))

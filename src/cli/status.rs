@@ -65,6 +65,7 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
             "MASTER",
             "HEARTBEAT",
             "RSS",
+            "HEAP",
             "CPU",
             "URL",
         ]);
@@ -77,6 +78,7 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
                 if s.is_master { "yes" } else { "" }.to_string(),
                 s.heartbeat_age_s.map(age).unwrap_or_else(|| "never".into()),
                 format_size(s.memory_rss.max(0) as u64),
+                format_size(s.memory_heap.max(0) as u64),
                 format!("{:.1}%", s.cpu_percent),
                 s.url.clone(),
             ]);

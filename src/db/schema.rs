@@ -34,6 +34,7 @@ diesel::table! {
         stopped_on -> Nullable<Timestamp>,
         last_heartbeat -> Nullable<Timestamp>,
         memory_rss -> BigInt,
+        memory_heap -> BigInt,
         cpu_percent -> Double,
         is_master -> Bool,
         url -> Text,

@@ -13,6 +13,9 @@ pub struct ProcessSample {
     pub rss_bytes: u64,
     /// CPU use since the previous sample, % of one core (may exceed 100 on many cores).
     pub cpu_percent: f64,
+    /// Heap allocated through Rust and still live, bytes (0 without the accounting
+    /// allocator). RSS well above it is memory the allocator keeps or C libraries hold.
+    pub heap_bytes: u64,
 }
 
 /// Samples the current process; keep one alive and call [`ProcessSampler::sample`].
@@ -67,6 +70,7 @@ impl ProcessSampler {
         ProcessSample {
             rss_bytes: process.memory(),
             cpu_percent,
+            heap_bytes: crate::workers::memory::total_live_bytes().max(0) as u64,
         }
     }
 }

@@ -265,14 +265,12 @@ async fn beat_loop(r: Registry, ctx: ComponentContext) -> Result<(), String> {
         let (db, id, policy) = (r.db.clone(), r.server_id, r.config.policy);
         let judge = r.may_judge_others();
         let beat = db.run(move |conn| {
-            region::heartbeat(
-                conn,
-                id,
-                sample.rss_bytes as i64,
-                sample.cpu_percent,
-                &policy,
-                judge,
-            )
+            let figures = region::ProcessFigures {
+                rss_bytes: sample.rss_bytes as i64,
+                heap_bytes: sample.heap_bytes as i64,
+                cpu_percent: sample.cpu_percent,
+            };
+            region::heartbeat(conn, id, &figures, &policy, judge)
         });
         tokio::pin!(beat);
         let result = loop {

@@ -159,6 +159,14 @@ pub struct HeartbeatOutcome {
     pub was_not_responding: bool,
 }
 
+/// What a heartbeat records of the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessFigures {
+    pub rss_bytes: i64,
+    pub heap_bytes: i64,
+    pub cpu_percent: f64,
+}
+
 /// The timing rules a heartbeat applies.
 #[derive(Debug, Clone, Copy)]
 pub struct HeartbeatPolicy {
@@ -183,8 +191,7 @@ pub struct HeartbeatPolicy {
 pub fn heartbeat(
     conn: &mut DbConnection,
     id: i64,
-    rss_bytes: i64,
-    cpu_percent: f64,
+    sample: &ProcessFigures,
     policy: &HeartbeatPolicy,
     may_judge_others: bool,
 ) -> Result<HeartbeatOutcome, DbError> {
@@ -210,8 +217,9 @@ pub fn heartbeat(
         diesel::update(servers::table.find(id))
             .set((
                 servers::last_heartbeat.eq(Some(now)),
-                servers::memory_rss.eq(rss_bytes),
-                servers::cpu_percent.eq(cpu_percent),
+                servers::memory_rss.eq(sample.rss_bytes),
+                servers::memory_heap.eq(sample.heap_bytes),
+                servers::cpu_percent.eq(sample.cpu_percent),
                 servers::status.eq(&status),
             ))
             .execute(conn)?;

@@ -73,6 +73,8 @@ pub struct ServerView {
     pub heartbeat_age_s: Option<f64>,
     /// Resident set size in bytes at the last heartbeat.
     pub memory_rss: i64,
+    /// Heap allocated through Rust and live at the last heartbeat, bytes.
+    pub memory_heap: i64,
     /// CPU use (% of one core) over the last heartbeat interval.
     pub cpu_percent: f64,
     pub is_master: bool,
@@ -136,6 +138,7 @@ type ServerRow = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
     i64,
+    i64,
     f64,
     bool,
     String,
@@ -174,6 +177,7 @@ pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> 
             servers::stopped_on,
             servers::last_heartbeat,
             servers::memory_rss,
+            servers::memory_heap,
             servers::cpu_percent,
             servers::is_master,
             servers::url,
@@ -224,9 +228,10 @@ pub fn load_region_view(conn: &mut DbConnection) -> Result<RegionView, DbError> 
                 last_heartbeat: r.10,
                 heartbeat_age_s: r.10.map(|t| (now - t).num_milliseconds() as f64 / 1000.0),
                 memory_rss: r.11,
-                cpu_percent: r.12,
-                is_master: r.13,
-                url: r.14,
+                memory_heap: r.12,
+                cpu_percent: r.13,
+                is_master: r.14,
+                url: r.15,
                 roles,
                 components,
             }

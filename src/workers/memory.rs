@@ -124,6 +124,12 @@ pub fn live_bytes(slot: u16) -> i64 {
     LIVE[slot as usize % MAX_SLOTS].0.load(Ordering::Relaxed)
 }
 
+/// Live heap bytes of the whole process allocated through Rust (every slot); C
+/// libraries that call `malloc` themselves (SQLite, libpq) are not counted.
+pub fn total_live_bytes() -> i64 {
+    LIVE.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+}
+
 /// A fresh slot for a new worker incarnation (slots are reused round-robin past
 /// `MAX_SLOTS`; a reused slot starts from what its previous owner left live).
 pub fn allocate_slot() -> u16 {

@@ -12,3 +12,7 @@ CREATE TABLE server_components (
     last_exit_on TIMESTAMP,
     UNIQUE (server_id, name)
 );
+
+-- Heap allocated through Rust and still live (the accounting allocator's total), beside
+-- the RSS: RSS far above it is memory the allocator keeps or C libraries hold.
+ALTER TABLE servers ADD COLUMN memory_heap BIGINT NOT NULL DEFAULT 0;
