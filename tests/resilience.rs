@@ -519,3 +519,46 @@ both_backends!(a_port_in_use_stops_the_start_cleanly, |db: TestDb| {
         assert_eq!(servers, 0, "a failed start left a server row");
     }
 });
+
+/// A data directory that is a file, and a database that refuses the node: one line
+/// each, exit codes 4 and 5, no panic.
+#[test]
+fn unusable_data_directory_and_refused_database_stop_the_start_cleanly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = common::write_file(dir.path(), "not-a-dir", "x");
+    let out = common::steward(
+        &["start"],
+        &[
+            ("STEWARD__SERVER__DATA_DIR", file.display().to_string()),
+            ("STEWARD__WEB__PORT", "0".into()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("is not a directory"), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
+
+    let admin = std::env::var("STEWARD_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let out = common::steward(
+        &["start"],
+        &[
+            (
+                "STEWARD__SERVER__DATA_DIR",
+                dir.path().join("node").display().to_string(),
+            ),
+            (
+                "STEWARD__DATABASE__URL",
+                format!("{base}/steward_no_such_database"),
+            ),
+            ("STEWARD__DATABASE__CONNECT_TIMEOUT", "1s".into()),
+            ("STEWARD__WEB__PORT", "0".into()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("database refused"), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
+}

@@ -10,6 +10,9 @@
 //!    nodes consume; measures the rate actually completed and put-to-start latency.
 //! 3. **unsaturated** — the same at `--light-rate`, well under capacity: the
 //!    put-to-start latency a user sees when the region keeps up.
+//! 4. with `--backlog N`: N messages put for a role no bench node runs (`reporting`),
+//!    then the unsaturated run again — what such a backlog costs everyone else — and
+//!    the time `/api/queue/stats`' counting takes with and without it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +36,12 @@ pub struct QueueBenchOptions {
     pub seconds: u64,
     pub rate: usize,
     pub light_rate: usize,
+    /// Messages waiting for a role nobody runs, for the fourth scenario (0: skip it).
+    pub backlog: usize,
 }
+
+/// The role the backlog waits for; bench nodes never run it.
+const UNSERVED_ROLE: &str = "reporting";
 
 /// One scenario's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +66,21 @@ fn settings_for(base: &Settings, url: &crate::settings::DatabaseUrl, index: usiz
     s.queue.completion_batch = 2000;
     s.queue.completion_flush = Duration::from_millis(10);
     s.queue.poll_interval = Duration::from_millis(500);
+    s.roles.enabled.retain(|r| r != UNSERVED_ROLE);
+    s.roles.primary.retain(|r| r != UNSERVED_ROLE);
     s
+}
+
+/// Median time of counting the queue for its statistics, ms.
+async fn stats_ms(db: &Db) -> anyhow::Result<f64> {
+    let mut times = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        db.run(crate::queue::queue_counts).await?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }
 
 fn noop() -> anyhow::Result<NewMessage> {
@@ -197,6 +219,42 @@ pub async fn run_queue_bench(
         "bench: unsaturated p99 put-to-start {:.1} ms",
         unsaturated.put_to_start_p99_ms
     );
+    let stats_empty_ms = stats_ms(&db).await?;
+    let with_backlog = if options.backlog > 0 {
+        let mut left = options.backlog;
+        while left > 0 {
+            let n = left.min(20_000);
+            let batch: Vec<NewMessage> = (0..n)
+                .map(|_| Ok(noop()?.with_role(UNSERVED_ROLE)?))
+                .collect::<anyhow::Result<_>>()?;
+            db.run(move |c| put_many(c, &batch)).await?;
+            left -= n;
+        }
+        eprintln!(
+            "bench: {} messages waiting for {UNSERVED_ROLE}, which no node runs",
+            options.backlog
+        );
+        let stats_backlog_ms = stats_ms(&db).await?;
+        let run = steady(
+            &db,
+            &nodes,
+            &sampler,
+            options.light_rate,
+            options.seconds.min(10),
+        )
+        .await?;
+        eprintln!(
+            "bench: beside the backlog, p50 / p99 put-to-start {:.1} / {:.1} ms",
+            run.put_to_start_p50_ms, run.put_to_start_p99_ms
+        );
+        json!({
+            "backlog": options.backlog,
+            "unsaturated": run,
+            "stats_ms": stats_backlog_ms,
+        })
+    } else {
+        serde_json::Value::Null
+    };
 
     for node in &nodes {
         let _ = node
@@ -216,6 +274,8 @@ pub async fn run_queue_bench(
         "burn_down": burn_down,
         "sustained": sustained,
         "unsaturated": unsaturated,
+        "stats_ms": stats_empty_ms,
+        "with_unserved_backlog": with_backlog,
         "messages_per_sec": burn_down.messages_per_sec,
         "put_to_start_p50_ms": unsaturated.put_to_start_p50_ms,
         "put_to_start_p99_ms": unsaturated.put_to_start_p99_ms,
@@ -275,7 +335,9 @@ async fn clear_queue(db: &Db) -> anyhow::Result<()> {
     db.run(|c| {
         match c {
             crate::db::DbConnection::Postgresql(pg) => {
-                diesel::sql_query("TRUNCATE queue_messages").execute(pg)?;
+                // TRUNCATE fires no row or statement triggers: reset the counters too.
+                diesel::sql_query("TRUNCATE queue_messages, queue_counters, queue_counter_deltas")
+                    .execute(pg)?;
             }
             crate::db::DbConnection::Sqlite(lite) => {
                 diesel::delete(crate::db::schema::queue_messages::table).execute(lite)?;

@@ -28,6 +28,9 @@ pub struct QueueBenchArgs {
     /// Messages per second in the unsaturated (latency) run.
     #[arg(long, default_value_t = 2_000)]
     pub light_rate: usize,
+    /// Messages put for a role no node runs before an unsaturated run again (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub backlog: usize,
     /// Print only the JSON (progress lines go to stderr either way).
     #[arg(long)]
     pub json: bool,
@@ -44,6 +47,7 @@ pub(super) fn queue(settings: Settings, args: QueueBenchArgs) -> anyhow::Result<
         seconds: args.seconds,
         rate: args.rate,
         light_rate: args.light_rate,
+        backlog: args.backlog,
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_queue_bench(settings, options))?;

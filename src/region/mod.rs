@@ -10,7 +10,7 @@ mod view;
 pub use role_assignment::{assign_roles, deactivate_roles};
 pub use role_leases::sync_roles;
 pub use server_record::{
-    HeartbeatOutcome, HeartbeatPolicy, ProcessFigures, ServerIdentity, ServerStatus, heartbeat, register,
-    set_status, set_url,
+    HeartbeatOutcome, HeartbeatPolicy, ProcessFigures, ServerIdentity, ServerStatus, heartbeat,
+    register, set_status, set_url,
 };
 pub use view::{RegionView, RoleAssignmentView, ServerView, ZoneView, load_region_view};
