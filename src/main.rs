@@ -6,6 +6,7 @@ static ALLOCATOR: steward::workers::memory::AccountingAllocator =
     steward::workers::memory::AccountingAllocator;
 
 fn main() -> std::process::ExitCode {
+    steward::workers::memory::tune_system_allocator();
     steward::tls::init_process();
     steward::cli::main()
 }

@@ -128,10 +128,7 @@ fn the_cli_never_creates_an_empty_database() {
         );
         assert!(stderr.contains("STEWARD_SETTINGS"), "{stderr}");
     }
-    let left: Vec<_> = std::fs::read_dir(cwd.path())
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let left = common::files_in(cwd.path());
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 
@@ -196,10 +193,7 @@ fn a_bench_leaves_no_files_in_the_working_directory() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let left: Vec<_> = std::fs::read_dir(cwd.path())
-        .expect("read dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
+    let left = common::files_in(cwd.path());
     assert!(left.is_empty(), "files left behind: {left:?}");
 }
 

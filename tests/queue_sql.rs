@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::{TestDb, lib_db};
+use common::{TestDb, counter, lib_db};
 use steward::db::Db;
 use steward::queue::{
     ClaimSpec, Completion, DedupKey, MessageState, MessageUpdate, NewMessage, PutOutcome, claim,
@@ -369,20 +369,6 @@ fn counting_hook() -> steward::queue::CommitHook {
         .execute(c)?;
         Ok(())
     })
-}
-
-fn counter(db: &Db, name: &str) -> i64 {
-    db.with_conn(|c| {
-        use diesel::prelude::*;
-        use steward::db::schema::diagnostic_counters as dc;
-        Ok(dc::table
-            .filter(dc::name.eq(name))
-            .select(dc::value)
-            .first::<i64>(c)
-            .optional()?
-            .unwrap_or(0))
-    })
-    .expect("counter")
 }
 
 fn state_of(db: &Db, id: i64) -> (String, String) {

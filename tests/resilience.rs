@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, DbProxy, Node, TestDb, lib_db, me, put, queue_node, wait_state, wait_until};
+use common::{
+    Backend, DbProxy, Node, TestDb, counter, lib_db, me, put, queue_node, wait_state, wait_until,
+};
 use serde_json::{Value, json};
 use steward::db::Db;
 use steward::queue::{NewMessage, put_many};
@@ -27,20 +29,6 @@ fn states(db: &Db) -> std::collections::BTreeMap<String, i64> {
             .collect())
     })
     .expect("states")
-}
-
-fn counter(db: &Db, name: &str) -> i64 {
-    db.with_conn(|c| {
-        use diesel::prelude::*;
-        use steward::db::schema::diagnostic_counters as dc;
-        Ok(dc::table
-            .filter(dc::name.eq(name))
-            .select(dc::value)
-            .first::<i64>(c)
-            .optional()?
-            .unwrap_or(0))
-    })
-    .expect("counter")
 }
 
 /// `n` exactly-once counting messages (`Diagnostics.count`), each working `sleep_ms`.

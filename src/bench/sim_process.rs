@@ -29,29 +29,43 @@ impl SimProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
-        let stderr = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("simulator has no stderr"))?;
-        let mut lines = BufReader::new(stderr).lines();
-        let url = loop {
-            let Some(line) = lines.next() else {
-                anyhow::bail!("the simulator exited before listening");
-            };
-            let line = line?;
-            if let Some(at) = line.find("simulator listening on http://") {
-                let rest = &line[at + "simulator listening on ".len()..];
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
+        let url = match listening_url(&mut child, "simulator listening on ") {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
             }
         };
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
         Ok(SimProcess { child, url })
     }
+}
+
+/// Reads `child`'s stderr up to the line carrying `marker` followed by a URL, and
+/// answers the URL; the rest of its log is drained on a thread so it never blocks on
+/// a full pipe.
+pub fn listening_url(child: &mut Child, marker: &str) -> anyhow::Result<String> {
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the child process has no stderr"))?;
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let Some(line) = lines.next() else {
+            anyhow::bail!("the child process exited before `{marker}`");
+        };
+        let line = line?;
+        if let Some(at) = line.find(marker) {
+            let rest = &line[at + marker.len()..];
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(url)
 }
 
 impl Drop for SimProcess {

@@ -7,7 +7,6 @@
 //! its heartbeat) is reported beside it, to tell a leak (the heap grows) from memory
 //! the allocator keeps (RSS grows, the heap does not).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::database::BenchDatabase;
 use super::rss::rss_kib_of;
-use super::sim_process::SimProcess;
+use super::sim_process::{SimProcess, listening_url};
 
 /// What to soak.
 #[derive(Debug, Clone)]
@@ -78,28 +77,9 @@ fn start_node(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;
-    let stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("the node has no stderr"))?;
+    let url = listening_url(&mut child, "listening on ");
     let node = NodeProcess { child };
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let Some(line) = lines.next() else {
-            anyhow::bail!("the node exited before listening");
-        };
-        let line = line?;
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok((node, url))
+    Ok((node, url?))
 }
 
 /// The node's live Rust heap as its last heartbeat recorded it, MiB.

@@ -147,7 +147,7 @@ pub fn render(view: &RegionView, workers: &[WorkerView]) -> String {
         let mut components =
             Table::new(&["SERVER", "COMPONENT", "STATUS", "RESTARTS", "LAST FAILURE"]);
         for s in &servers {
-            for c in &s.components {
+            for c in s.components.iter().map(|c| &c.state) {
                 let last = match (&c.last_exit_on, c.last_exit_reason.is_empty()) {
                     (Some(at), false) => format!(
                         "{} ({})",

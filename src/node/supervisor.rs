@@ -41,6 +41,8 @@ const RECYCLE_COOLDOWN: Duration = Duration::from_secs(60);
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Component rows are rewritten at least this often (a write may have failed).
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
+/// How often free memory inside the allocator's heaps is handed back to the system.
+const RELEASE_MEMORY_EVERY: Duration = Duration::from_secs(30);
 /// The name under which the refresh manager runs.
 const REFRESH_MANAGER: &str = "refresh_manager";
 
@@ -112,6 +114,9 @@ impl Actor for NodeSupervisor {
         ctx.run_interval(CHECK_EVERY, |act, ctx| {
             act.sync_components(ctx);
             act.check_pools();
+        });
+        ctx.run_interval(RELEASE_MEMORY_EVERY, |_, _| {
+            tokio::task::spawn_blocking(crate::workers::memory::release_free_memory);
         });
     }
 }

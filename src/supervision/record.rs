@@ -10,7 +10,7 @@ use crate::db::schema::server_components as sc;
 use crate::db::{DbConnection, DbError, write_transaction};
 
 /// A component's state, as its supervisor keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Queryable)]
 pub struct ComponentState {
     pub name: String,
     /// `running`, `restarting` (waiting out its backoff), `stopped` or `failed`
@@ -31,14 +31,8 @@ pub struct ComponentState {
 pub struct ComponentRow {
     #[serde(skip)]
     pub server_id: i64,
-    pub name: String,
-    pub status: String,
-    #[serde(serialize_with = "crate::json::utc_opt")]
-    pub started_on: Option<NaiveDateTime>,
-    pub restarts: i32,
-    pub last_exit_reason: String,
-    #[serde(serialize_with = "crate::json::utc_opt")]
-    pub last_exit_on: Option<NaiveDateTime>,
+    #[serde(flatten)]
+    pub state: ComponentState,
 }
 
 /// Writes a server's component rows: updates those that exist, inserts the others,
@@ -86,12 +80,14 @@ pub fn components_of(conn: &mut DbConnection) -> Result<Vec<ComponentRow>, DbErr
     Ok(sc::table
         .select((
             sc::server_id,
-            sc::name,
-            sc::status,
-            sc::started_on,
-            sc::restarts,
-            sc::last_exit_reason,
-            sc::last_exit_on,
+            (
+                sc::name,
+                sc::status,
+                sc::started_on,
+                sc::restarts,
+                sc::last_exit_reason,
+                sc::last_exit_on,
+            ),
         ))
         .order((sc::server_id, sc::name))
         .load(conn)?)

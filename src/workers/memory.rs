@@ -130,6 +130,46 @@ pub fn total_live_bytes() -> i64 {
     LIVE.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
 }
 
+/// Tunes glibc's allocator (under [`AccountingAllocator`]) so that a long-running node
+/// gives memory back. Measured with `steward bench soak` (1,000 pods churning, SQLite):
+/// glibc's defaults kept 150 MB of RSS for 1.3 MB of live heap and kept growing — a
+/// heap per thread that touched memory (up to 8 × cores of them), and a `mmap`
+/// threshold that rises after large frees, so multi-MB Prometheus answers and refresh
+/// pages end up inside heaps that never shrink. With two arenas, a fixed 64 KiB `mmap`
+/// threshold (larger blocks are mapped and unmapped on free) and a 128 KiB trim
+/// threshold, the same run holds about 55 MB. An operator's own `MALLOC_ARENA_MAX`,
+/// `MALLOC_MMAP_THRESHOLD_` or `MALLOC_TRIM_THRESHOLD_` wins. Call first thing in `main`.
+pub fn tune_system_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let unset = |var: &str| std::env::var_os(var).is_none();
+        // SAFETY: mallopt only changes glibc's malloc parameters; called before any
+        // thread of ours exists.
+        unsafe {
+            if unset("MALLOC_ARENA_MAX") {
+                libc::mallopt(libc::M_ARENA_MAX, 2);
+            }
+            if unset("MALLOC_MMAP_THRESHOLD_") {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+            }
+            if unset("MALLOC_TRIM_THRESHOLD_") {
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
+            }
+        }
+    }
+}
+
+/// Returns free pages inside the allocator's heaps to the system (glibc's
+/// `malloc_trim`): what a removed provider or a finished large refresh freed stops
+/// counting as RSS. Takes milliseconds; call it off the reactor, now and then.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim is thread-safe and only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// A fresh slot for a new worker incarnation (slots are reused round-robin past
 /// `MAX_SLOTS`; a reused slot starts from what its previous owner left live).
 pub fn allocate_slot() -> u16 {

@@ -709,3 +709,26 @@ fn pg_host_port() -> String {
 pub fn cut(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
+
+/// The value of exactly-once counter `name` (`Diagnostics.count`), 0 if never counted.
+pub fn counter(db: &steward::db::Db, name: &str) -> i64 {
+    db.with_conn(|c| {
+        use diesel::prelude::*;
+        use steward::db::schema::diagnostic_counters as dc;
+        Ok(dc::table
+            .filter(dc::name.eq(name))
+            .select(dc::value)
+            .first::<i64>(c)
+            .optional()?
+            .unwrap_or(0))
+    })
+    .expect("counter")
+}
+
+/// The files a directory holds (for "nothing left behind" checks).
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .collect()
+}
