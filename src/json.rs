@@ -1,5 +1,6 @@
 //! How values look in JSON everywhere (API, `status --json`): ids as strings (region
-//! ids exceed what JavaScript numbers hold exactly), times as ISO-8601 UTC with `Z`.
+//! ids exceed what JavaScript numbers hold exactly), times as ISO-8601 UTC with `Z` —
+//! and the one check every piece of JSON from outside passes ([`check_input`]).
 
 use chrono::NaiveDateTime;
 use serde::Serializer;
@@ -68,5 +69,76 @@ mod time_tests {
         assert_eq!(parse_time_or_unix("1795280400", "start").unwrap(), t);
         let e = parse_time_or_unix("yesterday", "--from").unwrap_err();
         assert!(e.contains("--from") && e.contains("yesterday"), "{e}");
+    }
+}
+
+/// Deepest nesting of arrays and objects accepted from outside.
+pub const MAX_INPUT_DEPTH: usize = 32;
+
+/// Checks JSON that came from outside (an API body, a CLI argument): no NUL byte in any
+/// string or key — PostgreSQL cannot store one in text, and it is the classic way to
+/// cut a log line or a C string short — and no nesting deeper than
+/// [`MAX_INPUT_DEPTH`]. The error names the place (`args.items[3]`).
+pub fn check_input(value: &serde_json::Value) -> Result<(), String> {
+    check_at(value, "", 0)
+}
+
+/// Walks `value`; `path` names where it is (`name`, `args.items[3]`).
+fn check_at(value: &serde_json::Value, path: &str, depth: usize) -> Result<(), String> {
+    let here = |p: &str| if p.is_empty() { "the body" } else { p }.to_string();
+    if depth > MAX_INPUT_DEPTH {
+        return Err(format!(
+            "{} is nested deeper than {MAX_INPUT_DEPTH} levels",
+            here(path)
+        ));
+    }
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => {
+            Err(format!("`{}` contains a NUL byte", here(path)))
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_at(v, &format!("{path}[{i}]"), depth + 1)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let key_path = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                return Err(format!("a key of {} contains a NUL byte", here(path)));
+            }
+            check_at(v, &key_path, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nul_bytes_are_named_where_they_are() {
+        assert_eq!(check_input(&json!({"name": "ok"})), Ok(()));
+        assert_eq!(
+            check_input(&json!({"name": "a\u{0}b"})),
+            Err("`name` contains a NUL byte".into())
+        );
+        assert_eq!(
+            check_input(&json!({"args": {"items": ["x", "\u{0}"]}})),
+            Err("`args.items[1]` contains a NUL byte".into())
+        );
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut deep = json!(1);
+        for _ in 0..40 {
+            deep = json!([deep]);
+        }
+        assert!(check_input(&deep).is_err_and(|e| e.contains("deeper than")));
     }
 }

@@ -263,6 +263,39 @@ both_backends!(poison_input_is_refused_and_the_queue_flows, |db: TestDb| {
     );
     assert_eq!(status, 400, "{reply}");
     assert!(reply.to_string().contains("name"), "{reply}");
+    // The CLI refuses the same, naming the field, before touching the database.
+    let mut env = queue_node(&db, "alpha").cli_env();
+    env.push(("STEWARD__QUEUE__DIAGNOSTIC_COMMANDS", "true".into()));
+    let long_task = "t".repeat(4096);
+    for (args, field) in [
+        (
+            vec!["queue", "put", "Diagnostics.noop", "--task", &long_task],
+            "task_id",
+        ),
+        (
+            vec!["queue", "put", "Diagnostics.noop", "--zone", "a b"],
+            "zone",
+        ),
+        (
+            vec![
+                "queue",
+                "put",
+                "Diagnostics.noop",
+                "--args",
+                r#"{"x":"\u0000"}"#,
+            ],
+            "args",
+        ),
+    ] {
+        let out = common::steward(&args, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{field}");
+        assert!(
+            stderr.contains(field),
+            "{field}: {}",
+            common::cut(&stderr, 300)
+        );
+    }
     let id = put(&node, json!({"command": "Diagnostics.noop", "args": {}}));
     wait_state(&node, &id, "ok", Duration::from_secs(20));
 });

@@ -104,6 +104,7 @@ pub(super) fn put_message(settings: Settings, a: PutArgs) -> anyhow::Result<()> 
     }
     let args: serde_json::Value =
         serde_json::from_str(&a.args).context("--args is not valid JSON")?;
+    crate::json::check_input(&args).map_err(|e| anyhow::anyhow!("--args: {e}"))?;
     let mut m = NewMessage::new(&a.command)?.with_args(&args)?;
     if let Some(p) = a.priority {
         m = m.with_priority(p)?;
