@@ -2,8 +2,9 @@
 //! process (the node as users run it) on a fresh database, refreshing and measuring a
 //! simulated cluster that keeps changing (a `steward simulate` child, so the node's RSS
 //! is its own), for `--minutes`. Its RSS is sampled every 10 s; after a warm-up the
-//! slope of a least-squares line through the samples is the figure: memory that grows
-//! without bound shows as a slope that does not vanish. The node's live Rust heap (from
+//! slope of a least-squares line through each minute's lowest sample is the figure
+//! (`rss_slope_mb_per_hour`; the slope through every sample is reported beside it):
+//! memory that grows without bound shows as a slope that does not vanish. The node's live Rust heap (from
 //! its heartbeat) is reported beside it, to tell a leak (the heap grows) from memory
 //! the allocator keeps (RSS grows, the heap does not).
 
@@ -97,6 +98,22 @@ async fn heap_mb(http: &reqwest::Client, url: &str) -> Option<f64> {
         .map(|b| b / (1024.0 * 1024.0))
 }
 
+/// The lowest sample of each minute, at the minute's start: what the node keeps
+/// between bursts of work (a capture's Prometheus answers, a watch batch) — the level
+/// a leak raises. Bursts come and go within seconds and would drown a slope of a few
+/// MB an hour in noise of ±10 MB.
+pub fn per_minute_floor(samples: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut floors: Vec<(f64, f64)> = Vec::new();
+    for &(minute, rss) in samples {
+        let bucket = minute.floor();
+        match floors.last_mut() {
+            Some(last) if last.0 == bucket => last.1 = last.1.min(rss),
+            _ => floors.push((bucket, rss)),
+        }
+    }
+    floors
+}
+
 /// Slope of the least-squares line through `(x, y)` points (y per unit of x).
 pub fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -160,6 +177,7 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         .copied()
         .filter(|(m, _)| *m >= options.warmup_minutes)
         .collect();
+    let floors = per_minute_floor(&after_warmup);
     let round = |x: f64| (x * 10.0).round() / 10.0;
     let per_minute: Vec<Value> = samples
         .iter()
@@ -178,8 +196,8 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };
-    let first = after_warmup.first().map_or(0.0, |p| p.1);
-    let last = after_warmup.last().map_or(0.0, |p| p.1);
+    let first = floors.first().map_or(0.0, |p| p.1);
+    let last = floors.last().map_or(0.0, |p| p.1);
     let peak = samples.iter().map(|p| p.1).fold(0.0, f64::max);
     drop(node);
     Ok(json!({
@@ -192,7 +210,8 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         "rss_start_mb": (first * 10.0).round() / 10.0,
         "rss_end_mb": (last * 10.0).round() / 10.0,
         "rss_peak_mb": (peak * 10.0).round() / 10.0,
-        "rss_slope_mb_per_hour": (slope(&after_warmup) * 60.0 * 100.0).round() / 100.0,
+        "rss_slope_mb_per_hour": (slope(&floors) * 60.0 * 100.0).round() / 100.0,
+        "rss_slope_all_samples_mb_per_hour": (slope(&after_warmup) * 60.0 * 100.0).round() / 100.0,
         "heap_end_mb": heap_after.last().map(|h| round(h.1)),
         "heap_slope_mb_per_hour": (slope(&heap_after) * 60.0 * 100.0).round() / 100.0,
         "samples_per_minute": per_minute,
@@ -203,6 +222,21 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
 #[cfg(test)]
 mod tests {
     use super::slope;
+
+    #[test]
+    fn each_minute_keeps_its_lowest_sample() {
+        let samples = [
+            (0.0, 50.0),
+            (0.5, 40.0),
+            (1.0, 60.0),
+            (1.9, 45.0),
+            (2.2, 47.0),
+        ];
+        assert_eq!(
+            super::per_minute_floor(&samples),
+            vec![(0.0, 40.0), (1.0, 45.0), (2.0, 47.0)]
+        );
+    }
 
     #[test]
     fn slope_of_a_line_and_of_noise() {

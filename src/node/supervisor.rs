@@ -42,7 +42,7 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Component rows are rewritten at least this often (a write may have failed).
 const RESYNC_EVERY: Duration = Duration::from_secs(30);
 /// How often free memory inside the allocator's heaps is handed back to the system.
-const RELEASE_MEMORY_EVERY: Duration = Duration::from_secs(30);
+const RELEASE_MEMORY_EVERY: Duration = Duration::from_secs(10);
 /// The name under which the refresh manager runs.
 const REFRESH_MANAGER: &str = "refresh_manager";
 

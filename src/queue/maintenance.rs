@@ -25,7 +25,7 @@ pub struct QueueMaintenance {
 }
 
 /// How often the counter deltas are folded.
-const FOLD_EVERY: Duration = Duration::from_secs(5);
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
 impl Component for QueueMaintenance {
     fn name(&self) -> &'static str {

@@ -1,10 +1,11 @@
 //! Queue statistics: counts by state, zone and role (the seed's `log_system_status`),
 //! shared by the periodic log line, `GET /api/queue/stats` and `steward queue stats`.
 //!
-//! Counts never scan the queue: triggers keep `queue_counters` current (on PostgreSQL
-//! through append-only `queue_counter_deltas`, folded in every few seconds — see the
-//! migration `queue_routes_counters`), so a read costs the same with ten messages
-//! waiting or ten million.
+//! Counts never scan the queue: triggers append what each statement changed to
+//! `queue_counter_deltas` (per statement on PostgreSQL, per row on SQLite — appends,
+//! which nobody waits on), the master folds them into `queue_counters` every few
+//! seconds, and readers add both (see the migration `queue_routes_counters`), so a read
+//! costs the same with ten messages waiting or ten million.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use super::message::MessageState;
 use crate::db::schema::queue_messages as qm;
-use crate::db::{DbConnection, DbError};
+use crate::db::{DbConnection, DbError, write_transaction};
 
 /// Counts of the region's queue.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -45,20 +46,11 @@ struct CountRow {
 /// Counts the queue from its maintained counters (plus one index read for the
 /// oldest ready message).
 pub fn queue_counts(conn: &mut DbConnection) -> Result<QueueCounts, DbError> {
-    let rows: Vec<CountRow> = match conn {
-        DbConnection::Postgresql(pg) => diesel::sql_query(
-            "SELECT state, zone, role, sum(n)::BIGINT AS n FROM ( \
-                 SELECT state, zone, role, n FROM queue_counters \
-                 UNION ALL SELECT state, zone, role, n FROM queue_counter_deltas) AS c \
-             GROUP BY state, zone, role HAVING sum(n) <> 0",
-        )
-        .load(pg)?,
-        DbConnection::Sqlite(lite) => diesel::sql_query(
-            "SELECT state, zone, role, sum(n) AS n FROM queue_counters \
-             GROUP BY state, zone, role HAVING sum(n) <> 0",
-        )
-        .load(lite)?,
-    };
+    const COUNTS: &str = "SELECT state, zone, role, CAST(sum(n) AS BIGINT) AS n FROM ( \
+             SELECT state, zone, role, n FROM queue_counters \
+             UNION ALL SELECT state, zone, role, n FROM queue_counter_deltas) AS c \
+         GROUP BY state, zone, role HAVING sum(n) <> 0";
+    let rows: Vec<CountRow> = crate::with_backend!(conn, c => diesel::sql_query(COUNTS).load(c))?;
     let mut counts = QueueCounts::default();
     for state in MessageState::ALL {
         counts.totals.insert(state.as_str().to_string(), 0);
@@ -87,24 +79,42 @@ pub fn queue_counts(conn: &mut DbConnection) -> Result<QueueCounts, DbError> {
     Ok(counts)
 }
 
-/// Folds the counter deltas that PostgreSQL's triggers appended into
-/// `queue_counters` (and drops counters that reached zero). Concurrent folds are
-/// safe: each delta row is deleted, hence counted, once. A no-op on SQLite, whose
-/// triggers update the counters directly.
+/// Folds the counter deltas the triggers appended into `queue_counters` (and drops
+/// counters that reached zero). Concurrent folds are safe: on PostgreSQL each delta
+/// row is deleted, hence counted, once; SQLite's write transaction admits one writer.
 pub fn fold_queue_counters(conn: &mut DbConnection) -> Result<usize, DbError> {
-    let DbConnection::Postgresql(pg) = conn else {
-        return Ok(0);
-    };
-    let folded = diesel::sql_query(
-        "WITH moved AS (DELETE FROM queue_counter_deltas RETURNING state, zone, role, queue_name, n) \
-         INSERT INTO queue_counters (state, zone, role, queue_name, n) \
-         SELECT state, zone, role, queue_name, sum(n) FROM moved \
-         GROUP BY state, zone, role, queue_name ORDER BY state, zone, role, queue_name \
-         ON CONFLICT (state, zone, role, queue_name) DO UPDATE SET n = queue_counters.n + EXCLUDED.n",
-    )
-    .execute(pg)?;
-    diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(pg)?;
-    Ok(folded)
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            let folded = diesel::sql_query(
+                "WITH moved AS (DELETE FROM queue_counter_deltas \
+                     RETURNING state, zone, role, queue_name, n) \
+                 INSERT INTO queue_counters (state, zone, role, queue_name, n) \
+                 SELECT state, zone, role, queue_name, sum(n) FROM moved \
+                 GROUP BY state, zone, role, queue_name ORDER BY state, zone, role, queue_name \
+                 ON CONFLICT (state, zone, role, queue_name) \
+                 DO UPDATE SET n = queue_counters.n + EXCLUDED.n",
+            )
+            .execute(pg)?;
+            diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(pg)?;
+            Ok(folded)
+        }
+        DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
+            let DbConnection::Sqlite(lite) = conn else {
+                return Ok(0);
+            };
+            // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the upsert.
+            let folded = diesel::sql_query(
+                "INSERT INTO queue_counters (state, zone, role, queue_name, n) \
+                 SELECT state, zone, role, queue_name, sum(n) FROM queue_counter_deltas \
+                 WHERE true GROUP BY state, zone, role, queue_name \
+                 ON CONFLICT (state, zone, role, queue_name) DO UPDATE SET n = n + excluded.n",
+            )
+            .execute(lite)?;
+            diesel::sql_query("DELETE FROM queue_counter_deltas").execute(lite)?;
+            diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(lite)?;
+            Ok(folded)
+        }),
+    }
 }
 
 /// The seed's log form of one state's counts: `{"default"=>{nil=>3, "automate"=>7}}`.

@@ -5,8 +5,11 @@ CREATE INDEX queue_messages_route ON queue_messages (queue_name, zone, role, ser
 -- The oldest waiting message, for statistics, without a scan.
 CREATE INDEX queue_messages_ready_age ON queue_messages (created_on) WHERE state = 'ready';
 
--- Counts of messages per state and route, maintained by triggers so that statistics
--- never count the table (SQLite has one writer at a time: no contention to avoid).
+-- Counts of messages per state and route, so that statistics never count the table.
+-- The triggers only append to queue_counter_deltas — one row per inserted or deleted
+-- message, one per message moved to another state — which costs a fraction of updating
+-- a counter row in place for every message; the master folds the deltas into
+-- queue_counters every few seconds, and readers add both.
 CREATE TABLE queue_counters (
     state TEXT NOT NULL,
     zone TEXT NOT NULL,
@@ -15,29 +18,31 @@ CREATE TABLE queue_counters (
     n BIGINT NOT NULL,
     PRIMARY KEY (state, zone, role, queue_name)
 ) WITHOUT ROWID;
+CREATE TABLE queue_counter_deltas (
+    state TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    role TEXT NOT NULL,
+    queue_name TEXT NOT NULL,
+    n BIGINT NOT NULL
+);
 
 CREATE TRIGGER queue_counts_inserted AFTER INSERT ON queue_messages BEGIN
-    INSERT OR IGNORE INTO queue_counters (state, zone, role, queue_name, n)
-        VALUES (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 0);
-    UPDATE queue_counters SET n = n + 1
-        WHERE state = NEW.state AND zone = NEW.zone AND role = NEW.role AND queue_name = NEW.queue_name;
+    INSERT INTO queue_counter_deltas (state, zone, role, queue_name, n)
+        VALUES (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 1);
 END;
 
 CREATE TRIGGER queue_counts_updated AFTER UPDATE OF state, zone, role, queue_name ON queue_messages
 WHEN OLD.state IS NOT NEW.state OR OLD.zone IS NOT NEW.zone OR OLD.role IS NOT NEW.role
     OR OLD.queue_name IS NOT NEW.queue_name
 BEGIN
-    UPDATE queue_counters SET n = n - 1
-        WHERE state = OLD.state AND zone = OLD.zone AND role = OLD.role AND queue_name = OLD.queue_name;
-    INSERT OR IGNORE INTO queue_counters (state, zone, role, queue_name, n)
-        VALUES (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 0);
-    UPDATE queue_counters SET n = n + 1
-        WHERE state = NEW.state AND zone = NEW.zone AND role = NEW.role AND queue_name = NEW.queue_name;
+    INSERT INTO queue_counter_deltas (state, zone, role, queue_name, n)
+        VALUES (OLD.state, OLD.zone, OLD.role, OLD.queue_name, -1),
+               (NEW.state, NEW.zone, NEW.role, NEW.queue_name, 1);
 END;
 
 CREATE TRIGGER queue_counts_deleted AFTER DELETE ON queue_messages BEGIN
-    UPDATE queue_counters SET n = n - 1
-        WHERE state = OLD.state AND zone = OLD.zone AND role = OLD.role AND queue_name = OLD.queue_name;
+    INSERT INTO queue_counter_deltas (state, zone, role, queue_name, n)
+        VALUES (OLD.state, OLD.zone, OLD.role, OLD.queue_name, -1);
 END;
 
 INSERT INTO queue_counters (state, zone, role, queue_name, n)
