@@ -268,8 +268,12 @@ fn take(
     ids: &[i64],
     now: NaiveDateTime,
 ) -> Result<Vec<QueueMessage>, DbError> {
+    // `IS TRUE`: found by primary key, never through a partial index on waiting
+    // messages (see `complete::HELD` for why that matters).
     let mut claimed: Vec<QueueMessage> = crate::with_backend!(conn, c => diesel::update(
-            qm::table.filter(qm::id.eq_any(ids)).filter(sql::<Bool>("state = 'ready'")),
+            qm::table
+                .filter(qm::id.eq_any(ids))
+                .filter(sql::<Bool>("(state = 'ready') IS TRUE")),
         )
         .set((
             qm::state.eq(MessageState::Dequeue.as_str()),
