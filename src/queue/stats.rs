@@ -98,24 +98,43 @@ pub fn fold_queue_counters(conn: &mut DbConnection) -> Result<usize, DbError> {
             diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(pg)?;
             Ok(folded)
         }
-        DbConnection::Sqlite(_) => write_transaction(conn, |conn| {
-            let DbConnection::Sqlite(lite) = conn else {
-                return Ok(0);
-            };
-            // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the upsert.
-            let folded = diesel::sql_query(
-                "INSERT INTO queue_counters (state, zone, role, queue_name, n) \
-                 SELECT state, zone, role, queue_name, sum(n) FROM queue_counter_deltas \
-                 WHERE true GROUP BY state, zone, role, queue_name \
-                 ON CONFLICT (state, zone, role, queue_name) DO UPDATE SET n = n + excluded.n",
-            )
-            .execute(lite)?;
-            diesel::sql_query("DELETE FROM queue_counter_deltas").execute(lite)?;
-            diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(lite)?;
+        DbConnection::Sqlite(_) => {
+            // In slices, each its own short write transaction: SQLite has one writer,
+            // and claims must not wait behind a fold of a busy second's deltas.
+            let mut folded = 0;
+            loop {
+                let n = write_transaction(conn, |conn| {
+                    let DbConnection::Sqlite(lite) = conn else {
+                        return Ok(0);
+                    };
+                    let slice = format!(
+                        "rowid <= (SELECT min(rowid) FROM queue_counter_deltas) + {SQLITE_FOLD_SLICE}"
+                    );
+                    // `WHERE` also tells SQLite's parser that the ON CONFLICT is the upsert's.
+                    let n = diesel::sql_query(format!(
+                        "INSERT INTO queue_counters (state, zone, role, queue_name, n) \
+                         SELECT state, zone, role, queue_name, sum(n) FROM queue_counter_deltas \
+                         WHERE {slice} GROUP BY state, zone, role, queue_name \
+                         ON CONFLICT (state, zone, role, queue_name) DO UPDATE SET n = n + excluded.n"
+                    ))
+                    .execute(lite)?;
+                    diesel::sql_query(format!("DELETE FROM queue_counter_deltas WHERE {slice}"))
+                        .execute(lite)?;
+                    Ok(n)
+                })?;
+                if n == 0 {
+                    break;
+                }
+                folded += n;
+            }
+            crate::with_backend!(conn, c => diesel::sql_query("DELETE FROM queue_counters WHERE n = 0").execute(c))?;
             Ok(folded)
-        }),
+        }
     }
 }
+
+/// Delta rows SQLite folds per transaction.
+const SQLITE_FOLD_SLICE: i64 = 5_000;
 
 /// The seed's log form of one state's counts: `{"default"=>{nil=>3, "automate"=>7}}`.
 pub fn format_by_zone_and_role(by_zone: &BTreeMap<String, BTreeMap<String, i64>>) -> String {
