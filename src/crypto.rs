@@ -137,7 +137,7 @@ pub fn is_encrypted(stored: &str) -> bool {
     stored.starts_with(PREFIX) && stored.ends_with('}')
 }
 
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent()

@@ -84,9 +84,10 @@ fn start_node(
 }
 
 /// The node's live Rust heap as its last heartbeat recorded it, MiB.
-async fn heap_mb(http: &reqwest::Client, url: &str) -> Option<f64> {
+async fn heap_mb(http: &reqwest::Client, url: &str, password: &str) -> Option<f64> {
     let servers: Value = http
         .get(format!("{url}/api/servers"))
+        .basic_auth("admin", Some(password))
         .send()
         .await
         .ok()?
@@ -138,8 +139,13 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
     let (node, url) = start_node(&database, &dir)?;
     let pid = node.child.id().to_string();
     let http = reqwest::Client::new();
+    // The node created the region's first user; the bench logs in as it.
+    let password = std::fs::read_to_string(crate::auth::bootstrap::password_file(&dir))?
+        .trim()
+        .to_string();
     let added = http
         .post(format!("{url}/api/providers"))
+        .basic_auth("admin", Some(&password))
         .json(&json!({"name": "soak", "api_url": sim.url, "prometheus_url": sim.url}))
         .send()
         .await?;
@@ -164,7 +170,7 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         let rss_mb = rss_kib_of(&pid) as f64 / 1024.0;
         anyhow::ensure!(rss_mb > 0.0, "the node exited during the soak");
         samples.push((minute, rss_mb));
-        if let Some(h) = heap_mb(&http, &url).await {
+        if let Some(h) = heap_mb(&http, &url, &password).await {
             heap.push((minute, h));
         }
         if started.elapsed() >= total {
@@ -192,7 +198,12 @@ pub async fn run_soak_bench(options: SoakBenchOptions) -> anyhow::Result<Value> 
         .copied()
         .filter(|(m, _)| *m >= options.warmup_minutes)
         .collect();
-    let health = match http.get(format!("{url}/api/metrics/health")).send().await {
+    let health = match http
+        .get(format!("{url}/api/metrics/health"))
+        .basic_auth("admin", Some(&password))
+        .send()
+        .await
+    {
         Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
     };

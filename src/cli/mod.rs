@@ -12,6 +12,7 @@ mod simulate;
 mod start;
 mod status;
 mod table;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +72,11 @@ pub enum Command {
     },
     /// Serve a simulated Kubernetes cluster (API, watches, Prometheus) for tests and demos.
     Simulate(Box<simulate::SimulateArgs>),
+    /// Manage the region's users: add, passwd, list, remove.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
+    },
     /// Inspect the message queue, or put a message on it.
     Queue {
         #[command(subcommand)]
@@ -141,6 +147,7 @@ pub fn main() -> ExitCode {
             command: BenchCommand::Soak(args),
         } => bench::soak(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
+        Command::User { command } => user::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
         Command::Metrics { command } => metrics::run(settings, command),
         Command::Queue {

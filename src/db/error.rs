@@ -33,6 +33,9 @@ pub enum DbError {
     /// The caller's input was refused before reaching the database (a 400 at the API).
     #[error("{0}")]
     Invalid(String),
+    /// The write clashes with what exists (a 409 at the API), e.g. a name taken.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl DbError {

@@ -443,6 +443,100 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tenants (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        parent_id -> Nullable<BigInt>,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_roles (id) {
+        id -> BigInt,
+        name -> Text,
+        read_only -> Bool,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_role_features (role_id, feature) {
+        role_id -> BigInt,
+        feature -> Text,
+    }
+}
+
+diesel::table! {
+    user_groups (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        role_id -> BigInt,
+        tenant_id -> BigInt,
+        filters -> Text,
+        read_only -> Bool,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        userid -> Text,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        current_group_id -> Nullable<BigInt>,
+        failed_logins -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        last_login_on -> Nullable<Timestamp>,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_group_memberships (user_id, group_id) {
+        user_id -> BigInt,
+        group_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        group_id -> Nullable<BigInt>,
+        ttl_seconds -> Integer,
+        expires_on -> Timestamp,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        created_on -> Timestamp,
+        userid -> Text,
+        action -> Text,
+        target -> Text,
+        outcome -> Text,
+        status -> Integer,
+        source -> Text,
+        message -> Text,
+    }
+}
+
+diesel::joinable!(user_groups -> user_roles (role_id));
+diesel::joinable!(user_groups -> tenants (tenant_id));
+diesel::joinable!(user_role_features -> user_roles (role_id));
+diesel::joinable!(user_group_memberships -> users (user_id));
+diesel::joinable!(user_group_memberships -> user_groups (group_id));
+diesel::joinable!(auth_tokens -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
@@ -469,4 +563,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     metrics,
     metric_rollups,
     metric_capture_states,
+    tenants,
+    user_roles,
+    user_role_features,
+    user_groups,
+    users,
+    user_group_memberships,
+    auth_tokens,
+    audit_events,
 );

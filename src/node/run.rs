@@ -86,6 +86,12 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
         region = report.region,
         "database schema ready"
     );
+    let dir = data_dir.path().to_path_buf();
+    retry_while_unreachable("create the defaults of users and groups", || {
+        let dir = dir.clone();
+        db.run(move |c| crate::auth::bootstrap::bootstrap(c, &dir))
+    })
+    .await?;
 
     let keys =
         KeyRing::load_or_create(&settings.server.key_file).map_err(|e| NodeError::DataDir {
@@ -155,7 +161,19 @@ async fn serve(
 ) -> Result<Ended, NodeError> {
     let db = node.db.clone();
     let server_id = node.server_id;
+    let external_url = match &settings.web.external_url {
+        Some(url) => url.clone(),
+        None => listener
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default(),
+    };
     let web_state = AppState {
+        login_throttle: Arc::new(crate::web::LoginThrottle::new(
+            settings.api.login_rate_limit,
+            settings.api.login_rate_window,
+        )),
+        api_base: format!("{external_url}/api").into(),
         db: db.clone(),
         server_id,
         queue: node.queue_client.clone(),

@@ -10,8 +10,8 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings, QueueSettings,
-    RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
+    ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
+    QueueSettings, RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
     WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
@@ -42,6 +42,7 @@ pub struct Settings {
     /// Worker pools by worker type (`generic`, `priority`, …).
     pub workers: WorkerSettingsMap,
     pub web: WebSettings,
+    pub api: ApiSettings,
     pub log: LogSettings,
     /// The sources that were layered, for `steward settings check`.
     pub layers: Vec<String>,
@@ -404,6 +405,16 @@ fn read_settings(
     let web = WebSettings {
         bind,
         port: r.int_in("web.port", 0, 65535)? as u16,
+        external_url: external_url(r)?,
+    };
+
+    let api = ApiSettings {
+        token_ttl: r.duration("api.token_ttl", Duration::from_secs(1))?,
+        max_failed_logins: r.int_in("api.max_failed_logins", 1, 1000)? as u32,
+        lockout: r.duration("api.lockout", Duration::ZERO)?,
+        login_rate_limit: r.int_in("api.login_rate_limit", 1, 1_000_000)? as u32,
+        login_rate_window: r.duration("api.login_rate_window", Duration::from_secs(1))?,
+        metrics_require_login: r.boolean("api.metrics_require_login")?,
     };
 
     let log = LogSettings {
@@ -424,9 +435,35 @@ fn read_settings(
         supervision,
         workers,
         web,
+        api,
         log,
         layers,
     })
+}
+
+/// `web.external_url`: empty, or an absolute http(s) URL without credentials, query
+/// or fragment; kept without a trailing slash.
+fn external_url(r: &Reader<'_>) -> Result<Option<String>, SettingsError> {
+    let text = r.string("web.external_url")?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(text)
+        .map_err(|e| r.reject("web.external_url", format!("`{text}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(r.reject(
+            "web.external_url",
+            "must be an http(s) URL with a host and no credentials, query or fragment",
+        ));
+    }
+    Ok(Some(url.as_str().trim_end_matches('/').to_string()))
 }
 
 fn at_least_mib(r: &Reader<'_>, key: &str, mib: u64) -> Result<u64, SettingsError> {

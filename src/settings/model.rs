@@ -289,6 +289,28 @@ pub struct WebSettings {
     pub bind: IpAddr,
     /// 0 picks a free port.
     pub port: u16,
+    /// The URL clients reach this node at (hrefs are built from it); `None` = from
+    /// the bound address.
+    pub external_url: Option<String>,
+}
+
+/// `api:` — logins, tokens and limits of the REST API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiSettings {
+    /// How long an API token lives without use; each use renews it.
+    #[serde(with = "human_duration")]
+    pub token_ttl: Duration,
+    /// Failed logins in a row that lock an account.
+    pub max_failed_logins: u32,
+    /// How long a locked account stays locked.
+    #[serde(with = "human_duration")]
+    pub lockout: Duration,
+    /// Failed logins from one address within `login_rate_window` before it gets 429.
+    pub login_rate_limit: u32,
+    #[serde(with = "human_duration")]
+    pub login_rate_window: Duration,
+    /// Whether `/metrics` needs a login.
+    pub metrics_require_login: bool,
 }
 
 /// Log output format.

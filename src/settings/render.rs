@@ -37,6 +37,7 @@ pub fn masked_tree(s: &Settings) -> Value {
         "supervision": s.supervision,
         "workers": workers,
         "web": s.web,
+        "api": s.api,
         "log": s.log,
     })
 }

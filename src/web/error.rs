@@ -16,6 +16,18 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    MethodNotAllowed { message: String, allow: String },
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_s: u64 },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -28,6 +40,12 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_server_error",
         }
@@ -39,6 +57,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             DbError::Invalid(why) => ApiError::BadRequest(why),
+            DbError::Conflict(why) => ApiError::Conflict(why),
             e if e.is_retryable() => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }
@@ -51,6 +70,12 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -64,8 +89,20 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        HttpResponse::build(self.status_code())
-            .json(json!({"error": {"kind": self.kind(), "message": message}}))
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized(_) => {
+                response.insert_header(("WWW-Authenticate", "Basic realm=\"Application\""));
+            }
+            ApiError::MethodNotAllowed { allow, .. } => {
+                response.insert_header(("Allow", allow.as_str()));
+            }
+            ApiError::TooManyRequests { retry_after_s, .. } => {
+                response.insert_header(("Retry-After", retry_after_s.to_string()));
+            }
+            _ => {}
+        }
+        response.json(json!({"error": {"kind": self.kind(), "message": message}}))
     }
 }
 
@@ -73,7 +110,21 @@ pub(super) fn json_error(
     err: actix_web::error::JsonPayloadError,
     _: &HttpRequest,
 ) -> actix_web::Error {
-    ApiError::BadRequest(format!("invalid JSON body: {err}")).into()
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::OverflowKnownLength { length, limit } => ApiError::PayloadTooLarge(format!(
+            "the body has {length} bytes; at most {limit} are accepted"
+        )),
+        E::Overflow { limit } => {
+            ApiError::PayloadTooLarge(format!("the body exceeds the limit of {limit} bytes"))
+        }
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ),
+        E::Deserialize(e) => ApiError::BadRequest(format!("invalid JSON body: {e}")),
+        other => ApiError::BadRequest(format!("invalid JSON body: {other}")),
+    }
+    .into()
 }
 
 pub(super) fn query_error(

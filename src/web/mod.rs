@@ -2,15 +2,21 @@
 //! Built like zero2prod's `Application`: bind first (port 0 works), learn the port,
 //! then run until stopped.
 
+mod authn;
 mod error;
 mod input;
 mod request_log;
+pub mod route_table;
 mod routes;
 mod state;
+mod throttle;
 
+pub use authn::Caller;
 pub use error::ApiError;
 pub use input::Checked;
+pub use route_table::{Access, RouteSpec, route_table};
 pub use state::AppState;
+pub use throttle::LoginThrottle;
 
 use std::net::SocketAddr;
 
@@ -59,6 +65,7 @@ impl Application {
                 )
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap(actix_web::middleware::from_fn(authn::authenticate))
                 .wrap(actix_web::middleware::from_fn(request_log::log_request))
                 .configure(routes::configure)
         })

@@ -145,6 +145,25 @@ pub fn steward_in(cwd: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     cmd.output().expect("run steward")
 }
 
+/// Runs `steward ARGS` with `env`, writing `input` to its standard input.
+pub fn steward_with_input(args: &[&str], env: &[(&str, String)], input: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run steward");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("wait for steward")
+}
+
 /// How to start a node.
 #[derive(Clone)]
 pub struct NodeConfig {
@@ -232,6 +251,12 @@ impl NodeConfig {
             child: Some(child),
             logs,
             url: Mutex::new(None),
+            region_dir: self
+                .data_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            admin: Mutex::new(None),
         }
     }
 }
@@ -242,6 +267,10 @@ pub struct Node {
     child: Option<Child>,
     logs: Arc<Mutex<Vec<String>>>,
     url: Mutex<Option<String>>,
+    /// Where the data directories of the region's test nodes are.
+    region_dir: PathBuf,
+    /// An API token of the region's first admin, once fetched.
+    admin: Mutex<Option<String>>,
 }
 
 impl Node {
@@ -274,9 +303,77 @@ impl Node {
             .unwrap_or_else(|| panic!("node {} is not listening", self.name))
     }
 
-    /// GET `path`; returns status and body text.
+    /// The password of the region's first user, `admin`, from the `admin-password`
+    /// file the first node wrote in its data directory.
+    pub fn admin_password(&self) -> String {
+        let mut found = None;
+        let seen = wait_until(Duration::from_secs(30), || {
+            found = admin_password_in(&self.region_dir);
+            found.is_some()
+        });
+        assert!(
+            seen,
+            "no admin-password file under {}",
+            self.region_dir.display()
+        );
+        found.unwrap_or_default()
+    }
+
+    /// `Authorization` header of `admin` (Basic).
+    pub fn admin_auth(&self) -> String {
+        basic_auth("admin", &self.admin_password())
+    }
+
+    /// An API token of `admin` (fetched once with Basic credentials, then reused).
+    pub fn admin_token(&self) -> String {
+        let mut cached = self.admin.lock().expect("admin");
+        if cached.is_none() {
+            let (status, body) = self.request(
+                "GET",
+                "/api/auth",
+                None,
+                &[("Authorization", &self.admin_auth())],
+            );
+            assert_eq!(status, 200, "GET /api/auth as admin: {body}");
+            *cached = body["auth_token"].as_str().map(str::to_string);
+        }
+        cached.clone().unwrap_or_default()
+    }
+
+    /// A request as admin, by token; a token that lapsed (401) is renewed once.
+    pub fn admin_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let answer = self.request(method, path, body, &[("X-Auth-Token", &self.admin_token())]);
+        if answer.0 != 401 {
+            return answer;
+        }
+        *self.admin.lock().expect("admin") = None;
+        self.request(method, path, body, &[("X-Auth-Token", &self.admin_token())])
+    }
+
+    /// GET `path` as admin; returns status and body text.
     pub fn get(&self, path: &str) -> (u16, String) {
-        http_get(&format!("{}{}", self.url(), path))
+        let (status, body) = self.admin_request("GET", path, None);
+        let text = match body {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        (status, text)
+    }
+
+    /// Any request with the given headers (no credentials unless given).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        http_request(method, &format!("{}{}", self.url(), path), body, headers)
     }
 
     /// GET `path` expecting 200 and JSON.
@@ -286,14 +383,14 @@ impl Node {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
-    /// POST JSON to `path`; returns status and parsed body (Null if empty).
+    /// POST JSON to `path` as admin; returns status and parsed body (Null if empty).
     pub fn post_json(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        http_send("POST", &format!("{}{}", self.url(), path), Some(body))
+        self.admin_request("POST", path, Some(body))
     }
 
-    /// DELETE `path`.
+    /// DELETE `path` as admin.
     pub fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        http_send("DELETE", &format!("{}{}", self.url(), path), None)
+        self.admin_request("DELETE", path, None)
     }
 
     /// Every log line so far.
@@ -410,12 +507,55 @@ pub fn http_send(
     url: &str,
     body: Option<&serde_json::Value>,
 ) -> (u16, serde_json::Value) {
+    http_request(method, url, body, &[])
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// The first `*/admin-password` under `dir`.
+pub fn admin_password_in(dir: &Path) -> Option<String> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find_map(|entry| std::fs::read_to_string(entry.path().join("admin-password")).ok())
+        .map(|text| text.trim().to_string())
+}
+
+/// Sends a request with headers and an optional JSON body; status and parsed body
+/// (text when it is not JSON).
+pub fn http_request(
+    method: &str,
+    url: &str,
+    body: Option<&serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let agent = agent();
+    macro_rules! with_headers {
+        ($req:expr) => {{
+            let mut req = $req;
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            req
+        }};
+    }
     let result = match (method, body) {
-        ("POST", Some(b)) => agent.post(url).send_json(b),
-        ("POST", None) => agent.post(url).send_empty(),
-        ("PUT", Some(b)) => agent.put(url).send_json(b),
-        ("DELETE", _) => agent.delete(url).call(),
+        ("POST", Some(b)) => with_headers!(agent.post(url)).send_json(b),
+        ("POST", None) => with_headers!(agent.post(url)).send_empty(),
+        ("PUT", Some(b)) => with_headers!(agent.put(url)).send_json(b),
+        ("PUT", None) => with_headers!(agent.put(url)).send_empty(),
+        ("PATCH", Some(b)) => with_headers!(agent.patch(url)).send_json(b),
+        ("PATCH", None) => with_headers!(agent.patch(url)).send_empty(),
+        ("DELETE", _) => with_headers!(agent.delete(url)).call(),
+        ("GET", _) => with_headers!(agent.get(url)).call(),
+        ("HEAD", _) => with_headers!(agent.head(url)).call(),
         (m, _) => panic!("unsupported method {m}"),
     };
     match result {
@@ -563,6 +703,8 @@ impl Sim {
             child: Some(child),
             logs,
             url: Mutex::new(None),
+            region_dir: PathBuf::new(),
+            admin: Mutex::new(None),
         };
         let ok = wait_until(Duration::from_secs(60), || {
             node.find_log("simulator listening on http://").is_some()
@@ -582,19 +724,21 @@ impl Sim {
 
     /// POST to an admin endpoint (`/_sim/churn`, …); returns the JSON answer.
     pub fn admin(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let (status, reply) = self.node.post_json(path, &body);
+        let (status, reply) = http_send("POST", &format!("{}{path}", self.url), Some(&body));
         assert!(status < 300, "POST {path} {body}: {status} {reply}");
         reply
     }
 
     /// `GET /_sim/stats`.
     pub fn stats(&self) -> serde_json::Value {
-        self.node.get_json("/_sim/stats")
+        self.get_json("/_sim/stats")
     }
 
     /// GET any path of the simulator.
     pub fn get_json(&self, path: &str) -> serde_json::Value {
-        self.node.get_json(path)
+        let (status, body) = http_get(&format!("{}{path}", self.url));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 }
 

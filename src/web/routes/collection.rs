@@ -11,10 +11,12 @@ pub fn parse_id(text: &str, what: &str) -> Result<i64, crate::web::ApiError> {
         .map_err(|_| crate::web::ApiError::BadRequest(format!("`{text}` is not a {what} id")))
 }
 
-/// The absolute URL of the API root for this request (`http://host:port/api`).
+/// The absolute URL of the API root (`<web.external_url>/api`): configured, never
+/// taken from the request's `Host` or forwarding headers.
 pub fn api_base(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}/api", info.scheme(), info.host())
+    req.app_data::<actix_web::web::Data<crate::web::AppState>>()
+        .map(|state| state.api_base.to_string())
+        .unwrap_or_else(|| "/api".to_string())
 }
 
 /// Serialises `resource` and adds `href` = `{base}/{collection}/{id}`.

@@ -9,10 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::collection::{api_base, parse_id};
+use crate::auth::Feature;
 use crate::inventory::query::{
     Containers, Images, InventoryTable, ListFilter, Nodes, Pods, Projects, Registries, Replicators,
     Services,
 };
+use crate::web::route_table::{Access, Routes};
 use crate::web::{ApiError, AppState};
 
 #[derive(Debug, Deserialize)]
@@ -24,22 +26,20 @@ pub(super) struct ListQuery {
     offset: Option<i64>,
 }
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    fn add<T: InventoryTable>(cfg: &mut web::ServiceConfig) {
-        cfg.route(&format!("/api/{}", T::NAME), web::get().to(list::<T>))
-            .route(
-                &format!("/api/{}/{{id}}", T::NAME),
-                web::get().to(show::<T>),
-            );
+pub(super) fn register(r: &mut Routes<'_>) {
+    fn add<T: InventoryTable>(r: &mut Routes<'_>) {
+        let access = Access::Feature(Feature::InventoryView);
+        r.get(&format!("/api/{}", T::NAME), access, list::<T>);
+        r.get(&format!("/api/{}/{{id}}", T::NAME), access, show::<T>);
     }
-    add::<Projects>(cfg);
-    add::<Nodes>(cfg);
-    add::<Pods>(cfg);
-    add::<Containers>(cfg);
-    add::<Services>(cfg);
-    add::<Replicators>(cfg);
-    add::<Images>(cfg);
-    add::<Registries>(cfg);
+    add::<Projects>(r);
+    add::<Nodes>(r);
+    add::<Pods>(r);
+    add::<Containers>(r);
+    add::<Services>(r);
+    add::<Replicators>(r);
+    add::<Images>(r);
+    add::<Registries>(r);
 }
 
 fn with_href<V: serde::Serialize>(base: &str, name: &str, value: &V) -> serde_json::Value {

@@ -1,0 +1,142 @@
+//! Who is calling: the user, the group they act in (their current one, or the one
+//! `X-MIQ-Group` names), that group's role and tenant, and the role's features.
+
+use std::collections::BTreeSet;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::features::Feature;
+use crate::db::schema::{
+    tenants, user_group_memberships, user_groups, user_role_features, user_roles, users,
+};
+use crate::db::{DbConnection, DbError};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, Serialize)]
+pub struct Identity {
+    #[serde(serialize_with = "crate::json::id")]
+    pub user_id: i64,
+    pub userid: String,
+    pub name: String,
+    #[serde(serialize_with = "crate::json::id")]
+    pub group_id: i64,
+    pub group: String,
+    pub role: String,
+    #[serde(serialize_with = "crate::json::id")]
+    pub tenant_id: i64,
+    pub tenant: String,
+    /// Every group the user belongs to.
+    pub groups: Vec<String>,
+    pub features: BTreeSet<Feature>,
+}
+
+impl Identity {
+    pub fn may(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+}
+
+/// Why an identity could not be formed.
+#[derive(Debug)]
+pub enum IdentityError {
+    /// The user is gone (removed after the token was issued).
+    NoUser,
+    /// The user is in no group, or not in the group asked for.
+    NoGroup(String),
+    Db(DbError),
+}
+
+impl From<DbError> for IdentityError {
+    fn from(e: DbError) -> Self {
+        IdentityError::Db(e)
+    }
+}
+
+impl From<diesel::result::Error> for IdentityError {
+    fn from(e: diesel::result::Error) -> Self {
+        IdentityError::Db(e.into())
+    }
+}
+
+/// The identity of user `user_id` acting in `wanted` (a group name, from
+/// `X-MIQ-Group`), else in the token's group, else in their current group. Two
+/// statements whatever the number of groups.
+pub fn load_identity(
+    conn: &mut DbConnection,
+    user_id: i64,
+    token_group: Option<i64>,
+    wanted: Option<&str>,
+) -> Result<Identity, IdentityError> {
+    type Row = (
+        String,
+        String,
+        Option<i64>,
+        i64,
+        String,
+        String,
+        i64,
+        i64,
+        String,
+    );
+    let rows: Vec<Row> = users::table
+        .inner_join(user_group_memberships::table)
+        .inner_join(user_groups::table.on(user_groups::id.eq(user_group_memberships::group_id)))
+        .inner_join(user_roles::table.on(user_roles::id.eq(user_groups::role_id)))
+        .inner_join(tenants::table.on(tenants::id.eq(user_groups::tenant_id)))
+        .filter(users::id.eq(user_id))
+        .select((
+            users::userid,
+            users::name,
+            users::current_group_id,
+            user_groups::id,
+            user_groups::name,
+            user_roles::name,
+            user_roles::id,
+            tenants::id,
+            tenants::name,
+        ))
+        .order(user_groups::name)
+        .load(conn)?;
+    let Some(first) = rows.first() else {
+        let exists = users::table
+            .filter(users::id.eq(user_id))
+            .count()
+            .get_result::<i64>(conn)?
+            > 0;
+        return Err(if exists {
+            IdentityError::NoGroup("the user belongs to no group".into())
+        } else {
+            IdentityError::NoUser
+        });
+    };
+    let chosen = match wanted {
+        Some(name) => rows
+            .iter()
+            .find(|r| r.4 == name)
+            .ok_or_else(|| IdentityError::NoGroup(format!("the user is not in group `{name}`")))?,
+        None => token_group
+            .and_then(|g| rows.iter().find(|r| r.3 == g))
+            .or_else(|| rows.iter().find(|r| Some(r.3) == first.2))
+            .unwrap_or(first),
+    };
+    let features: Vec<String> = user_role_features::table
+        .filter(user_role_features::role_id.eq(chosen.6))
+        .select(user_role_features::feature)
+        .load(conn)?;
+    Ok(Identity {
+        user_id,
+        userid: chosen.0.clone(),
+        name: chosen.1.clone(),
+        group_id: chosen.3,
+        group: chosen.4.clone(),
+        role: chosen.5.clone(),
+        tenant_id: chosen.7,
+        tenant: chosen.8.clone(),
+        groups: rows.iter().map(|r| r.4.clone()).collect(),
+        features: features
+            .iter()
+            .filter_map(|f| Feature::from_identifier(f))
+            .collect(),
+    })
+}

@@ -1,0 +1,285 @@
+//! Authentication and authorization at the door. Every request is matched against
+//! the route table: public routes pass; everything else needs Basic credentials or an
+//! `X-Auth-Token`, then the route's feature (403 naming it when missing). Unknown
+//! paths are 404 and known paths with another method 405 — both only after login,
+//! so the route table is not disclosed to strangers. Writes are audited here, so no
+//! handler can forget to.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use base64::Engine;
+use secrecy::SecretString;
+
+use super::route_table::{Access, Match, Matcher};
+use super::{ApiError, AppState};
+use crate::auth::audit::{AuditEntry, record};
+use crate::auth::identity::{IdentityError, load_identity};
+use crate::auth::login::{LockoutPolicy, LoginError, check_password};
+use crate::auth::{Identity, tokens};
+
+/// Longest credential header looked at.
+const MAX_CREDENTIAL_BYTES: usize = 4096;
+
+pub(super) async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(ApiError::Internal("no application state".into()).into());
+    };
+    let found = Matcher::get().find(req.method(), req.path());
+    if let Match::Route(spec) = &found
+        && spec.access == Access::Public
+    {
+        return next.call(req).await;
+    }
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let identity = identify(&state, req.request(), peer).await?;
+    let (pattern, access) = match found {
+        Match::Route(spec) => (spec.path.clone(), spec.access),
+        Match::OtherMethods(allowed) => {
+            let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            return Err(ApiError::MethodNotAllowed {
+                message: format!(
+                    "{} is not allowed on {}; allowed: {}",
+                    req.method(),
+                    req.path(),
+                    allow.join(", ")
+                ),
+                allow: allow.join(", "),
+            }
+            .into());
+        }
+        Match::None => {
+            return Err(ApiError::NotFound(format!(
+                "no route for {} {}",
+                req.method(),
+                req.path()
+            ))
+            .into());
+        }
+    };
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let action = format!("{} {}", req.method(), pattern);
+    let target = req.path().to_string();
+    if let Access::Feature(feature) = access
+        && !identity.may(feature)
+    {
+        let refusal = ApiError::Forbidden(format!(
+            "this needs the `{}` feature, which role `{}` of group `{}` does not have",
+            feature.identifier(),
+            identity.role,
+            identity.group
+        ));
+        if is_write {
+            audit(
+                &state,
+                AuditEntry {
+                    userid: identity.userid.clone(),
+                    action,
+                    target,
+                    outcome: "failure",
+                    status: 403,
+                    source: peer.to_string(),
+                    message: refusal.to_string(),
+                },
+            )
+            .await;
+        }
+        return Err(refusal.into());
+    }
+    let userid = identity.userid.clone();
+    req.extensions_mut().insert(identity);
+    let response = next.call(req).await;
+    if is_write {
+        let status = match &response {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        audit(
+            &state,
+            AuditEntry {
+                userid,
+                action,
+                target,
+                outcome: if status < 400 { "success" } else { "failure" },
+                status,
+                source: peer.to_string(),
+                message: String::new(),
+            },
+        )
+        .await;
+    }
+    response
+}
+
+/// Records an audit entry; a failure to record is logged, not hidden.
+pub(super) async fn audit(state: &AppState, entry: AuditEntry) {
+    if let Err(error) = state.db.run(move |conn| record(conn, &entry)).await {
+        tracing::error!(%error, "could not record an audit event");
+    }
+}
+
+/// Who is calling, from `X-Auth-Token` or Basic credentials.
+async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<Identity, ApiError> {
+    let wanted_group = header_text(req, "X-MIQ-Group")?;
+    if let Some(wanted) = &wanted_group
+        && wanted.chars().count() > crate::auth::directory::MAX_NAME_CHARS
+    {
+        return Err(ApiError::BadRequest("X-MIQ-Group is too long".into()));
+    }
+    if let Some(token) = header_text(req, "X-Auth-Token")? {
+        let holder = state
+            .db
+            .run(move |conn| tokens::use_token(conn, &token))
+            .await?;
+        let Some((user_id, group_id)) = holder else {
+            return Err(ApiError::Unauthorized(
+                "the token is invalid or has expired; log in again".into(),
+            ));
+        };
+        return identity_of(state, user_id, group_id, wanted_group).await;
+    }
+    let Some(authorization) = header_text(req, "Authorization")? else {
+        return Err(ApiError::Unauthorized(
+            "authentication required: Basic credentials or an X-Auth-Token".into(),
+        ));
+    };
+    let (userid, password) = basic_credentials(&authorization)?;
+    if let Some(wait) = state.login_throttle.check(peer) {
+        return Err(ApiError::TooManyRequests {
+            message: format!(
+                "too many failed logins from {peer}; try again in {} s",
+                wait.as_secs().max(1)
+            ),
+            retry_after_s: wait.as_secs().max(1),
+        });
+    }
+    let policy = LockoutPolicy {
+        max_failures: state.settings.api.max_failed_logins,
+        lockout: state.settings.api.lockout,
+    };
+    match check_password(&state.db, &userid, password, policy).await {
+        Ok(user_id) => identity_of(state, user_id, None, wanted_group).await,
+        Err(LoginError::Db(e)) => Err(e.into()),
+        Err(failure) => {
+            state.login_throttle.failed(peer);
+            let message = match failure {
+                LoginError::Locked(until) => format!(
+                    "account `{userid}` is locked after repeated failed logins until {}",
+                    crate::json::format_utc(&until)
+                ),
+                _ => "wrong user id or password".to_string(),
+            };
+            audit(
+                state,
+                AuditEntry {
+                    userid: userid.clone(),
+                    action: "login".into(),
+                    target: req.path().to_string(),
+                    outcome: "failure",
+                    status: 401,
+                    source: peer.to_string(),
+                    message: message.clone(),
+                },
+            )
+            .await;
+            Err(ApiError::Unauthorized(message))
+        }
+    }
+}
+
+async fn identity_of(
+    state: &AppState,
+    user_id: i64,
+    group_id: Option<i64>,
+    wanted: Option<String>,
+) -> Result<Identity, ApiError> {
+    let result = state
+        .db
+        .run(move |conn| Ok(load_identity(conn, user_id, group_id, wanted.as_deref())))
+        .await?;
+    result.map_err(|e| match e {
+        IdentityError::NoUser => ApiError::Unauthorized("the user no longer exists".into()),
+        IdentityError::NoGroup(why) => ApiError::Forbidden(why),
+        IdentityError::Db(e) => e.into(),
+    })
+}
+
+/// A header as text, bounded; absent is `None`.
+fn header_text(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(name) else {
+        return Ok(None);
+    };
+    if value.len() > MAX_CREDENTIAL_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "the {name} header is too long"
+        )));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest(format!("the {name} header is not text")))?;
+    Ok(Some(text.trim().to_string()))
+}
+
+/// `Basic base64(userid:password)`.
+fn basic_credentials(header: &str) -> Result<(String, SecretString), ApiError> {
+    let bad = || ApiError::Unauthorized("malformed Basic credentials".into());
+    let (scheme, encoded) = header.split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ApiError::Unauthorized(format!(
+            "unsupported authorization scheme `{}`; use Basic or X-Auth-Token",
+            crate::text::truncate(scheme, 20)
+        )));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (userid, password) = text.split_once(':').ok_or_else(bad)?;
+    Ok((userid.to_string(), SecretString::from(password.to_string())))
+}
+
+/// The caller, for handlers of routes that need a login.
+pub struct Caller(pub Identity);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<Identity>()
+                .cloned()
+                .map(Caller)
+                .ok_or_else(|| ApiError::Unauthorized("authentication required".into())),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn basic_credentials_are_parsed_strictly() {
+        let (u, p) = basic_credentials("Basic YWRtaW46c2VjcmV0OndpdGg6Y29sb25z").expect("parse");
+        assert_eq!(u, "admin");
+        assert_eq!(p.expose_secret(), "secret:with:colons");
+        assert!(basic_credentials("Bearer abc").is_err());
+        assert!(basic_credentials("Basic !!!").is_err());
+        assert!(basic_credentials("Basic").is_err());
+        // "nocolon" has no separator.
+        assert!(basic_credentials("Basic bm9jb2xvbg==").is_err());
+    }
+}
