@@ -30,6 +30,7 @@
 //!   limits, fault hooks) and their `server_components` rows.
 //! - [`telemetry`], [`tls`], [`backoff`], [`json`], [`clock`], [`text`] — cross-cutting helpers.
 
+pub mod api_query;
 pub mod auth;
 pub mod backoff;
 pub mod bench;

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 fn concrete(pattern: &str) -> String {
     pattern
         .replace("{collection}", "providers")
+        .replace("{subcollection}", "container_groups")
         .replace("{id}", "1")
 }
 

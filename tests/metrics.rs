@@ -27,7 +27,8 @@ fn add_provider(node: &common::Node, sim: &str, prometheus: &str) -> String {
 }
 
 fn resources(node: &common::Node, path: &str) -> Vec<Value> {
-    node.get_json(path)["resources"]
+    let sep = if path.contains('?') { '&' } else { '?' };
+    node.get_json(&format!("{path}{sep}expand=resources"))["resources"]
         .as_array()
         .cloned()
         .unwrap_or_default()

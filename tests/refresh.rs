@@ -50,7 +50,7 @@ fn rows(node: &common::Node, collection: &str, provider: &str, deleted: bool) ->
     let mut offset = 0;
     loop {
         let page = node.get_json(&format!(
-            "/api/{collection}?provider_id={provider}&include_deleted={deleted}&limit=1000&offset={offset}"
+            "/api/{collection}?provider_id={provider}&include_deleted={deleted}&limit=1000&offset={offset}&expand=resources"
         ));
         let items = page["resources"].as_array().cloned().unwrap_or_default();
         offset += items.len();

@@ -26,9 +26,42 @@ pub struct Identity {
     #[serde(serialize_with = "crate::json::id")]
     pub tenant_id: i64,
     pub tenant: String,
+    /// Whether the tenant is the root of the tree (it then sees every tenant's objects).
+    pub root_tenant: bool,
     /// Every group the user belongs to.
     pub groups: Vec<String>,
     pub features: BTreeSet<Feature>,
+    /// The group's filters (which providers and projects it is limited to).
+    pub filters: GroupFilters,
+}
+
+/// A group's entitlement filters, stored as JSON in `user_groups.filters`:
+/// `{"providers": ["<id>", …], "projects": ["<namespace>", …]}` — ManageIQ's
+/// "belongsto" filters. Absent means unlimited.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFilters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub providers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projects: Option<Vec<String>>,
+}
+
+impl GroupFilters {
+    /// Parses the stored JSON; a row that does not parse limits to nothing (fail closed).
+    pub fn from_stored(text: &str) -> GroupFilters {
+        serde_json::from_str(text).unwrap_or_else(|_| GroupFilters {
+            providers: Some(Vec::new()),
+            projects: Some(Vec::new()),
+        })
+    }
+
+    /// Provider ids, parsed; a non-numeric entry matches nothing.
+    pub fn provider_ids(&self) -> Option<Vec<i64>> {
+        self.providers
+            .as_ref()
+            .map(|list| list.iter().filter_map(|p| p.parse().ok()).collect())
+    }
 }
 
 impl Identity {
@@ -69,15 +102,9 @@ pub fn load_identity(
     wanted: Option<&str>,
 ) -> Result<Identity, IdentityError> {
     type Row = (
-        String,
-        String,
-        Option<i64>,
-        i64,
-        String,
-        String,
-        i64,
-        i64,
-        String,
+        (String, String, Option<i64>),
+        (i64, String, String),
+        (String, i64, i64, String, Option<i64>),
     );
     let rows: Vec<Row> = users::table
         .inner_join(user_group_memberships::table)
@@ -86,15 +113,15 @@ pub fn load_identity(
         .inner_join(tenants::table.on(tenants::id.eq(user_groups::tenant_id)))
         .filter(users::id.eq(user_id))
         .select((
-            users::userid,
-            users::name,
-            users::current_group_id,
-            user_groups::id,
-            user_groups::name,
-            user_roles::name,
-            user_roles::id,
-            tenants::id,
-            tenants::name,
+            (users::userid, users::name, users::current_group_id),
+            (user_groups::id, user_groups::name, user_groups::filters),
+            (
+                user_roles::name,
+                user_roles::id,
+                tenants::id,
+                tenants::name,
+                tenants::parent_id,
+            ),
         ))
         .order(user_groups::name)
         .load(conn)?;
@@ -110,30 +137,35 @@ pub fn load_identity(
             IdentityError::NoUser
         });
     };
+    let current = (first.0).2;
     let chosen = match wanted {
         Some(name) => rows
             .iter()
-            .find(|r| r.4 == name)
+            .find(|r| r.1.1 == name)
             .ok_or_else(|| IdentityError::NoGroup(format!("the user is not in group `{name}`")))?,
         None => token_group
-            .and_then(|g| rows.iter().find(|r| r.3 == g))
-            .or_else(|| rows.iter().find(|r| Some(r.3) == first.2))
+            .and_then(|g| rows.iter().find(|r| r.1.0 == g))
+            .or_else(|| rows.iter().find(|r| Some(r.1.0) == current))
             .unwrap_or(first),
     };
+    let ((userid, name, _), (group_id, group, filters), (role, role_id, tenant_id, tenant, parent)) =
+        chosen.clone();
     let features: Vec<String> = user_role_features::table
-        .filter(user_role_features::role_id.eq(chosen.6))
+        .filter(user_role_features::role_id.eq(role_id))
         .select(user_role_features::feature)
         .load(conn)?;
     Ok(Identity {
         user_id,
-        userid: chosen.0.clone(),
-        name: chosen.1.clone(),
-        group_id: chosen.3,
-        group: chosen.4.clone(),
-        role: chosen.5.clone(),
-        tenant_id: chosen.7,
-        tenant: chosen.8.clone(),
-        groups: rows.iter().map(|r| r.4.clone()).collect(),
+        userid,
+        name,
+        group_id,
+        group,
+        role,
+        tenant_id,
+        tenant,
+        root_tenant: parent.is_none(),
+        filters: GroupFilters::from_stored(&filters),
+        groups: rows.iter().map(|r| r.1.1.clone()).collect(),
         features: features
             .iter()
             .filter_map(|f| Feature::from_identifier(f))

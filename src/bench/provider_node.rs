@@ -61,7 +61,7 @@ impl ProviderNode {
         };
         let valid = input.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         let provider = db
-            .run(move |c| Ok(insert_provider(c, &valid, &keys)))
+            .run(move |c| Ok(insert_provider(c, &valid, &keys, None)))
             .await??;
         node.refresh.recheck();
         Ok(Self {

@@ -149,7 +149,7 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
     let valid = input.validate()?;
     let keys = KeyRing::load_or_create(&settings.server.key_file)?;
     let db = super::region_db::open_existing(settings)?;
-    let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys)))??;
+    let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys, None)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, provider.id))?;
     let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
     block_on(queue_refresh(

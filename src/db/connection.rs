@@ -99,11 +99,13 @@ impl diesel::r2d2::ManageConnection for Manager {
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS).map_err(|e| {
-                    diesel::r2d2::Error::ConnectionError(
-                        ConnectionError::CouldntSetupConfiguration(e),
-                    )
-                })?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .and_then(|()| super::sqlite_functions::register(&mut conn))
+                    .map_err(|e| {
+                        diesel::r2d2::Error::ConnectionError(
+                            ConnectionError::CouldntSetupConfiguration(e),
+                        )
+                    })?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }

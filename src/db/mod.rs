@@ -9,6 +9,7 @@ pub mod ids;
 mod migrate;
 mod pool;
 pub mod schema;
+mod sqlite_functions;
 mod transaction;
 
 pub use clock::db_now;

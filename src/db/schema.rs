@@ -144,6 +144,7 @@ diesel::table! {
         metrics_status -> Text,
         metrics_status_message -> Text,
         last_metrics_success_on -> Nullable<Timestamp>,
+        tenant_id -> Nullable<BigInt>,
     }
 }
 

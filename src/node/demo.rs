@@ -76,7 +76,7 @@ fn register(
         Ok(v) => v,
         Err(e) => return Ok(Err(e.to_string())),
     };
-    match insert_provider(conn, &valid, keys) {
+    match insert_provider(conn, &valid, keys, None) {
         Ok(_) => Ok(Ok(())),
         Err(ProviderError::Db(e)) => Err(e),
         Err(other) => Ok(Err(other.to_string())),

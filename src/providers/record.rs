@@ -41,6 +41,8 @@ pub struct Provider {
     pub metrics_status: String,
     pub metrics_status_message: String,
     pub last_metrics_success_on: Option<NaiveDateTime>,
+    /// The tenant owning it (None: the root tenant).
+    pub tenant_id: Option<i64>,
 }
 
 impl Provider {
@@ -307,11 +309,13 @@ pub enum ProviderError {
     Db(#[from] DbError),
 }
 
-/// Inserts a validated provider (status `unknown` until its first refresh).
+/// Inserts a validated provider (status `unknown` until its first refresh), owned by
+/// `tenant` (None: the root tenant).
 pub fn insert_provider(
     conn: &mut DbConnection,
     p: &ValidProvider,
     keys: &KeyRing,
+    tenant: Option<i64>,
 ) -> Result<Provider, ProviderError> {
     let zone = p.input.zone.clone().unwrap_or_else(|| "default".into());
     let zone_id: i64 = zones::table
@@ -343,6 +347,7 @@ pub fn insert_provider(
             providers::store_unused_images.eq(p.input.store_unused_images),
             providers::status.eq("unknown"),
             providers::status_message.eq("waiting for the first refresh"),
+            providers::tenant_id.eq(tenant),
             providers::created_on.eq(now),
             providers::updated_on.eq(now),
         ))

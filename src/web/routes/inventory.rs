@@ -1,111 +1,298 @@
-//! `GET /api/<collection>` and `GET /api/<collection>/:id` for the container
-//! inventory: `container_nodes`, `container_projects`, `container_groups` (pods),
-//! `containers`, `container_services`, `container_replicators`, `container_images`,
-//! `container_image_registries`. Query: `provider_id`, `include_deleted`, `limit`
-//! (1–1000, default 100), `offset`.
+//! The container inventory through the query engine (`api_query`):
+//! `GET /api/<collection>`, `GET /api/<collection>/:id` and subcollections
+//! `GET /api/<collection>/:id/<subcollection>` for `container_nodes`,
+//! `container_projects`, `container_groups` (pods), `containers`,
+//! `container_services`, `container_replicators`, `container_images`,
+//! `container_image_registries` (and providers' subcollections). Every read carries
+//! the caller's RBAC visibility in its SQL: what they may not see is a 404.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::collection::{api_base, parse_id};
-use crate::auth::Feature;
-use crate::inventory::query::{
-    Containers, Images, InventoryTable, ListFilter, Nodes, Pods, Projects, Registries, Replicators,
-    Services,
-};
+use crate::api_query::sql::{Query, Visibility, build};
+use crate::api_query::{Collection, collection, exec, params};
+use crate::auth::{Feature, Identity};
 use crate::web::route_table::{Access, Routes};
-use crate::web::{ApiError, AppState};
+use crate::web::{ApiError, AppState, Caller};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ListQuery {
-    provider_id: Option<String>,
-    include_deleted: Option<bool>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-}
+/// The inventory collections served here.
+const INVENTORY: &[&str] = &[
+    "container_projects",
+    "container_nodes",
+    "container_groups",
+    "containers",
+    "container_services",
+    "container_replicators",
+    "container_images",
+    "container_image_registries",
+];
 
 pub(super) fn register(r: &mut Routes<'_>) {
-    fn add<T: InventoryTable>(r: &mut Routes<'_>) {
-        let access = Access::Feature(Feature::InventoryView);
-        r.get(&format!("/api/{}", T::NAME), access, list::<T>);
-        r.get(&format!("/api/{}/{{id}}", T::NAME), access, show::<T>);
+    let access = Access::Feature(Feature::InventoryView);
+    for name in INVENTORY {
+        r.get(&format!("/api/{name}"), access, list);
+        r.get(&format!("/api/{name}/{{id}}"), access, show);
     }
-    add::<Projects>(r);
-    add::<Nodes>(r);
-    add::<Pods>(r);
-    add::<Containers>(r);
-    add::<Services>(r);
-    add::<Replicators>(r);
-    add::<Images>(r);
-    add::<Registries>(r);
+    r.get(
+        "/api/{collection}/{id}/{subcollection}",
+        access,
+        subcollection,
+    );
 }
 
-fn with_href<V: serde::Serialize>(base: &str, name: &str, value: &V) -> serde_json::Value {
-    let mut v = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-    if let Some(id) = v.get("id").and_then(|i| i.as_str()).map(str::to_string)
-        && let serde_json::Value::Object(map) = &mut v
-    {
-        map.insert("href".into(), json!(format!("{base}/{name}/{id}")));
+/// What the caller may see.
+pub(super) fn visibility(identity: &Identity) -> Visibility {
+    Visibility {
+        tenant_id: (!identity.root_tenant).then_some(identity.tenant_id),
+        providers: identity.filters.provider_ids(),
+        projects: identity.filters.projects.clone(),
     }
-    v
 }
 
-async fn list<T: InventoryTable>(
+/// The collection named by the request's first path segment after `/api/`.
+fn named(req: &HttpRequest) -> Result<&'static Collection, ApiError> {
+    let name = req
+        .path()
+        .trim_start_matches("/api/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    collection(name).ok_or_else(|| ApiError::NotFound(format!("no collection `{name}`")))
+}
+
+async fn list(
     req: HttpRequest,
-    query: web::Query<ListQuery>,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "limit must be between 1 and 1000".into(),
-        ));
-    }
-    let offset = q.offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::BadRequest("offset must not be negative".into()));
-    }
-    let provider_id = q
-        .provider_id
-        .as_deref()
-        .map(|p| parse_id(p, "provider"))
-        .transpose()?;
-    let filter = ListFilter {
-        provider_id,
-        include_deleted: q.include_deleted.unwrap_or(false),
-        limit,
-        offset,
-    };
-    let (count, rows) = state.db.run(move |c| T::list(c, &filter)).await?;
-    let base = api_base(&req);
-    let resources: Vec<_> = rows.iter().map(|r| with_href(&base, T::NAME, r)).collect();
-    let mut links = json!({"self": format!("{base}/{}?offset={offset}&limit={limit}", T::NAME)});
-    if offset + (resources.len() as i64) < count {
-        links["next"] = json!(format!(
-            "{base}/{}?offset={}&limit={limit}",
-            T::NAME,
-            offset + limit
-        ));
-    }
-    Ok(HttpResponse::Ok().json(json!({
-        "name": T::NAME,
-        "count": count,
-        "subcount": resources.len(),
-        "resources": resources,
-        "links": links,
-    })))
+    let c = named(&req)?;
+    let base = format!("{}/{}", api_base(&req), c.name);
+    answer_list(&req, &state, &caller.0, c, Vec::new(), &base).await
 }
 
-async fn show<T: InventoryTable>(
+async fn show(
     req: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, T::NAME)?;
-    let row = state.db.run(move |c| T::show(c, id)).await?;
-    let row = row.ok_or_else(|| ApiError::NotFound(format!("{} {id} not found", T::NAME)))?;
-    Ok(HttpResponse::Ok().json(with_href(&api_base(&req), T::NAME, &row)))
+    let c = named(&req)?;
+    let id = parse_id(&path, c.name)?;
+    let (query, _) = params::parse("", c, 1).map_err(|e| ApiError::BadRequest(e.0))?;
+    let query = Query {
+        id: Some(id),
+        include_deleted: true,
+        ..query
+    };
+    let row = one(&state, &caller.0, c, query).await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("{} {id} not found", c.name)))?;
+    Ok(HttpResponse::Ok().json(with_href(&format!("{}/{}", api_base(&req), c.name), row)))
+}
+
+async fn subcollection(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (parent_name, id_text, sub_name) = path.into_inner();
+    let parent = collection(&parent_name)
+        .ok_or_else(|| ApiError::NotFound(format!("no collection `{parent_name}`")))?;
+    let sub = parent.sub(&sub_name).ok_or_else(|| {
+        ApiError::NotFound(format!("{parent_name} have no subcollection `{sub_name}`"))
+    })?;
+    let child = collection(sub.child)
+        .ok_or_else(|| ApiError::NotFound(format!("no collection `{}`", sub.child)))?;
+    let id = parse_id(&id_text, parent.name)?;
+    // The parent must be visible: otherwise its children are not there either.
+    let (query, _) = params::parse("", parent, 1).map_err(|e| ApiError::BadRequest(e.0))?;
+    let query = Query {
+        id: Some(id),
+        include_deleted: true,
+        attributes: Some(Vec::new()),
+        ..query
+    };
+    if one(&state, &caller.0, parent, query).await?.is_none() {
+        return Err(ApiError::NotFound(format!("{parent_name} {id} not found")));
+    }
+    let base = format!("{}/{parent_name}/{id}/{sub_name}", api_base(&req));
+    answer_list(&req, &state, &caller.0, child, vec![(sub.fk, id)], &base).await
+}
+
+/// 404 unless the caller may see row `id` of collection `name` (unrestricted callers
+/// and collections the engine does not know are not checked here).
+pub(super) async fn ensure_visible(
+    state: &AppState,
+    identity: &Identity,
+    name: &str,
+    id: i64,
+) -> Result<(), ApiError> {
+    let v = visibility(identity);
+    if v.tenant_id.is_none() && v.providers.is_none() && v.projects.is_none() {
+        return Ok(());
+    }
+    let Some(c) = collection(name) else {
+        return Ok(());
+    };
+    let (query, _) = params::parse("", c, 1).map_err(|e| ApiError::BadRequest(e.0))?;
+    let query = Query {
+        id: Some(id),
+        include_deleted: true,
+        attributes: Some(Vec::new()),
+        ..query
+    };
+    match one(state, identity, c, query).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound(format!("{name} {id} not found"))),
+    }
+}
+
+/// The ids of the providers the caller may see; `None` when they see all.
+pub(super) async fn visible_providers(
+    state: &AppState,
+    identity: &Identity,
+) -> Result<Option<std::collections::HashSet<i64>>, ApiError> {
+    let v = visibility(identity);
+    if v.tenant_id.is_none() && v.providers.is_none() && v.projects.is_none() {
+        return Ok(None);
+    }
+    let c = collection("providers")
+        .ok_or_else(|| ApiError::Internal("no providers collection".into()))?;
+    let (query, _) = params::parse("", c, 1).map_err(|e| ApiError::BadRequest(e.0))?;
+    let query = Query {
+        attributes: Some(Vec::new()),
+        limit: 1_000_000,
+        ..query
+    };
+    let built = build(state.db.backend(), c, &query, &v).map_err(|e| ApiError::BadRequest(e.0))?;
+    let page = state
+        .db
+        .run(move |conn| exec::run(conn, &built, false))
+        .await?;
+    Ok(Some(
+        page.rows
+            .iter()
+            .filter_map(|r| r["id"].as_str().and_then(|id| id.parse().ok()))
+            .collect(),
+    ))
+}
+
+/// One row of `c` as the caller may see it.
+async fn one(
+    state: &AppState,
+    identity: &Identity,
+    c: &'static Collection,
+    query: Query,
+) -> Result<Option<Value>, ApiError> {
+    let built = build(state.db.backend(), c, &query, &visibility(identity))
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    let page = state
+        .db
+        .run(move |conn| exec::run(conn, &built, false))
+        .await?;
+    Ok(page.rows.into_iter().next())
+}
+
+/// A collection answer in ManageIQ's shape.
+async fn answer_list(
+    req: &HttpRequest,
+    state: &AppState,
+    identity: &Identity,
+    c: &'static Collection,
+    parents: Vec<(&'static str, i64)>,
+    base: &str,
+) -> Result<HttpResponse, ApiError> {
+    let max = 1000;
+    let (mut query, shape) =
+        params::parse(req.query_string(), c, max).map_err(|e| ApiError::BadRequest(e.0))?;
+    query.parents.extend(parents);
+    if !shape.expand && !shape.attributes {
+        query.attributes = Some(Vec::new());
+    }
+    let built = build(state.db.backend(), c, &query, &visibility(identity))
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    let filtered = built.filtered;
+    let page = state
+        .db
+        .run(move |conn| exec::run(conn, &built, true))
+        .await?;
+    let item_base = format!("{}/{}", api_base(req), c.name);
+    let resources: Vec<Value> = page
+        .rows
+        .into_iter()
+        .map(|row| {
+            let full = with_href(&item_base, row);
+            if shape.expand || shape.attributes {
+                full
+            } else {
+                json!({"href": full["href"]})
+            }
+        })
+        .collect();
+    let mut body = json!({
+        "name": c.name,
+        "count": page.total,
+        "subcount": resources.len(),
+    });
+    let matched = if filtered { page.matched } else { page.total };
+    if filtered {
+        body["subquery_count"] = json!(page.matched);
+    }
+    let limit = query.limit.max(1);
+    let pages = (matched + limit - 1) / limit;
+    if shape.paged {
+        body["pages"] = json!(pages);
+    }
+    body["resources"] = Value::Array(resources);
+    body["actions"] = json!([]);
+    body["links"] = links(req.query_string(), base, query.offset, limit, matched);
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `self`, and `first`/`last`/`next`/`previous` by rewriting `offset`.
+fn links(query_string: &str, base: &str, offset: i64, limit: i64, matched: i64) -> Value {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query_string.as_bytes())
+        .filter(|(k, _)| k != "offset" && k != "limit")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let at = |offset: i64| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            s.append_pair(k, v);
+        }
+        s.append_pair("offset", &offset.to_string());
+        s.append_pair("limit", &limit.to_string());
+        format!("{base}?{}", s.finish())
+    };
+    let self_link = if query_string.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{query_string}")
+    };
+    let mut links = json!({"self": self_link});
+    let last = if matched == 0 {
+        0
+    } else {
+        ((matched - 1) / limit) * limit
+    };
+    links["first"] = json!(at(0));
+    links["last"] = json!(at(last));
+    if offset + limit < matched {
+        links["next"] = json!(at(offset + limit));
+    }
+    if offset > 0 {
+        links["previous"] = json!(at((offset - limit).max(0)));
+    }
+    links
+}
+
+/// Adds `href` from the row's `id`.
+fn with_href(item_base: &str, mut row: Value) -> Value {
+    if let Some(id) = row.get("id").and_then(Value::as_str).map(str::to_string)
+        && let Value::Object(map) = &mut row
+    {
+        map.insert("href".into(), json!(format!("{item_base}/{id}")));
+    }
+    row
 }

@@ -43,6 +43,7 @@ fn parse_time(value: &str, name: &str) -> Result<NaiveDateTime, ApiError> {
 }
 
 pub(super) async fn series(
+    caller: crate::web::Caller,
     path: web::Path<(String, String)>,
     query: web::Query<MetricsQuery>,
     state: web::Data<AppState>,
@@ -51,6 +52,14 @@ pub(super) async fn series(
     let kind = resource_type(&collection)
         .ok_or_else(|| ApiError::NotFound(format!("collection `{collection}` has no metrics")))?;
     let id = parse_id(&id, &collection)?;
+    // Regions and the enterprise roll everything up: only unrestricted callers see them.
+    let restricted = super::inventory::visible_providers(&state, &caller.0)
+        .await?
+        .is_some();
+    if restricted && collection == "regions" {
+        return Err(ApiError::NotFound(format!("{collection} {id} not found")));
+    }
+    super::inventory::ensure_visible(&state, &caller.0, &collection, id).await?;
     let q = query.into_inner();
     let interval_name = q.interval.as_deref().unwrap_or("realtime");
     let interval = Interval::parse(interval_name).ok_or_else(|| {

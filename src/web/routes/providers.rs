@@ -8,12 +8,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::collection::{api_base, collection, parse_id, with_href};
+use super::inventory::{ensure_visible, visible_providers};
 use crate::inventory::inventory_counts;
 use crate::providers::{
     ProviderError, ProviderInput, ProviderView, delete_provider, find_provider, insert_provider,
     list_providers, list_refreshes, queue_refresh,
 };
-use crate::web::{ApiError, AppState, Checked};
+use crate::web::{ApiError, AppState, Caller, Checked};
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> Self {
@@ -30,9 +31,14 @@ impl From<ProviderError> for ApiError {
 
 pub(super) async fn list(
     req: HttpRequest,
+    caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = state.db.run(list_providers).await?;
+    let visible = visible_providers(&state, &caller.0).await?;
+    let mut all = state.db.run(list_providers).await?;
+    if let Some(visible) = visible {
+        all.retain(|(p, _)| visible.contains(&p.id));
+    }
     let base = api_base(&req);
     let resources: Vec<_> = all
         .iter()
@@ -43,6 +49,7 @@ pub(super) async fn list(
 
 pub(super) async fn create(
     req: HttpRequest,
+    caller: Caller,
     body: Checked<ProviderInput>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -51,9 +58,11 @@ pub(super) async fn create(
         .validate()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let keys = state.keys.clone();
+    // A provider belongs to the tenant of whoever adds it (the root tenant: NULL).
+    let tenant = (!caller.0.root_tenant).then_some(caller.0.tenant_id);
     let provider = state
         .db
-        .run(move |c| Ok(insert_provider(c, &valid, &keys)))
+        .run(move |c| Ok(insert_provider(c, &valid, &keys, tenant)))
         .await??;
     let (provider, zone) = {
         let id = provider.id;
@@ -75,10 +84,12 @@ pub(super) async fn create(
 
 pub(super) async fn show(
     req: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
+    ensure_visible(&state, &caller.0, "providers", id).await?;
     let (provider, zone, counts, last) = state
         .db
         .run(move |c| {
@@ -102,10 +113,12 @@ pub(super) async fn show(
 }
 
 pub(super) async fn remove(
+    caller: Caller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
+    ensure_visible(&state, &caller.0, "providers", id).await?;
     state.db.run(move |c| delete_provider(c, id)).await?;
     tracing::info!(provider_id = id, "provider removed with its inventory");
     state.refresh.recheck();
@@ -119,11 +132,13 @@ pub(super) struct ActionBody {
 
 pub(super) async fn action(
     req: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
     body: Checked<ActionBody>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
+    ensure_visible(&state, &caller.0, "providers", id).await?;
     if body.action != "refresh" {
         return Err(ApiError::BadRequest(format!(
             "unknown action `{}` (providers support: refresh)",
@@ -161,11 +176,13 @@ pub(super) struct RefreshQuery {
 
 pub(super) async fn refreshes(
     req: HttpRequest,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<RefreshQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
+    ensure_visible(&state, &caller.0, "providers", id).await?;
     let q = query.into_inner();
     if let Some(kind) = &q.kind
         && kind != "full"

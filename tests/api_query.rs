@@ -1,0 +1,444 @@
+//! ManageIQ's collection conventions on the inventory, through HTTP against a real
+//! node refreshing a simulated cluster: paging and links, every filter operator
+//! (labels and one association hop included), sorting, attributes, expand,
+//! subcollections, the 400s, and RBAC inside the SQL — a tenant's user and a group
+//! limited to a project see, count and reach only their objects (404 otherwise).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{NodeConfig, Sim, TestDb, basic_auth, steward_with_input, wait_until};
+use serde_json::{Value, json};
+
+fn all_pods(node: &common::Node) -> Vec<Value> {
+    node.get_json("/api/container_groups?expand=resources&limit=1000")["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn count(node: &common::Node, query: &str) -> i64 {
+    let page = node.get_json(&format!("/api/container_groups?{query}"));
+    page["subquery_count"]
+        .as_i64()
+        .or(page["count"].as_i64())
+        .unwrap_or(-1)
+}
+
+fn enc(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn filter(node: &common::Node, expr: &str) -> (i64, Vec<Value>) {
+    let page = node.get_json(&format!(
+        "/api/container_groups?expand=resources&limit=1000&filter[]={}",
+        enc(expr)
+    ));
+    (
+        page["subquery_count"].as_i64().unwrap_or(-1),
+        page["resources"].as_array().cloned().unwrap_or_default(),
+    )
+}
+
+fn names(rows: &[Value]) -> BTreeSet<String> {
+    rows.iter()
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn setup(db: &TestDb) -> (Sim, common::Node, NodeConfig, String, usize) {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "10", "--seed", "11"]);
+    let config = NodeConfig::new(db, "query");
+    let node = config.start();
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"name": "sim", "api_url": sim.url}),
+    );
+    assert_eq!(status, 201, "{reply}");
+    let id = reply["id"].as_str().expect("id").to_string();
+    let expected = sim.get_json("/api/v1/pods")["items"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(expected >= 30, "{expected}");
+    assert!(
+        wait_until(Duration::from_secs(60), || all_pods(&node).len()
+            == expected),
+        "inventory did not arrive"
+    );
+    (sim, node, config, id, expected)
+}
+
+both_backends!(paging_links_sorting_attributes_and_errors, |db: TestDb| {
+    let (_sim, node, _config, _id, total) = setup(&db);
+    // Without expand: hrefs only, absolute, from the configured URL.
+    let page = node.get_json("/api/container_groups?limit=7");
+    assert_eq!(page["count"].as_u64(), Some(total as u64));
+    assert_eq!(page["subcount"], 7);
+    assert_eq!(page["pages"].as_i64(), Some(total.div_ceil(7) as i64));
+    let first = &page["resources"][0];
+    assert_eq!(first.as_object().map(|o| o.len()), Some(1), "{first}");
+    assert!(
+        first["href"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&node.url()))
+    );
+    let links = &page["links"];
+    assert!(
+        links["next"]
+            .as_str()
+            .is_some_and(|l| l.contains("offset=7")),
+        "{links}"
+    );
+    assert!(links.get("previous").is_none(), "{links}");
+    let last: String = links["last"].as_str().expect("last").to_string();
+    let last_page = node.get_json(last.trim_start_matches(&node.url()));
+    assert!(last_page["links"].get("next").is_none());
+    assert!(last_page["links"]["previous"].is_string());
+    // Walking `next` visits every pod once.
+    let mut seen = BTreeSet::new();
+    let mut next = Some("/api/container_groups?limit=8".to_string());
+    while let Some(path) = next {
+        let page = node.get_json(&path);
+        for r in page["resources"].as_array().cloned().unwrap_or_default() {
+            assert!(seen.insert(r["href"].as_str().unwrap_or_default().to_string()));
+        }
+        next = page["links"]["next"]
+            .as_str()
+            .map(|l| l.trim_start_matches(&node.url()).to_string());
+    }
+    assert_eq!(seen.len(), total);
+    // Sorting.
+    let page = node
+        .get_json("/api/container_groups?expand=resources&sort_by=name&sort_order=desc&limit=1000");
+    let sorted: Vec<String> = page["resources"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut expected = sorted.clone();
+    expected.sort();
+    expected.reverse();
+    assert_eq!(sorted, expected);
+    // Attributes: only what is asked, with one association hop.
+    let page = node.get_json("/api/container_groups?attributes=name,container_node.name&limit=3");
+    let r = &page["resources"][0];
+    assert!(
+        r["name"].is_string() && r["id"].is_string() && r["href"].is_string(),
+        "{r}"
+    );
+    assert!(r["container_node"]["name"].is_string(), "{r}");
+    assert!(r.get("phase").is_none(), "{r}");
+    // Every refusal is a 400 saying which part.
+    for (query, needle) in [
+        ("offset=ten", "offset"),
+        ("limit=-1", "limit"),
+        ("sort_by=nope", "nope"),
+        ("sort_by=labels", "cannot be sorted"),
+        ("filter[]=nope%20%3D%201", "nope"),
+        ("filter[]=name%20%3D", "filter"),
+        ("filter[]=restart_count%20%3E%20many", "restart_count"),
+        ("attributes=secret", "secret"),
+        ("colour=blue", "colour"),
+        ("expand=everything", "everything"),
+        ("filter[]=name%20%3D~%20%2F(%2F", "regular expression"),
+    ] {
+        let (status, body) = node.get(&format!("/api/container_groups?{query}"));
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(needle), "{query}: {body}");
+        assert!(body.contains("\"kind\":\"bad_request\""), "{body}");
+    }
+});
+
+both_backends!(every_filter_operator, |db: TestDb| {
+    let (_sim, node, _config, _id, total) = setup(&db);
+    let pods = all_pods(&node);
+    let sample = &pods[0];
+    let name = sample["name"].as_str().expect("name");
+    // = and != on text.
+    let (n, rows) = filter(&node, &format!("name = \"{name}\""));
+    assert_eq!((n, names(&rows)), (1, BTreeSet::from([name.to_string()])));
+    assert_eq!(
+        filter(&node, &format!("name != \"{name}\"")).0,
+        total as i64 - 1
+    );
+    // Wildcards.
+    let prefix: String = name.chars().take(3).collect();
+    let want = pods
+        .iter()
+        .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+        .count();
+    assert_eq!(
+        filter(&node, &format!("name = \"{prefix}*\"")).0,
+        want as i64
+    );
+    assert_eq!(filter(&node, &format!("name = '{prefix}%'")).0, want as i64);
+    // Regex, and its negation, case-insensitive too.
+    assert_eq!(
+        filter(&node, &format!("name =~ /^{prefix}/")).0,
+        want as i64
+    );
+    assert_eq!(
+        filter(&node, &format!("name !~ /^{prefix}/")).0,
+        (total - want) as i64
+    );
+    assert_eq!(
+        filter(&node, &format!("name =~ /^{}/i", prefix.to_uppercase())).0,
+        want as i64
+    );
+    // Numbers: < <= > >=.
+    let cpu: Vec<i64> = pods
+        .iter()
+        .filter_map(|p| p["cpu_request_millicores"].as_i64())
+        .collect();
+    let mid = cpu[cpu.len() / 2];
+    for (op, f) in [
+        ("<", (|a: i64, b: i64| a < b) as fn(i64, i64) -> bool),
+        ("<=", |a, b| a <= b),
+        (">", |a, b| a > b),
+        (">=", |a, b| a >= b),
+    ] {
+        let want = cpu.iter().filter(|c| f(**c, mid)).count() as i64;
+        assert_eq!(
+            filter(&node, &format!("cpu_request_millicores {op} {mid}")).0,
+            want,
+            "{op}"
+        );
+    }
+    // Booleans, lists, NULL.
+    let ready = pods.iter().filter(|p| p["ready"] == true).count() as i64;
+    assert_eq!(filter(&node, "ready = true").0, ready);
+    let two: Vec<&str> = pods
+        .iter()
+        .take(2)
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        filter(&node, &format!("name = [\"{}\", \"{}\"]", two[0], two[1])).0,
+        2
+    );
+    assert_eq!(
+        filter(&node, &format!("name != [\"{}\", \"{}\"]", two[0], two[1])).0,
+        total as i64 - 2
+    );
+    let no_node = pods
+        .iter()
+        .filter(|p| p["container_node_id"].is_null())
+        .count() as i64;
+    assert_eq!(filter(&node, "container_node_id = NULL").0, no_node);
+    assert_eq!(
+        filter(&node, "container_node_id != nil").0,
+        total as i64 - no_node
+    );
+    // Repeated filters AND; an `or ` prefix ORs.
+    let page = node.get_json(&format!(
+        "/api/container_groups?filter[]={}&filter[]={}",
+        enc(&format!("name = \"{}\"", two[0])),
+        enc(&format!("or name = \"{}\"", two[1]))
+    ));
+    assert_eq!(page["subquery_count"], 2, "{page}");
+    assert_eq!(page["count"].as_u64(), Some(total as u64));
+    let page = node.get_json(&format!(
+        "/api/container_groups?filter[]={}&filter[]={}",
+        enc(&format!("name = \"{}\"", two[0])),
+        enc(&format!("name = \"{}\"", two[1]))
+    ));
+    assert_eq!(page["subquery_count"], 0);
+    // One association hop.
+    let node_name = sample["node_name"].as_str().expect("node_name");
+    let want = pods.iter().filter(|p| p["node_name"] == node_name).count() as i64;
+    assert_eq!(
+        filter(&node, &format!("container_node.name = \"{node_name}\"")).0,
+        want
+    );
+    // Labels.
+    let app = sample["labels"]["app"].as_str().expect("an app label");
+    let want: BTreeSet<String> = pods
+        .iter()
+        .filter(|p| p["labels"]["app"] == app)
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    let (n, rows) = filter(&node, &format!("labels.app = \"{app}\""));
+    assert_eq!((n as usize, names(&rows)), (want.len(), want.clone()));
+    assert_eq!(
+        filter(&node, &format!("labels.app != \"{app}\"")).0,
+        (total - want.len()) as i64
+    );
+    assert_eq!(filter(&node, "labels.no-such-label = NULL").0, total as i64);
+    assert_eq!(
+        count(
+            &node,
+            &format!("filter[]={}", enc(&format!("labels.app =~ /^{app}$/")))
+        ),
+        want.len() as i64
+    );
+});
+
+both_backends!(subcollections_and_rbac_inside_the_sql, |db: TestDb| {
+    let (_sim, node, config, provider_id, total) = setup(&db);
+    let pods = all_pods(&node);
+    // Subcollections.
+    let node_id = pods[0]["container_node_id"]
+        .as_str()
+        .expect("node id")
+        .to_string();
+    let want = pods
+        .iter()
+        .filter(|p| p["container_node_id"] == node_id.as_str())
+        .count();
+    let page = node.get_json(&format!("/api/container_nodes/{node_id}/container_groups"));
+    assert_eq!(page["count"].as_u64(), Some(want as u64), "{page}");
+    let page = node.get_json(&format!(
+        "/api/providers/{provider_id}/container_groups?limit=1"
+    ));
+    assert_eq!(page["count"].as_u64(), Some(total as u64));
+    let pod_id = pods[0]["id"].as_str().expect("id").to_string();
+    let page = node.get_json(&format!(
+        "/api/container_groups/{pod_id}/containers?expand=resources"
+    ));
+    assert!(page["count"].as_u64().is_some_and(|c| c >= 1), "{page}");
+    assert_eq!(
+        node.get(&format!("/api/container_groups/{pod_id}/nothing"))
+            .0,
+        404
+    );
+
+    // A tenant below the root, a group in it, a user in the group.
+    let lib = common::lib_db(&db);
+    let (tenant_id, namespace) = lib
+        .with_conn(|c| {
+            use diesel::prelude::*;
+            use steward::db::schema::{tenants, user_groups, user_roles};
+            let root: i64 = tenants::table
+                .filter(tenants::parent_id.is_null())
+                .select(tenants::id)
+                .first(c)?;
+            let now = chrono::Utc::now().naive_utc();
+            let tenant: i64 = diesel::insert_into(tenants::table)
+                .values((
+                    tenants::name.eq("east"),
+                    tenants::parent_id.eq(root),
+                    tenants::created_on.eq(now),
+                ))
+                .returning(tenants::id)
+                .get_result(c)?;
+            let viewer: i64 = user_roles::table
+                .filter(user_roles::name.eq("viewer"))
+                .select(user_roles::id)
+                .first(c)?;
+            diesel::insert_into(user_groups::table)
+                .values((
+                    user_groups::name.eq("east-viewers"),
+                    user_groups::role_id.eq(viewer),
+                    user_groups::tenant_id.eq(tenant),
+                    user_groups::filters.eq("{}"),
+                    user_groups::read_only.eq(false),
+                    user_groups::created_on.eq(now),
+                ))
+                .execute(c)?;
+            Ok((tenant, String::new()))
+        })
+        .expect("tenant");
+    let _ = namespace;
+    let out = steward_with_input(
+        &[
+            "user",
+            "add",
+            "erin",
+            "--group",
+            "east-viewers",
+            "--password-stdin",
+        ],
+        &config.cli_env(),
+        "erin-password-1\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let erin = basic_auth("erin", "erin-password-1");
+    let (_, token) = node.request("GET", "/api/auth", None, &[("Authorization", &erin)]);
+    let token = token["auth_token"].as_str().expect("token").to_string();
+    let as_erin = |path: &str| node.request("GET", path, None, &[("X-Auth-Token", &token)]);
+
+    // The root tenant's provider is invisible: not listed, not counted, not reachable.
+    let (status, page) = as_erin("/api/providers");
+    assert_eq!(status, 200);
+    assert_eq!(page["count"], 0, "{page}");
+    for collection in [
+        "container_groups",
+        "container_nodes",
+        "containers",
+        "container_projects",
+        "container_images",
+    ] {
+        let (status, page) = as_erin(&format!("/api/{collection}"));
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["count"], 0, "{collection}: {page}");
+    }
+    for path in [
+        format!("/api/providers/{provider_id}"),
+        format!("/api/providers/{provider_id}/refreshes"),
+        format!("/api/providers/{provider_id}/container_groups"),
+        format!("/api/container_groups/{pod_id}"),
+        format!("/api/container_groups/{pod_id}/containers"),
+        format!("/api/container_nodes/{node_id}/metrics"),
+    ] {
+        let (status, body) = as_erin(&path);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    // Given to the tenant, it is all there.
+    lib.with_conn(|c| {
+        use diesel::prelude::*;
+        use steward::db::schema::providers;
+        diesel::update(providers::table)
+            .set(providers::tenant_id.eq(Some(tenant_id)))
+            .execute(c)?;
+        Ok(())
+    })
+    .expect("move provider");
+    let (_, page) = as_erin("/api/container_groups?limit=1");
+    assert_eq!(page["count"].as_u64(), Some(total as u64), "{page}");
+    assert_eq!(as_erin(&format!("/api/container_groups/{pod_id}")).0, 200);
+    assert_eq!(as_erin(&format!("/api/providers/{provider_id}")).0, 200);
+
+    // A group limited to one project sees that namespace's objects only.
+    let ns = pods[0]["namespace"]
+        .as_str()
+        .expect("namespace")
+        .to_string();
+    let want = pods
+        .iter()
+        .filter(|p| p["namespace"] == ns.as_str())
+        .count();
+    lib.with_conn(|c| {
+        use diesel::prelude::*;
+        use steward::db::schema::user_groups;
+        diesel::update(user_groups::table.filter(user_groups::name.eq("east-viewers")))
+            .set(user_groups::filters.eq(json!({"projects": [ns]}).to_string()))
+            .execute(c)?;
+        Ok(())
+    })
+    .expect("filter");
+    let (_, page) = as_erin("/api/container_groups?expand=resources&limit=1000");
+    assert_eq!(page["count"].as_u64(), Some(want as u64), "{page}");
+    assert!(
+        page["resources"]
+            .as_array()
+            .is_some_and(|r| r.iter().all(|p| p["namespace"] == ns.as_str()))
+    );
+    let (_, page) = as_erin("/api/container_projects?expand=resources");
+    assert_eq!(page["count"], 1, "{page}");
+    let other = pods
+        .iter()
+        .find(|p| p["namespace"] != ns.as_str())
+        .expect("another namespace");
+    let other_id = other["id"].as_str().expect("id");
+    assert_eq!(as_erin(&format!("/api/container_groups/{other_id}")).0, 404);
+});
