@@ -51,6 +51,7 @@ pub mod roles;
 pub mod settings;
 pub mod simulator;
 pub mod supervision;
+pub mod tags;
 pub mod telemetry;
 pub mod text;
 pub mod tls;

@@ -442,3 +442,191 @@ both_backends!(subcollections_and_rbac_inside_the_sql, |db: TestDb| {
     let other_id = other["id"].as_str().expect("id");
     assert_eq!(as_erin(&format!("/api/container_groups/{other_id}")).0, 404);
 });
+
+both_backends!(tags_from_labels_by_hand_by_tag_and_in_rbac, |db: TestDb| {
+    let (_sim, node, config, _provider, total) = setup(&db);
+    let pods = all_pods(&node);
+    let app = pods[0]["labels"]["app"]
+        .as_str()
+        .expect("app label")
+        .to_string();
+    let with_app = pods
+        .iter()
+        .filter(|p| p["labels"]["app"] == app.as_str())
+        .count();
+    // A label mapped to a category: its values become tags of the pods at once.
+    let (status, mapping) = node.post_json(
+        "/api/label_tag_mappings",
+        &json!({"label_name": "app", "collection": "container_groups", "category": "kubernetes_app"}),
+    );
+    assert_eq!(status, 201, "{mapping}");
+    let page = node.get_json(&format!(
+        "/api/container_groups?by_tag=/kubernetes_app/{app}"
+    ));
+    assert_eq!(page["count"].as_u64(), Some(with_app as u64), "{page}");
+    let tags = node.get_json("/api/tags");
+    assert!(
+        tags.to_string()
+            .contains(&format!("/managed/kubernetes_app/{app}")),
+        "{tags}"
+    );
+    let (status, body) = node.post_json(
+        "/api/label_tag_mappings",
+        &json!({"label_name": "app", "collection": "nothing", "category": "x"}),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // Tags by hand.
+    assert_eq!(
+        node.post_json(
+            "/api/categories",
+            &json!({"name": "env", "single_value": true})
+        )
+        .0,
+        201
+    );
+    assert_eq!(
+        node.post_json("/api/tags", &json!({"category": "env", "name": "prod"}))
+            .0,
+        201
+    );
+    assert_eq!(
+        node.post_json("/api/tags", &json!({"category": "env", "name": "test"}))
+            .0,
+        201
+    );
+    assert_eq!(
+        node.post_json("/api/tags", &json!({"category": "env", "name": "prod"}))
+            .0,
+        409
+    );
+    let pod_id = pods[0]["id"].as_str().expect("id").to_string();
+    let other_id = pods[1]["id"].as_str().expect("id").to_string();
+    let (status, reply) = node.post_json(
+        &format!("/api/container_groups/{pod_id}/tags"),
+        &json!({"action": "assign", "resources": [{"name": "/env/test"}, {"category": "env", "name": "prod"}, {"name": "/env/nope"}]}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["results"][0]["success"], true, "{reply}");
+    assert_eq!(reply["results"][1]["success"], true, "{reply}");
+    assert_eq!(reply["results"][2]["success"], false, "{reply}");
+    // A single-value category keeps the last assigned tag only.
+    let own = node.get_json(&format!("/api/container_groups/{pod_id}/tags"));
+    let names: Vec<String> = own["resources"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|t| t["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(names.contains(&"/managed/env/prod".to_string()), "{own}");
+    assert!(!names.contains(&"/managed/env/test".to_string()), "{own}");
+    assert_eq!(
+        node.get_json("/api/container_groups?by_tag=/env/prod")["count"],
+        1
+    );
+    assert_eq!(
+        node.get_json(&format!(
+            "/api/container_groups?by_tag=/env/prod,/kubernetes_app/{app}"
+        ))["count"],
+        1
+    );
+    assert_eq!(node.get("/api/container_groups?by_tag=env").0, 400);
+
+    // A group limited by a tag sees the tagged pod only.
+    let lib = common::lib_db(&db);
+    lib.with_conn(|c| {
+        use diesel::prelude::*;
+        use steward::db::schema::{tenants, user_groups, user_roles};
+        let root: i64 = tenants::table
+            .filter(tenants::parent_id.is_null())
+            .select(tenants::id)
+            .first(c)?;
+        let viewer: i64 = user_roles::table
+            .filter(user_roles::name.eq("viewer"))
+            .select(user_roles::id)
+            .first(c)?;
+        diesel::insert_into(user_groups::table)
+            .values((
+                user_groups::name.eq("prod-viewers"),
+                user_groups::role_id.eq(viewer),
+                user_groups::tenant_id.eq(root),
+                user_groups::filters.eq(json!({"tags": [["/env/prod"]]}).to_string()),
+                user_groups::read_only.eq(false),
+                user_groups::created_on.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(c)?;
+        Ok(())
+    })
+    .expect("group");
+    let out = steward_with_input(
+        &[
+            "user",
+            "add",
+            "pat",
+            "--group",
+            "prod-viewers",
+            "--password-stdin",
+        ],
+        &config.cli_env(),
+        "pat-password-1\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pat = basic_auth("pat", "pat-password-1");
+    let (_, page) = node.request(
+        "GET",
+        "/api/container_groups",
+        None,
+        &[("Authorization", &pat)],
+    );
+    assert_eq!(page["count"], 1, "{page}");
+    let (status, _) = node.request(
+        "GET",
+        &format!("/api/container_groups/{other_id}"),
+        None,
+        &[("Authorization", &pat)],
+    );
+    assert_eq!(status, 404);
+    let (status, _) = node.request(
+        "GET",
+        &format!("/api/container_groups/{pod_id}"),
+        None,
+        &[("Authorization", &pat)],
+    );
+    assert_eq!(status, 200);
+    // Viewers cannot tag.
+    let (status, _) = node.request(
+        "POST",
+        &format!("/api/container_groups/{pod_id}/tags"),
+        Some(&json!({"action": "unassign", "resources": [{"name": "/env/prod"}]})),
+        &[("Authorization", &pat)],
+    );
+    assert_eq!(status, 403);
+
+    // Unassigning and removing the mapping take the tags away.
+    let (status, reply) = node.post_json(
+        &format!("/api/container_groups/{pod_id}/tags"),
+        &json!({"action": "unassign", "resources": [{"name": "/env/prod"}]}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        node.get_json("/api/container_groups?by_tag=/env/prod")["count"],
+        0
+    );
+    let mapping_id = mapping["id"].as_str().expect("id");
+    assert_eq!(
+        node.delete(&format!("/api/label_tag_mappings/{mapping_id}"))
+            .0,
+        204
+    );
+    let page = node.get_json(&format!(
+        "/api/container_groups?by_tag=/kubernetes_app/{app}"
+    ));
+    assert_eq!(page["count"], 0, "{page}");
+    let _ = total;
+});

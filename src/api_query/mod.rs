@@ -8,6 +8,7 @@ pub mod exec;
 pub mod filter;
 pub mod params;
 pub mod sql;
+pub mod tag_path;
 
 pub use catalog::{COLLECTIONS, Collection, collection};
 pub use sql::{QueryError, Visibility};

@@ -53,6 +53,7 @@ pub fn parse(
         limit: default_limit,
         include_deleted: false,
         parents: Vec::new(),
+        by_tag: Vec::new(),
         id: None,
     };
     let mut shape = Shape::default();
@@ -178,12 +179,19 @@ pub fn parse(
                 }
             }
             "by_tag" => {
-                return bad("by_tag: tags are not available yet".into());
+                for path in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    let tag = super::tag_path::parse_tag_path(path)
+                        .map_err(|e| QueryError(format!("by_tag: {e}")))?;
+                    q.by_tag.push((tag.category, tag.name));
+                }
+                if q.by_tag.len() > MAX_FILTERS {
+                    return bad(format!("by_tag: at most {MAX_FILTERS} tags"));
+                }
             }
             other => {
                 return bad(format!(
                     "unknown query parameter `{}` (known: offset, limit, expand, attributes, filter[], \
-                     sort_by, sort_order, sort_options, provider_id, include_deleted)",
+                     sort_by, sort_order, sort_options, by_tag, provider_id, include_deleted)",
                     cut(other)
                 ));
             }

@@ -29,11 +29,18 @@ pub struct Visibility {
     pub providers: Option<Vec<i64>>,
     /// Only objects of projects (namespaces) with these names.
     pub projects: Option<Vec<String>>,
+    /// ManageIQ's managed filters: the object must carry, for each inner list, at
+    /// least one of its (category, tag) pairs.
+    pub tags: Option<Vec<Vec<(String, String)>>>,
 }
 
 impl Visibility {
-    fn is_unrestricted(&self) -> bool {
-        self.tenant_id.is_none() && self.providers.is_none() && self.projects.is_none()
+    /// Whether nothing limits the caller.
+    pub fn is_unrestricted(&self) -> bool {
+        self.tenant_id.is_none()
+            && self.providers.is_none()
+            && self.projects.is_none()
+            && self.tags.is_none()
     }
 }
 
@@ -59,6 +66,8 @@ pub struct Query {
     pub parents: Vec<(&'static str, i64)>,
     /// One row by id.
     pub id: Option<i64>,
+    /// `by_tag`: the object carries every one of these (category, tag) pairs.
+    pub by_tag: Vec<(String, String)>,
 }
 
 /// The statements for one request.
@@ -413,7 +422,31 @@ impl Builder {
                 ));
             }
         }
+        if let Some(groups) = &v.tags {
+            for any_of in groups {
+                preds.push(self.tagged(c, any_of));
+            }
+        }
         (!preds.is_empty()).then(|| preds.join(" AND "))
+    }
+
+    /// `t` carries at least one of the (category, tag) pairs.
+    fn tagged(&mut self, c: &Collection, any_of: &[(String, String)]) -> String {
+        if any_of.is_empty() {
+            return "1 = 0".into();
+        }
+        let mut alternatives = Vec::new();
+        for (category, tag) in any_of {
+            let k = self.param(Bind::Text(category.clone()));
+            let x = self.param(Bind::Text(tag.clone()));
+            alternatives.push(format!("(k.name = {k} AND x.name = {x})"));
+        }
+        format!(
+            "t.id IN (SELECT tg.taggable_id FROM taggings tg JOIN tags x ON x.id = tg.tag_id \
+             JOIN categories k ON k.id = x.category_id WHERE tg.taggable_type = '{}' AND ({}))",
+            c.name,
+            alternatives.join(" OR ")
+        )
     }
 }
 
@@ -441,6 +474,10 @@ pub fn build(
         base.push(format!("t.id = {p}"));
     }
     if let Some(pred) = b.visibility(c, v) {
+        base.push(pred);
+    }
+    for pair in &q.by_tag {
+        let pred = b.tagged(c, std::slice::from_ref(pair));
         base.push(pred);
     }
     let mut ands = Vec::new();

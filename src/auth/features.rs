@@ -22,6 +22,8 @@ pub enum Feature {
     RbacManage,
     /// Read the audit trail.
     AuditView,
+    /// Create and delete tag categories, tags and label mappings; tag objects.
+    TagManage,
 }
 
 /// Every feature, in catalogue order.
@@ -33,6 +35,7 @@ pub const ALL_FEATURES: &[Feature] = &[
     Feature::QueuePut,
     Feature::RbacManage,
     Feature::AuditView,
+    Feature::TagManage,
 ];
 
 impl Feature {
@@ -46,6 +49,7 @@ impl Feature {
             Feature::QueuePut => "queue_put",
             Feature::RbacManage => "rbac_manage",
             Feature::AuditView => "audit_view",
+            Feature::TagManage => "tag_manage",
         }
     }
 
@@ -58,6 +62,7 @@ impl Feature {
             Feature::QueuePut => "Put messages on the queue",
             Feature::RbacManage => "Manage users, groups, roles and tenants",
             Feature::AuditView => "Read the audit trail",
+            Feature::TagManage => "Manage tag categories, tags and label mappings; tag objects",
         }
     }
 
@@ -80,6 +85,7 @@ pub const DEFAULT_ROLES: &[(&str, &[Feature])] = &[
             Feature::ProviderRefresh,
             Feature::OpsView,
             Feature::QueuePut,
+            Feature::TagManage,
         ],
     ),
     ("viewer", &[Feature::InventoryView, Feature::OpsView]),

@@ -45,6 +45,10 @@ pub struct GroupFilters {
     pub providers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projects: Option<Vec<String>>,
+    /// Managed tag filters: `[["/env/prod", "/env/test"], ["/dept/fin"]]` — an object
+    /// must carry one tag of every inner list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Vec<String>>>,
 }
 
 impl GroupFilters {
@@ -53,6 +57,23 @@ impl GroupFilters {
         serde_json::from_str(text).unwrap_or_else(|_| GroupFilters {
             providers: Some(Vec::new()),
             projects: Some(Vec::new()),
+            tags: None,
+        })
+    }
+
+    /// Tag filters as (category, tag) pairs; a malformed tag matches nothing.
+    pub fn tag_pairs(&self) -> Option<Vec<Vec<(String, String)>>> {
+        self.tags.as_ref().map(|groups| {
+            groups
+                .iter()
+                .map(|any_of| {
+                    any_of
+                        .iter()
+                        .filter_map(|t| crate::api_query::tag_path::parse_tag_path(t).ok())
+                        .map(|t| (t.category, t.name))
+                        .collect()
+                })
+                .collect()
         })
     }
 

@@ -538,6 +538,49 @@ diesel::joinable!(user_group_memberships -> users (user_id));
 diesel::joinable!(user_group_memberships -> user_groups (group_id));
 diesel::joinable!(auth_tokens -> users (user_id));
 
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        single_value -> Bool,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> BigInt,
+        category_id -> BigInt,
+        name -> Text,
+        description -> Text,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    taggings (tag_id, taggable_type, taggable_id) {
+        tag_id -> BigInt,
+        taggable_type -> Text,
+        taggable_id -> BigInt,
+        source -> Text,
+    }
+}
+
+diesel::table! {
+    label_tag_mappings (id) {
+        id -> BigInt,
+        label_name -> Text,
+        collection -> Text,
+        category_id -> BigInt,
+        created_on -> Timestamp,
+    }
+}
+
+diesel::joinable!(tags -> categories (category_id));
+diesel::joinable!(taggings -> tags (tag_id));
+diesel::joinable!(label_tag_mappings -> categories (category_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     regions,
     zones,
@@ -572,4 +615,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_group_memberships,
     auth_tokens,
     audit_events,
+    categories,
+    tags,
+    taggings,
+    label_tag_mappings,
 );

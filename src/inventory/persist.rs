@@ -268,6 +268,8 @@ pub fn save(
         Some(ns)
     };
     write_transaction(conn, |c| sync_links(c, provider, namespaces.as_ref()))?;
+    // Labels mapped to tag categories follow the labels just written.
+    crate::tags::labels::sync_provider(conn, provider)?;
     Ok(report)
 }
 

@@ -47,6 +47,7 @@ pub(super) fn visibility(identity: &Identity) -> Visibility {
         tenant_id: (!identity.root_tenant).then_some(identity.tenant_id),
         providers: identity.filters.provider_ids(),
         projects: identity.filters.projects.clone(),
+        tags: identity.filters.tag_pairs(),
     }
 }
 
@@ -129,7 +130,7 @@ pub(super) async fn ensure_visible(
     id: i64,
 ) -> Result<(), ApiError> {
     let v = visibility(identity);
-    if v.tenant_id.is_none() && v.providers.is_none() && v.projects.is_none() {
+    if v.is_unrestricted() {
         return Ok(());
     }
     let Some(c) = collection(name) else {
@@ -154,7 +155,7 @@ pub(super) async fn visible_providers(
     identity: &Identity,
 ) -> Result<Option<std::collections::HashSet<i64>>, ApiError> {
     let v = visibility(identity);
-    if v.tenant_id.is_none() && v.providers.is_none() && v.projects.is_none() {
+    if v.is_unrestricted() {
         return Ok(None);
     }
     let c = collection("providers")

@@ -11,6 +11,7 @@ mod ping;
 mod providers;
 mod queue;
 mod servers;
+mod tags;
 mod users;
 mod workers;
 
@@ -90,6 +91,25 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     );
     r.get("/api/metrics/health", ops, metrics::metrics_health);
     r.get("/api/{collection}/{id}/metrics", inventory, metrics::series);
+    let tag_manage = Access::Feature(Feature::TagManage);
+    r.get("/api/categories", inventory, tags::list_categories);
+    r.post("/api/categories", tag_manage, tags::create_category);
+    r.get("/api/categories/{id}", inventory, tags::show_category);
+    r.delete("/api/categories/{id}", tag_manage, tags::delete_category);
+    r.get("/api/categories/{id}/tags", inventory, tags::category_tags);
+    r.get("/api/tags", inventory, tags::list_tags);
+    r.post("/api/tags", tag_manage, tags::create_tag);
+    r.get("/api/tags/{id}", inventory, tags::show_tag);
+    r.delete("/api/tags/{id}", tag_manage, tags::delete_tag);
+    r.get("/api/label_tag_mappings", inventory, tags::list_mappings);
+    r.post("/api/label_tag_mappings", tag_manage, tags::create_mapping);
+    r.delete(
+        "/api/label_tag_mappings/{id}",
+        tag_manage,
+        tags::delete_mapping,
+    );
+    r.get("/api/{collection}/{id}/tags", inventory, tags::object_tags);
+    r.post("/api/{collection}/{id}/tags", tag_manage, tags::tag_action);
     inventory::register(r);
 }
 
