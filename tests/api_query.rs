@@ -630,3 +630,328 @@ both_backends!(tags_from_labels_by_hand_by_tag_and_in_rbac, |db: TestDb| {
     assert_eq!(page["count"], 0, "{page}");
     let _ = total;
 });
+
+/// `ansible-inventory` from scripts/test-deps' virtualenv, or PATH.
+fn ansible_inventory() -> String {
+    let tools = std::env::var("STEWARD_TEST_TOOLS").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/steward-test-tools",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let venv = format!("{tools}/ansible/bin/ansible-inventory");
+    if std::path::Path::new(&venv).exists() {
+        return venv;
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v ansible-inventory"])
+        .output()
+        .expect("sh");
+    let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        !found.is_empty(),
+        "ansible-inventory is not installed: run scripts/test (the README's test command), which installs ansible-core"
+    );
+    found
+}
+
+both_backends!(
+    ansible_inventory_lists_what_the_caller_may_see,
+    |db: TestDb| {
+        let (_sim, node, _config, _provider, _total) = setup(&db);
+        let pods = all_pods(&node);
+        let running: Vec<&Value> = pods.iter().filter(|p| p["phase"] == "Running").collect();
+        let token = node.admin_token();
+        let script = format!(
+            "{}/contrib/steward_inventory.py",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let run = |args: &[&str]| {
+            std::process::Command::new(ansible_inventory())
+                .args(["-i", &script])
+                .args(args)
+                .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+                .env("ANSIBLE_LOCAL_TEMP", db.dir.path().join("ansible-tmp"))
+                .env("ANSIBLE_HOME", db.dir.path().join("ansible-home"))
+                .env("STEWARD_URL", node.url())
+                .env("STEWARD_TOKEN", &token)
+                .output()
+                .expect("run ansible-inventory")
+        };
+        let out = run(&["--list"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let hostvars = listed["_meta"]["hostvars"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(hostvars.len(), running.len(), "running pods only");
+        let pod = running[0];
+        let host = format!(
+            "{}.{}.sim",
+            pod["name"].as_str().unwrap_or_default(),
+            pod["namespace"].as_str().unwrap_or_default()
+        );
+        assert_eq!(
+            hostvars[&host]["ansible_host"], pod["pod_ip"],
+            "{}",
+            hostvars[&host]
+        );
+        assert_eq!(hostvars[&host]["labels"], pod["labels"]);
+        let project = format!(
+            "project_{}",
+            pod["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('-', "_")
+        );
+        assert!(
+            listed[&project]["hosts"]
+                .as_array()
+                .is_some_and(|h| h.contains(&json!(host))),
+            "{project} in {}",
+            common::cut(&listed.to_string(), 2000)
+        );
+        assert!(
+            listed["provider_sim"]["hosts"]
+                .as_array()
+                .is_some_and(|h| h.len() == running.len())
+        );
+        let out = run(&["--host", &host]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let vars: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(vars["namespace"], pod["namespace"]);
+        // RBAC applies: a user of another tenant gets an empty inventory.
+        let (status, tenant) = node.post_json("/api/tenants", &json!({"name": "elsewhere"}));
+        assert_eq!(status, 201, "{tenant}");
+        let (status, group) = node.post_json(
+            "/api/groups",
+            &json!({"name": "elsewhere", "role": "viewer", "tenant_id": tenant["id"]}),
+        );
+        assert_eq!(status, 201, "{group}");
+        let (status, _) = node.post_json(
+            "/api/users",
+            &json!({"userid": "olga", "password": "olga-password-1", "groups": ["elsewhere"]}),
+        );
+        assert_eq!(status, 201);
+        let olga = basic_auth("olga", "olga-password-1");
+        let (status, inv) = node.request(
+            "GET",
+            "/api/ansible/inventory",
+            None,
+            &[("Authorization", &olga)],
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            inv["_meta"]["hostvars"].as_object().map(|h| h.len()),
+            Some(0),
+            "{inv}"
+        );
+        // Bad credentials make the script fail, and ansible-inventory with it.
+        let out = std::process::Command::new(ansible_inventory())
+            .args(["-i", &script, "--list"])
+            .env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true")
+            .env("ANSIBLE_LOCAL_TEMP", db.dir.path().join("ansible-tmp"))
+            .env("ANSIBLE_HOME", db.dir.path().join("ansible-home"))
+            .env("STEWARD_URL", node.url())
+            .env("STEWARD_TOKEN", "forged")
+            .output()
+            .expect("run");
+        assert!(!out.status.success());
+    }
+);
+
+both_backends!(protection_and_bulk_actions, |db: TestDb| {
+    let (sim, node, config, provider, _total) = setup(&db);
+    let mut ids = vec![provider.clone()];
+    for i in 1..4 {
+        let (status, reply) = node.post_json(
+            "/api/providers",
+            &json!({"name": format!("extra{i}"), "api_url": sim.url}),
+        );
+        assert_eq!(status, 201, "{reply}");
+        ids.push(reply["id"].as_str().expect("id").to_string());
+    }
+    // A protected provider is not removed: not by DELETE, an action, the CLI or a bulk.
+    let (status, reply) = node.post_json(
+        &format!("/api/providers/{provider}"),
+        &json!({"action": "protect"}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        node.get_json(&format!("/api/providers/{provider}"))["protected"],
+        true
+    );
+    let (status, reply) = node.delete(&format!("/api/providers/{provider}"));
+    assert_eq!(status, 409, "{reply}");
+    assert!(reply.to_string().contains("protected"), "{reply}");
+    let (status, _) = node.post_json(
+        &format!("/api/providers/{provider}"),
+        &json!({"action": "delete"}),
+    );
+    assert_eq!(status, 409);
+    let out = common::steward(
+        &["provider", "remove", &provider, "--yes"],
+        &config.cli_env(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("protected"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Filters see the flag.
+    let page = node.get_json("/api/providers");
+    assert!(page.to_string().contains("\"protected\":true"), "{page}");
+    // Bulk: refresh answers a task per provider; deleting more than the threshold
+    // (3) needs confirm.
+    let resources: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"href": format!("{}/api/providers/{id}", node.url())}))
+        .collect();
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"action": "refresh", "resources": resources}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let results = reply["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 4);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["success"] == true && r["task_href"].is_string()),
+        "{reply}"
+    );
+    // The task follows the refresh to its end.
+    let task_path = results[1]["task_href"]
+        .as_str()
+        .map(|h| h.trim_start_matches(&node.url()).to_string())
+        .expect("task href");
+    let task = node.get_json(&task_path);
+    assert!(
+        ["Queued", "Active", "Finished"].contains(&task["state"].as_str().unwrap_or("")),
+        "{task}"
+    );
+    assert!(
+        wait_until(
+            Duration::from_secs(60),
+            || node.get_json(&task_path)["state"] == "Finished"
+        ),
+        "{}",
+        node.get_json(&task_path)
+    );
+    assert_eq!(node.get_json(&task_path)["status"], "Ok");
+    assert!(
+        node.get_json("/api/tasks")["resources"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"action": "delete", "resources": resources}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("confirm"), "{reply}");
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"action": "delete", "resources": resources, "confirm": true}),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let results = reply["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        results.iter().filter(|r| r["success"] == true).count(),
+        3,
+        "{reply}"
+    );
+    assert_eq!(
+        results[0]["success"], false,
+        "the protected one stays: {reply}"
+    );
+    assert_eq!(node.get_json("/api/providers")["count"], 1);
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"action": "explode", "resources": [{"id": provider}]}),
+    );
+    assert_eq!(status, 400, "{reply}");
+    // Unprotected, it goes.
+    node.post_json(
+        &format!("/api/providers/{provider}"),
+        &json!({"action": "unprotect"}),
+    );
+    assert_eq!(node.delete(&format!("/api/providers/{provider}")).0, 204);
+});
+
+both_backends!(
+    a_provider_is_edited_without_losing_its_inventory,
+    |db: TestDb| {
+        let (sim, node, config, provider, total) = setup(&db);
+        let path = format!("/api/providers/{provider}");
+        let (status, body) = node.request(
+            "PATCH",
+            &path,
+            Some(&json!({"api_url": "not a url"})),
+            &[("X-Auth-Token", &node.admin_token())],
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains("api_url"), "{body}");
+        let (status, body) = node.request(
+            "PATCH",
+            &path,
+            Some(&json!({"colour": "red"})),
+            &[("X-Auth-Token", &node.admin_token())],
+        );
+        assert_eq!(status, 400, "{body}");
+        // Pointed somewhere dead: the refresh fails, the inventory stays.
+        let (status, body) = node.admin_request(
+            "PATCH",
+            &path,
+            Some(&json!({"api_url": "http://127.0.0.1:9", "token": "new-token"})),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["api_url"], "http://127.0.0.1:9");
+        assert_eq!(body["has_credentials"], true);
+        assert!(!body.to_string().contains("new-token"), "{body}");
+        assert!(
+            wait_until(Duration::from_secs(60), || node.get_json(&path)["status"]
+                == "error"),
+            "{}",
+            node.get_json(&path)
+        );
+        assert_eq!(all_pods(&node).len(), total);
+        // Back to the cluster with the CLI, and renamed.
+        let out = common::steward(
+            &[
+                "provider",
+                "update",
+                &provider,
+                "--api-url",
+                &sim.url,
+                "--name",
+                "renamed",
+            ],
+            &config.cli_env(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            wait_until(Duration::from_secs(60), || {
+                let p = node.get_json(&path);
+                p["status"] == "ok" && p["name"] == "renamed"
+            }),
+            "{}",
+            node.get_json(&path)
+        );
+        assert_eq!(all_pods(&node).len(), total);
+    }
+);

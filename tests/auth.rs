@@ -52,7 +52,10 @@ both_backends!(
             assert_eq!(status, 401, "{method} {path} with a forged token");
         }
         public.sort();
-        assert_eq!(public, ["/api/ping", "/api/product_info", "/ping"]);
+        assert_eq!(
+            public,
+            ["/api/ping", "/api/product_info", "/metrics", "/ping"]
+        );
         // Paths that are not routes say nothing to strangers either.
         assert_eq!(node.request("GET", "/api/nothing_here", None, &[]).0, 401);
         assert_eq!(node.request("GET", "/etc/passwd", None, &[]).0, 401);
@@ -402,4 +405,77 @@ both_backends!(errors_have_the_right_status_and_shape, |db: TestDb| {
         .send("command=diag.noop")
         .expect("send");
     assert_eq!(answer.status().as_u16(), 415);
+});
+
+both_backends!(tenants_roles_and_groups_through_the_api, |db: TestDb| {
+    let node = NodeConfig::new(&db, "rbac-api").start();
+    let features = node.get_json("/api/features");
+    let names: Vec<&str> = features["resources"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|f| f["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        names.contains(&"tag_manage") && names.contains(&"audit_view"),
+        "{features}"
+    );
+    let (status, role) = node.post_json(
+        "/api/roles",
+        &json!({"name": "auditor", "features": ["audit_view"]}),
+    );
+    assert_eq!(status, 201, "{role}");
+    let (status, body) = node.post_json("/api/roles", &json!({"name": "x", "features": ["fly"]}));
+    assert_eq!(status, 400, "{body}");
+    let (status, tenant) = node.post_json("/api/tenants", &json!({"name": "west"}));
+    assert_eq!(status, 201, "{tenant}");
+    let tenant_id = tenant["id"].as_str().expect("id").to_string();
+    let (status, body) = node.post_json(
+        "/api/groups",
+        &json!({"name": "bad", "role": "auditor", "filters": {"tags": [["nope"]]}}),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, group) = node.post_json(
+        "/api/groups",
+        &json!({"name": "west-auditors", "role": "auditor", "tenant_id": tenant_id, "filters": {"projects": ["web"]}}),
+    );
+    assert_eq!(status, 201, "{group}");
+    assert_eq!(group["tenant"], "west");
+    let (status, user) = node.post_json(
+        "/api/users",
+        &json!({"userid": "wes", "password": "wes-password-1", "groups": ["west-auditors"]}),
+    );
+    assert_eq!(status, 201, "{user}");
+    let wes = basic_auth("wes", "wes-password-1");
+    let (status, me) = node.request("GET", "/api", None, &[("Authorization", &wes)]);
+    assert_eq!(status, 200);
+    assert_eq!(me["identity"]["tenant"], "west");
+    assert_eq!(me["identity"]["role"], "auditor");
+    assert_eq!(
+        node.request("GET", "/api/audit_events", None, &[("Authorization", &wes)])
+            .0,
+        200
+    );
+    assert_eq!(
+        node.request("GET", "/api/providers", None, &[("Authorization", &wes)])
+            .0,
+        403
+    );
+    // What is in use cannot be removed; built-ins never.
+    let group_id = group["id"].as_str().expect("id");
+    let role_id = role["id"].as_str().expect("id");
+    assert_eq!(node.delete(&format!("/api/tenants/{tenant_id}")).0, 409);
+    assert_eq!(node.delete(&format!("/api/groups/{group_id}")).0, 409);
+    assert_eq!(node.delete(&format!("/api/roles/{role_id}")).0, 409);
+    let groups = node.get_json("/api/groups");
+    let admin_group = groups["resources"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"] == "admin"))
+        .and_then(|g| g["id"].as_str())
+        .expect("admin group")
+        .to_string();
+    assert_eq!(node.delete(&format!("/api/groups/{admin_group}")).0, 409);
+    let user_id = user["id"].as_str().expect("id");
+    assert_eq!(node.delete(&format!("/api/users/{user_id}")).0, 204);
+    assert_eq!(node.delete(&format!("/api/groups/{group_id}")).0, 204);
+    assert_eq!(node.delete(&format!("/api/roles/{role_id}")).0, 204);
+    assert_eq!(node.delete(&format!("/api/tenants/{tenant_id}")).0, 204);
 });

@@ -134,6 +134,7 @@ pub static COLLECTIONS: &[Collection] = &[
             a("metrics_status", Text),
             a("last_metrics_success_on", Time),
             a("tenant_id", Id),
+            a("protected", Bool),
             a("created_on", Time),
             a("updated_on", Time),
         ],

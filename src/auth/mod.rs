@@ -8,6 +8,7 @@ pub mod directory;
 pub mod features;
 pub mod identity;
 pub mod login;
+pub mod rbac;
 pub mod secret;
 pub mod tokens;
 

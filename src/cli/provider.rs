@@ -10,8 +10,8 @@ use super::table::Table;
 use crate::crypto::KeyRing;
 use crate::inventory::inventory_counts;
 use crate::providers::{
-    ProviderInput, ProviderView, delete_provider, find_provider, insert_provider, list_providers,
-    list_refreshes, queue_refresh,
+    ProviderEdit, ProviderInput, ProviderView, delete_provider, find_provider, insert_provider,
+    list_providers, list_refreshes, queue_refresh, update_provider,
 };
 use crate::queue::QueueClient;
 use crate::settings::{Settings, parse_duration};
@@ -32,6 +32,9 @@ pub enum ProviderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change how a provider is reached (URL, token, CA, Prometheus, refresh period)
+    /// without losing its inventory; a full refresh is queued.
+    Update(Box<UpdateArgs>),
     /// Queue a full refresh (joins one already waiting).
     Refresh { id: i64 },
     /// Remove a provider and its whole inventory.
@@ -41,6 +44,34 @@ pub enum ProviderCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    pub id: i64,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// A new bearer token (prefer --token-file or STEWARD_PROVIDER_TOKEN).
+    #[arg(long, env = "STEWARD_PROVIDER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the new bearer token.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Verify the API server's TLS certificate (true) or not (false).
+    #[arg(long)]
+    pub verify_tls: Option<bool>,
+    /// PEM file of the CA that signed the API server's certificate.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    #[arg(long)]
+    pub prometheus_url: Option<String>,
+    /// Full refresh period (e.g. 15m; 0s = watches only).
+    #[arg(long, value_name = "DURATION")]
+    pub refresh_interval: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,11 +132,13 @@ pub(super) fn run(settings: Settings, command: ProviderCommand) -> anyhow::Resul
         ProviderCommand::Show { id, json } => show(&settings, id, json),
         ProviderCommand::Refresh { id } => refresh(&settings, id),
         ProviderCommand::Remove { id, yes } => remove(&settings, id, yes),
+        ProviderCommand::Update(a) => update(&settings, *a),
     }
 }
 
-fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
-    let token = match (&a.token, &a.token_file) {
+/// The token from `--token` or `--token-file`.
+fn token_of(token: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    Ok(match (token, file) {
         (Some(_), Some(_)) => anyhow::bail!("give --token or --token-file, not both"),
         (Some(t), None) => Some(t.clone()),
         (None, Some(f)) => Some(
@@ -115,23 +148,70 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
                 .to_string(),
         ),
         (None, None) => None,
-    };
-    let ca_cert = a
-        .ca_cert
-        .as_ref()
+    })
+}
+
+/// The PEM of `--ca-cert FILE`.
+fn ca_cert_of(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    file.as_ref()
         .map(|f| {
             std::fs::read_to_string(f).with_context(|| format!("reading --ca-cert {}", f.display()))
         })
-        .transpose()?;
-    let refresh_interval_s = a
-        .refresh_interval
-        .as_deref()
+        .transpose()
+}
+
+/// `--refresh-interval` in seconds.
+fn refresh_interval_of(text: &Option<String>) -> anyhow::Result<Option<i32>> {
+    text.as_deref()
         .map(|d| {
             parse_duration(d)
                 .map(|d| i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
                 .map_err(|e| anyhow::anyhow!("--refresh-interval: {e}"))
         })
-        .transpose()?;
+        .transpose()
+}
+
+fn update(settings: &Settings, a: UpdateArgs) -> anyhow::Result<()> {
+    let edit = ProviderEdit {
+        name: a.name,
+        api_url: a.api_url,
+        token: token_of(&a.token, &a.token_file)?,
+        verify_tls: a.verify_tls,
+        ca_cert: ca_cert_of(&a.ca_cert)?,
+        prometheus_url: a.prometheus_url,
+        refresh_interval_s: refresh_interval_of(&a.refresh_interval)?,
+        get_container_images: None,
+        store_unused_images: None,
+    };
+    let keys = KeyRing::load_or_create(&settings.server.key_file)?;
+    let db = super::region_db::open_existing(settings)?;
+    let id = a.id;
+    db.with_conn(|c| Ok(update_provider(c, id, edit, &keys)))??;
+    let (provider, zone) = db.with_conn(|c| find_provider(c, id))?;
+    let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
+    block_on(queue_refresh(
+        &queue,
+        id,
+        &zone,
+        settings.ems_refresh.timeout,
+        None,
+    ))??;
+    let view = ProviderView::new(&provider, &zone);
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&view)?);
+    } else {
+        println!(
+            "updated provider {} (id {}); a refresh is queued",
+            view.name, view.id
+        );
+    }
+    Ok(())
+}
+
+fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
+    let token = token_of(&a.token, &a.token_file)?;
+    let ca_cert = ca_cert_of(&a.ca_cert)?;
+    let refresh_interval_s = refresh_interval_of(&a.refresh_interval)?;
     let input = ProviderInput {
         name: a.name,
         provider_type: a.provider_type,

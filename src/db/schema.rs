@@ -145,6 +145,7 @@ diesel::table! {
         metrics_status_message -> Text,
         last_metrics_success_on -> Nullable<Timestamp>,
         tenant_id -> Nullable<BigInt>,
+        protected -> Bool,
     }
 }
 

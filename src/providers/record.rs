@@ -43,6 +43,8 @@ pub struct Provider {
     pub last_metrics_success_on: Option<NaiveDateTime>,
     /// The tenant owning it (None: the root tenant).
     pub tenant_id: Option<i64>,
+    /// Refuses removal until unprotected.
+    pub protected: bool,
 }
 
 impl Provider {
@@ -88,6 +90,8 @@ pub struct ProviderView {
     pub metrics_status_message: String,
     #[serde(serialize_with = "crate::json::utc_opt")]
     pub last_metrics_success_on: Option<NaiveDateTime>,
+    /// Removal is refused until unprotected.
+    pub protected: bool,
 }
 
 impl ProviderView {
@@ -115,6 +119,7 @@ impl ProviderView {
             metrics_status: p.metrics_status.clone(),
             metrics_status_message: p.metrics_status_message.clone(),
             last_metrics_success_on: p.last_metrics_success_on,
+            protected: p.protected,
         }
     }
 }
@@ -386,8 +391,119 @@ pub fn find_provider(conn: &mut DbConnection, id: i64) -> Result<(Provider, Stri
 }
 
 /// Deletes a provider and (by cascade) its inventory and refresh history.
+/// What may change of a provider (every field optional; absent = unchanged). The
+/// inventory stays: only how the cluster is reached changes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEdit {
+    pub name: Option<String>,
+    pub api_url: Option<String>,
+    /// A new bearer token (stored encrypted).
+    pub token: Option<String>,
+    pub verify_tls: Option<bool>,
+    pub ca_cert: Option<String>,
+    pub prometheus_url: Option<String>,
+    pub refresh_interval_s: Option<i32>,
+    pub get_container_images: Option<bool>,
+    pub store_unused_images: Option<bool>,
+}
+
+/// Applies `edit` to provider `id`, validated as a whole like a new provider.
+pub fn update_provider(
+    conn: &mut DbConnection,
+    id: i64,
+    edit: ProviderEdit,
+    keys: &KeyRing,
+) -> Result<Provider, ProviderError> {
+    let (old, zone) = find_provider(conn, id)?;
+    let token = match edit.token {
+        Some(t) => Some(t),
+        None if !old.credentials.is_empty() => {
+            Some(keys.decrypt(&old.credentials)?.expose().to_string())
+        }
+        None => None,
+    };
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let input = ProviderInput {
+        name: edit.name.unwrap_or(old.name.clone()),
+        provider_type: old.provider_type.clone(),
+        zone: Some(zone),
+        api_url: edit.api_url.or_else(|| non_empty(&old.api_url)),
+        token,
+        kubeconfig: non_empty(&old.kubeconfig_path),
+        verify_tls: Some(edit.verify_tls.unwrap_or(old.verify_tls)),
+        ca_cert: edit.ca_cert.or_else(|| non_empty(&old.ca_cert)),
+        prometheus_url: edit
+            .prometheus_url
+            .or_else(|| non_empty(&old.prometheus_url)),
+        refresh_interval_s: edit.refresh_interval_s.or(old.refresh_interval_s),
+        get_container_images: edit.get_container_images.or(old.get_container_images),
+        store_unused_images: edit.store_unused_images.or(old.store_unused_images),
+    };
+    let valid = input.validate().map_err(ProviderError::Invalid)?;
+    let credentials = match &valid.input.token {
+        Some(t) => keys.encrypt(t.trim())?,
+        None => String::new(),
+    };
+    let updated = diesel::update(providers::table.find(id))
+        .set((
+            providers::name.eq(&valid.input.name),
+            providers::api_url.eq(&valid.api_url),
+            providers::auth_kind.eq(valid.auth_kind),
+            providers::credentials.eq(credentials),
+            providers::verify_tls.eq(valid.input.verify_tls.unwrap_or(true)),
+            providers::ca_cert.eq(valid.input.ca_cert.clone().unwrap_or_default()),
+            providers::prometheus_url.eq(valid.input.prometheus_url.clone().unwrap_or_default()),
+            providers::refresh_interval_s.eq(valid.input.refresh_interval_s),
+            providers::get_container_images.eq(valid.input.get_container_images),
+            providers::store_unused_images.eq(valid.input.store_unused_images),
+            providers::updated_on.eq(chrono::Utc::now().naive_utc()),
+        ))
+        .execute(conn);
+    match updated {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => return Err(ProviderError::Duplicate(valid.input.name.clone())),
+        other => other.map_err(DbError::from)?,
+    };
+    Ok(find_provider(conn, id)?.0)
+}
+
+/// Removes a provider with its inventory; a protected one is refused (409).
 pub fn delete_provider(conn: &mut DbConnection, id: i64) -> Result<(), DbError> {
-    let n = diesel::delete(providers::table.find(id)).execute(conn)?;
+    let found: Option<(String, bool)> = providers::table
+        .find(id)
+        .select((providers::name, providers::protected))
+        .first(conn)
+        .optional()?;
+    match found {
+        None => Err(DbError::NotFound(format!("provider {id}"))),
+        Some((name, true)) => Err(DbError::Conflict(format!(
+            "provider `{name}` is protected; unprotect it first (action `unprotect`)"
+        ))),
+        Some(_) => {
+            let n = diesel::delete(
+                providers::table
+                    .find(id)
+                    .filter(providers::protected.eq(false)),
+            )
+            .execute(conn)?;
+            if n == 0 {
+                return Err(DbError::Conflict(format!(
+                    "provider {id} was protected meanwhile"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sets or clears a provider's write protection.
+pub fn set_protected(conn: &mut DbConnection, id: i64, protected: bool) -> Result<(), DbError> {
+    let n = diesel::update(providers::table.find(id))
+        .set(providers::protected.eq(protected))
+        .execute(conn)?;
     if n == 0 {
         return Err(DbError::NotFound(format!("provider {id}")));
     }

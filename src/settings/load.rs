@@ -415,6 +415,7 @@ fn read_settings(
         login_rate_limit: r.int_in("api.login_rate_limit", 1, 1_000_000)? as u32,
         login_rate_window: r.duration("api.login_rate_window", Duration::from_secs(1))?,
         metrics_require_login: r.boolean("api.metrics_require_login")?,
+        bulk_confirm_threshold: r.int_in("api.bulk_confirm_threshold", 0, 100_000)? as u32,
     };
 
     let log = LogSettings {

@@ -311,6 +311,8 @@ pub struct ApiSettings {
     pub login_rate_window: Duration,
     /// Whether `/metrics` needs a login.
     pub metrics_require_login: bool,
+    /// A bulk delete of more objects than this needs `"confirm": true`.
+    pub bulk_confirm_threshold: u32,
 }
 
 /// Log output format.

@@ -1,6 +1,7 @@
 //! Route table: one file per API resource. Every route says who may call it
 //! (see `web::route_table`).
 
+mod ansible;
 mod audit;
 mod auth;
 mod collection;
@@ -8,13 +9,17 @@ mod entry;
 mod inventory;
 mod metrics;
 mod ping;
+mod prom;
 mod providers;
 mod queue;
+mod rbac;
 mod servers;
 mod tags;
+mod tasks;
 mod users;
 mod workers;
 
+use actix_web::http::Method;
 use actix_web::web;
 
 use super::route_table::{Access, Routes};
@@ -28,6 +33,7 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     r.get("/ping", Public, ping::ping);
     r.get("/api/ping", Public, ping::ping);
     r.get("/api/product_info", Public, entry::product_info);
+    r.get("/metrics", Access::Public, prom::metrics);
     r.get("/api", LoggedIn, entry::entry_point);
     r.get("/api/auth", LoggedIn, auth::login);
     r.delete("/api/auth", LoggedIn, auth::logout);
@@ -51,11 +57,27 @@ pub(crate) fn register(r: &mut Routes<'_>) {
         Access::Feature(Feature::RbacManage),
         users::remove,
     );
+    let rbac_manage = Access::Feature(Feature::RbacManage);
+    r.get("/api/features", rbac_manage, rbac::features);
+    r.get("/api/roles", rbac_manage, rbac::list_roles);
+    r.post("/api/roles", rbac_manage, rbac::create_role);
+    r.get("/api/roles/{id}", rbac_manage, rbac::show_role);
+    r.delete("/api/roles/{id}", rbac_manage, rbac::delete_role);
+    r.get("/api/groups", rbac_manage, rbac::list_groups);
+    r.post("/api/groups", rbac_manage, rbac::create_group);
+    r.get("/api/groups/{id}", rbac_manage, rbac::show_group);
+    r.delete("/api/groups/{id}", rbac_manage, rbac::delete_group);
+    r.get("/api/tenants", rbac_manage, rbac::list_tenants);
+    r.post("/api/tenants", rbac_manage, rbac::create_tenant);
+    r.get("/api/tenants/{id}", rbac_manage, rbac::show_tenant);
+    r.delete("/api/tenants/{id}", rbac_manage, rbac::delete_tenant);
     r.get(
         "/api/audit_events",
         Access::Feature(Feature::AuditView),
         audit::list,
     );
+    r.get("/api/tasks", ops, tasks::list);
+    r.get("/api/tasks/{id}", ops, tasks::show);
     r.get("/api/servers", ops, servers::list);
     r.get("/api/servers/{id}", ops, servers::show);
     r.get("/api/workers", ops, workers::list);
@@ -79,6 +101,14 @@ pub(crate) fn register(r: &mut Routes<'_>) {
         Access::Feature(Feature::ProviderManage),
         providers::remove,
     );
+    for method in [Method::PATCH, Method::PUT] {
+        r.add(
+            method,
+            "/api/providers/{id}",
+            Access::Feature(Feature::ProviderManage),
+            providers::edit,
+        );
+    }
     r.post(
         "/api/providers/{id}",
         Access::Feature(Feature::ProviderRefresh),
@@ -91,6 +121,7 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     );
     r.get("/api/metrics/health", ops, metrics::metrics_health);
     r.get("/api/{collection}/{id}/metrics", inventory, metrics::series);
+    r.get("/api/ansible/inventory", inventory, ansible::inventory);
     let tag_manage = Access::Feature(Feature::TagManage);
     r.get("/api/categories", inventory, tags::list_categories);
     r.post("/api/categories", tag_manage, tags::create_category);

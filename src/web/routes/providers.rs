@@ -5,14 +5,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::collection::{api_base, collection, parse_id, with_href};
 use super::inventory::{ensure_visible, visible_providers};
+use crate::auth::Feature;
 use crate::inventory::inventory_counts;
 use crate::providers::{
     ProviderError, ProviderInput, ProviderView, delete_provider, find_provider, insert_provider,
-    list_providers, list_refreshes, queue_refresh,
+    list_providers, list_refreshes, queue_refresh, set_protected,
 };
 use crate::web::{ApiError, AppState, Caller, Checked};
 
@@ -47,14 +48,22 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(collection("providers", &base, resources.len(), resources)))
 }
 
+/// `POST /api/providers`: with an `action`, a bulk action; otherwise a new provider.
 pub(super) async fn create(
     req: HttpRequest,
     caller: Caller,
-    body: Checked<ProviderInput>,
+    body: Checked<Value>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let valid = body
-        .into_inner()
+    let body = body.into_inner();
+    if body.get("action").is_some() {
+        let bulk_body: BulkBody = serde_json::from_value(body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid bulk action: {e}")))?;
+        return bulk(&req, &state, &caller.0, bulk_body).await;
+    }
+    let input: ProviderInput = serde_json::from_value(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid provider: {e}")))?;
+    let valid = input
         .validate()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let keys = state.keys.clone();
@@ -112,6 +121,39 @@ pub(super) async fn show(
     Ok(HttpResponse::Ok().json(value))
 }
 
+/// `PATCH` (or `PUT`) `/api/providers/:id` with the fields to change — a new token, URL,
+/// CA, Prometheus endpoint… — validated as a whole; the inventory stays, and a full
+/// refresh is queued so the change takes effect at once.
+pub(super) async fn edit(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Checked<crate::providers::ProviderEdit>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, "provider")?;
+    ensure_visible(&state, &caller.0, "providers", id).await?;
+    let edit = body.into_inner();
+    let keys = state.keys.clone();
+    let provider = state
+        .db
+        .run(move |c| Ok(crate::providers::update_provider(c, id, edit, &keys)))
+        .await??;
+    let (provider, zone) = state.db.run(move |c| find_provider(c, provider.id)).await?;
+    tracing::info!(provider = %provider.name, provider_id = id, "provider edited");
+    state.refresh.recheck();
+    queue_refresh(
+        &state.queue,
+        id,
+        &zone,
+        state.settings.ems_refresh.timeout,
+        None,
+    )
+    .await?;
+    let view = ProviderView::new(&provider, &zone);
+    Ok(HttpResponse::Ok().json(with_href(&api_base(&req), "providers", id, &view)))
+}
+
 pub(super) async fn remove(
     caller: Caller,
     path: web::Path<String>,
@@ -130,6 +172,86 @@ pub(super) struct ActionBody {
     action: String,
 }
 
+/// The actions on one provider, and the feature each needs.
+const ACTIONS: &[(&str, Feature)] = &[
+    ("refresh", Feature::ProviderRefresh),
+    ("protect", Feature::ProviderManage),
+    ("unprotect", Feature::ProviderManage),
+    ("delete", Feature::ProviderManage),
+];
+
+/// Carries out `action` on provider `id` for the caller: ManageIQ's result object
+/// (`success`, `message`, `href`, and `task_id`/`task_href` for a refresh), or an
+/// error when the provider is not there or the caller may not do it.
+async fn act(
+    state: &AppState,
+    identity: &crate::auth::Identity,
+    base: &str,
+    id: i64,
+    action: &str,
+) -> Result<Value, ApiError> {
+    let Some((_, feature)) = ACTIONS.iter().find(|(name, _)| *name == action) else {
+        return Err(ApiError::BadRequest(format!(
+            "unknown action `{}` (providers support: {})",
+            crate::text::elide(action, 64),
+            ACTIONS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    if !identity.may(*feature) {
+        return Err(ApiError::Forbidden(format!(
+            "`{action}` needs the `{}` feature, which role `{}` does not have",
+            feature.identifier(),
+            identity.role
+        )));
+    }
+    ensure_visible(state, identity, "providers", id).await?;
+    let href = format!("{base}/providers/{id}");
+    match action {
+        "refresh" => {
+            let (_, zone) = state.db.run(move |c| find_provider(c, id)).await?;
+            let outcome = queue_refresh(
+                &state.queue,
+                id,
+                &zone,
+                state.settings.ems_refresh.timeout,
+                None,
+            )
+            .await?;
+            let message_id = outcome.id();
+            Ok(json!({
+                "success": true,
+                "message": if matches!(outcome, crate::queue::PutOutcome::Inserted(_)) {
+                    "refresh queued"
+                } else {
+                    "a refresh is already waiting; this request joined it"
+                },
+                "href": href,
+                "task_id": message_id.to_string(),
+                "task_href": format!("{base}/tasks/{message_id}"),
+            }))
+        }
+        "protect" | "unprotect" => {
+            let on = action == "protect";
+            state.db.run(move |c| set_protected(c, id, on)).await?;
+            Ok(json!({
+                "success": true,
+                "message": if on { "provider protected" } else { "provider unprotected" },
+                "href": href,
+            }))
+        }
+        _ => {
+            state.db.run(move |c| delete_provider(c, id)).await?;
+            tracing::info!(provider_id = id, "provider removed with its inventory");
+            state.refresh.recheck();
+            Ok(json!({"success": true, "message": "provider removed", "href": href}))
+        }
+    }
+}
+
 pub(super) async fn action(
     req: HttpRequest,
     caller: Caller,
@@ -138,33 +260,73 @@ pub(super) async fn action(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "provider")?;
-    ensure_visible(&state, &caller.0, "providers", id).await?;
-    if body.action != "refresh" {
+    let result = act(&state, &caller.0, &api_base(&req), id, &body.action).await?;
+    Ok(if body.action == "refresh" {
+        HttpResponse::Accepted().json(result)
+    } else {
+        HttpResponse::Ok().json(result)
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkBody {
+    action: String,
+    resources: Vec<BulkResource>,
+    #[serde(default)]
+    confirm: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BulkResource {
+    id: Option<String>,
+    href: Option<String>,
+}
+
+/// `POST /api/providers {"action", "resources":[{"href"}|{"id"}], "confirm"}`: one
+/// result per resource. Deleting more than `api.bulk_confirm_threshold` providers at
+/// once needs `"confirm": true`.
+async fn bulk(
+    req: &HttpRequest,
+    state: &AppState,
+    identity: &crate::auth::Identity,
+    body: BulkBody,
+) -> Result<HttpResponse, ApiError> {
+    if body.resources.is_empty() || body.resources.len() > 1000 {
+        return Err(ApiError::BadRequest(
+            "a bulk action takes 1-1000 resources".into(),
+        ));
+    }
+    let threshold = state.settings.api.bulk_confirm_threshold;
+    if body.action == "delete" && body.resources.len() > threshold as usize && !body.confirm {
         return Err(ApiError::BadRequest(format!(
-            "unknown action `{}` (providers support: refresh)",
-            crate::text::elide(&body.action, 64)
+            "deleting {} providers at once needs \"confirm\": true (more than \
+             api.bulk_confirm_threshold = {threshold})",
+            body.resources.len()
         )));
     }
-    let (_, zone) = state.db.run(move |c| find_provider(c, id)).await?;
-    let outcome = queue_refresh(
-        &state.queue,
-        id,
-        &zone,
-        state.settings.ems_refresh.timeout,
-        None,
-    )
-    .await?;
-    let message_id = outcome.id();
-    Ok(HttpResponse::Accepted().json(json!({
-        "success": true,
-        "message": if matches!(outcome, crate::queue::PutOutcome::Inserted(_)) {
-            "refresh queued"
-        } else {
-            "a refresh is already waiting; this request joined it"
-        },
-        "task_id": message_id.to_string(),
-        "task_href": format!("{}/queue/messages/{message_id}", api_base(&req)),
-    })))
+    let base = api_base(req);
+    let mut results = Vec::new();
+    for resource in &body.resources {
+        let text = match (&resource.id, &resource.href) {
+            (Some(id), _) => id.clone(),
+            (None, Some(href)) => href.rsplit('/').next().unwrap_or_default().to_string(),
+            (None, None) => String::new(),
+        };
+        let outcome = match parse_id(&text, "provider") {
+            Ok(id) => act(state, identity, &base, id, &body.action).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(value) => value,
+            Err(ApiError::BadRequest(m)) if m.starts_with("unknown action") => {
+                return Err(ApiError::BadRequest(m));
+            }
+            Err(e) => json!({"success": false, "message": e.to_string(), "href": resource.href}),
+        });
+    }
+    Ok(HttpResponse::Ok().json(json!({"results": results})))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,0 +1,95 @@
+//! `/api/tasks`: long work (a refresh, and later operations) seen as ManageIQ's
+//! tasks — `state` Queued / Active / Finished, `status` Ok / Error / Timeout,
+//! `message`, `progress`, created/started/updated times. A task is the queue message
+//! that carries the work, so the queue drives it; finished tasks live as long as
+//! finished messages (`queue.keep_finished`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::collection::{api_base, collection, parse_id};
+use crate::db::schema::queue_messages as qm;
+use crate::queue::QueueMessage;
+use crate::web::{ApiError, AppState};
+
+/// A queue message as a task.
+fn task(base: &str, m: &QueueMessage) -> Value {
+    let (state, status, progress) = match m.state.as_str() {
+        "ready" => ("Queued", "Ok", 0),
+        "dequeue" => ("Active", "Ok", 50),
+        "ok" => ("Finished", "Ok", 100),
+        "timeout" => ("Finished", "Timeout", 100),
+        _ => ("Finished", "Error", 100),
+    };
+    let updated = m.finished_on.or(m.dequeued_on).unwrap_or(m.created_on);
+    json!({
+        "id": m.id.to_string(),
+        "href": format!("{base}/tasks/{}", m.id),
+        "name": m.command(),
+        "state": state,
+        "status": status,
+        "message": if m.last_error.is_empty() { format!("{} {}", m.command(), state.to_lowercase()) } else { m.last_error.clone() },
+        "progress": progress,
+        "attempts": m.attempts,
+        "created_on": crate::json::format_utc(&m.created_on),
+        "started_on": m.dequeued_on.map(|t| crate::json::format_utc(&t)),
+        "updated_on": crate::json::format_utc(&updated),
+        "queue_message_href": format!("{base}/queue/messages/{}", m.id),
+    })
+}
+
+pub(super) async fn show(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, "task")?;
+    let message: Option<QueueMessage> = state
+        .db
+        .run(move |c| Ok(qm::table.find(id).first(c).optional()?))
+        .await?;
+    let message = message.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "task {id} not found (finished tasks are kept for queue.keep_finished)"
+        ))
+    })?;
+    Ok(HttpResponse::Ok().json(task(&api_base(&req), &message)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Page {
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub(super) async fn list(
+    req: HttpRequest,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let offset = page.offset.unwrap_or(0);
+    let limit = page.limit.unwrap_or(100);
+    if offset < 0 || !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "offset must be >= 0 and limit 1-1000".into(),
+        ));
+    }
+    let (count, rows): (i64, Vec<QueueMessage>) = state
+        .db
+        .run(move |c| {
+            let count = crate::queue::queue_counts(c)?.totals.values().sum::<i64>();
+            let rows = qm::table
+                .order(qm::id.desc())
+                .offset(offset)
+                .limit(limit)
+                .load(c)?;
+            Ok((count, rows))
+        })
+        .await?;
+    let base = api_base(&req);
+    let resources: Vec<Value> = rows.iter().map(|m| task(&base, m)).collect();
+    Ok(HttpResponse::Ok().json(collection("tasks", &base, count as usize, resources)))
+}
