@@ -31,6 +31,25 @@ impl Backend {
     }
 }
 
+/// Statements this process has sent to the database, over every connection
+/// (diesel's instrumentation, `StartQuery` events): what `/metrics` reports as
+/// `steward_db_statements_total`, and how `steward bench api` counts a page's statements.
+static STATEMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Statements sent so far by this process.
+pub fn statements_executed() -> u64 {
+    STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_statements(event: diesel::connection::InstrumentationEvent<'_>) {
+    if matches!(
+        event,
+        diesel::connection::InstrumentationEvent::StartQuery { .. }
+    ) {
+        STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Per-connection SQLite settings: WAL so readers never block the writer, a busy
 /// timeout instead of "database is locked", and foreign keys (off by default).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
@@ -93,9 +112,12 @@ impl diesel::r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            Target::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(count_statements);
+                Ok(DbConnection::Postgresql(conn))
+            }
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
@@ -106,6 +128,7 @@ impl diesel::r2d2::ManageConnection for Manager {
                             ConnectionError::CouldntSetupConfiguration(e),
                         )
                     })?;
+                conn.set_instrumentation(count_statements);
                 Ok(DbConnection::Sqlite(conn))
             }
         }

@@ -13,7 +13,7 @@ mod sqlite_functions;
 mod transaction;
 
 pub use clock::db_now;
-pub use connection::{Backend, DbConnection, Manager};
+pub use connection::{Backend, DbConnection, Manager, statements_executed};
 pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};
 pub use pool::Db;

@@ -754,6 +754,11 @@ fn register_process(registry: &mut Registry, process: &ProcessSample) {
         bytes(process.heap_bytes),
     );
     registry.register(
+        "db_statements",
+        "Statements this node's process has sent to the region database",
+        counter(crate::db::statements_executed()),
+    );
+    registry.register(
         "build",
         "This node's build (value 1)",
         Info::new(vec![(
