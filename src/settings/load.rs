@@ -406,7 +406,24 @@ fn read_settings(
         bind,
         port: r.int_in("web.port", 0, 65535)? as u16,
         external_url: external_url(r)?,
+        max_body: r.check("web.max_body", r.size("web.max_body")?, |n| {
+            if (1024..=256 * 1024 * 1024).contains(n) {
+                Ok(())
+            } else {
+                Err("must be between 1KiB and 256MiB".into())
+            }
+        })? as usize,
     };
+    if queue.max_args_bytes + 1024 > web.max_body {
+        return Err(r.reject(
+            "queue.max_args_bytes",
+            format!(
+                "must leave room in web.max_body ({} bytes) for the rest of a message: at most {} bytes",
+                web.max_body,
+                web.max_body.saturating_sub(1024)
+            ),
+        ));
+    }
 
     let api = ApiSettings {
         token_ttl: r.duration("api.token_ttl", Duration::from_secs(1))?,

@@ -292,6 +292,8 @@ pub struct WebSettings {
     /// The URL clients reach this node at (hrefs are built from it); `None` = from
     /// the bound address.
     pub external_url: Option<String>,
+    /// Largest request body accepted (bytes); larger ones get 413.
+    pub max_body: usize,
 }
 
 /// `api:` — logins, tokens and limits of the REST API.

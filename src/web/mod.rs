@@ -52,8 +52,8 @@ impl Application {
             addr: "the bound socket".into(),
             source,
         })?;
-        // Room for the largest message args a node accepts, and the rest of a body.
-        let body_limit = state.settings.queue.max_args_bytes + 64 * 1024;
+        // Settings guarantee the largest message args fit in it.
+        let body_limit = state.settings.web.max_body;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
