@@ -27,6 +27,11 @@ fn bad_settings_stop_the_command_with_code_2_naming_key_and_file() {
         ),
         ("port.yaml", "web:\n  port: 70000\n", "web.port"),
         (
+            "args.yaml",
+            "queue:\n  max_args_bytes: 1MiB\n",
+            "queue.max_args_bytes",
+        ),
+        (
             "duration.yaml",
             "server:\n  heartbeat_timeout: 3 fortnights\n",
             "server.heartbeat_timeout",
@@ -464,4 +469,31 @@ fn a_node_waits_for_an_unreachable_database_and_still_stops_on_sigterm() {
         .terminate(Duration::from_secs(10))
         .expect("stops on SIGTERM");
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn the_api_benchmark_reports_its_figures() {
+    let report = common::bench_json(&["api", "--objects", "2000"]);
+    assert_eq!(report["objects"], 2000, "{report}");
+    assert_eq!(report["database"], "sqlite", "{report}");
+    assert!(
+        report["load"] == "wrk" || report["load"] == "reqwest",
+        "{report}"
+    );
+    for key in [
+        "seed_s",
+        "ping_rps",
+        "list_page_p50_ms",
+        "list_page_p99_ms",
+        "rbac_filtered_p99_ms",
+        "expand_1000_p99_ms",
+        "peak_rss_mb",
+    ] {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+    // The limited user sees one project of fifty.
+    assert_eq!(report["rbac_visible"], 40, "{report}");
 }

@@ -4,6 +4,7 @@
 //! server, dropped afterwards, or a temporary SQLite file) and runs its nodes in
 //! this process.
 
+mod api;
 mod database;
 mod metrics;
 mod provider_node;
@@ -13,6 +14,7 @@ mod rss;
 mod sim_process;
 mod soak;
 
+pub use api::{ApiBenchOptions, api_summary, run_api_bench};
 pub use database::BenchDatabase;
 pub use metrics::{MetricsBenchOptions, run_metrics_bench};
 pub use queue::{QueueBenchOptions, run_queue_bench};

@@ -1,8 +1,9 @@
-//! `steward bench queue|refresh|metrics`: runs a benchmark and prints its JSON.
+//! `steward bench queue|refresh|metrics|soak|api`: runs a benchmark and prints its JSON.
 
 use crate::bench::{
-    MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, SoakBenchOptions,
-    run_metrics_bench, run_queue_bench, run_refresh_bench, run_soak_bench,
+    ApiBenchOptions, MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, SoakBenchOptions,
+    api_summary, run_api_bench, run_metrics_bench, run_queue_bench, run_refresh_bench,
+    run_soak_bench,
 };
 use crate::settings::Settings;
 
@@ -168,6 +169,43 @@ pub(super) fn soak(settings: Settings, args: SoakBenchArgs) -> anyhow::Result<()
     let system = actix_rt::System::new();
     let report = system.block_on(run_soak_bench(options))?;
     print_report(&report, args.json)
+}
+
+/// Options of `steward bench api`.
+#[derive(Debug, clap::Args)]
+pub struct ApiBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Pods seeded into the database (spread over 50 projects, 100 per cluster node).
+    #[arg(long, default_value_t = 100_000)]
+    pub objects: usize,
+    /// Print only the JSON (progress lines go to stderr either way); otherwise a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn api(settings: Settings, args: ApiBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    anyhow::ensure!(
+        args.objects >= 200,
+        "--objects must be at least 200 (the limited user needs pages to read)"
+    );
+    let options = ApiBenchOptions {
+        database: args.database,
+        objects: args.objects,
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(run_api_bench(settings, options))?;
+    if args.json {
+        print_report(&report, true)
+    } else {
+        print!("{}", api_summary(&report));
+        Ok(())
+    }
 }
 
 fn print_report(report: &serde_json::Value, json: bool) -> anyhow::Result<()> {

@@ -94,6 +94,9 @@ pub enum BenchCommand {
     Metrics(Box<bench::MetricsBenchArgs>),
     /// A node on a churning simulated cluster for N minutes: RSS over time and its slope.
     Soak(Box<bench::SoakBenchArgs>),
+    /// The REST API over a seeded inventory: /ping throughput, filtered and RBAC-limited
+    /// pages, pages of 1,000, statements per page, the node's peak RSS.
+    Api(Box<bench::ApiBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,6 +149,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Soak(args),
         } => bench::soak(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Api(args),
+        } => bench::api(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::User { command } => user::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),

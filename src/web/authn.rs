@@ -137,16 +137,22 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
         return Err(ApiError::BadRequest("X-MIQ-Group is too long".into()));
     }
     if let Some(token) = header_text(req, "X-Auth-Token")? {
-        let holder = state
+        // The token and the identity in one checkout of a connection.
+        let wanted = wanted_group.clone();
+        let found = state
             .db
-            .run(move |conn| tokens::use_token(conn, &token))
+            .run(move |conn| {
+                Ok(tokens::use_token(conn, &token)?.map(|(user_id, group_id)| {
+                    load_identity(conn, user_id, group_id, wanted.as_deref())
+                }))
+            })
             .await?;
-        let Some((user_id, group_id)) = holder else {
+        let Some(identity) = found else {
             return Err(ApiError::Unauthorized(
                 "the token is invalid or has expired; log in again".into(),
             ));
         };
-        return identity_of(state, user_id, group_id, wanted_group).await;
+        return identity.map_err(identity_error);
     }
     let Some(authorization) = header_text(req, "Authorization")? else {
         return Err(ApiError::Unauthorized(
@@ -207,11 +213,15 @@ async fn identity_of(
         .db
         .run(move |conn| Ok(load_identity(conn, user_id, group_id, wanted.as_deref())))
         .await?;
-    result.map_err(|e| match e {
+    result.map_err(identity_error)
+}
+
+fn identity_error(e: IdentityError) -> ApiError {
+    match e {
         IdentityError::NoUser => ApiError::Unauthorized("the user no longer exists".into()),
         IdentityError::NoGroup(why) => ApiError::Forbidden(why),
         IdentityError::Db(e) => e.into(),
-    })
+    }
 }
 
 /// A header as text, bounded; absent is `None`.

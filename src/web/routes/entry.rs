@@ -60,7 +60,7 @@ pub(super) async fn entry_point(
         if spec.method != Method::GET
             || rest.contains('/')
             || rest.contains('{')
-            || matches!(rest, "ping" | "product_info" | "auth")
+            || matches!(rest, "ping" | "product_info" | "auth" | "openapi.json")
         {
             continue;
         }

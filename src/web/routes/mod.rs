@@ -8,6 +8,7 @@ mod collection;
 mod entry;
 mod inventory;
 mod metrics;
+mod openapi;
 mod ping;
 mod prom;
 mod providers;
@@ -35,6 +36,7 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     r.get("/api/product_info", Public, entry::product_info);
     r.get("/metrics", Access::Public, prom::metrics);
     r.get("/api", LoggedIn, entry::entry_point);
+    r.get("/api/openapi.json", LoggedIn, openapi::openapi);
     r.get("/api/auth", LoggedIn, auth::login);
     r.delete("/api/auth", LoggedIn, auth::logout);
     r.get(
