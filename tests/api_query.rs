@@ -631,28 +631,33 @@ both_backends!(tags_from_labels_by_hand_by_tag_and_in_rbac, |db: TestDb| {
     let _ = total;
 });
 
-/// `ansible-inventory` from scripts/test-deps' virtualenv, or PATH.
-fn ansible_inventory() -> String {
+/// A tool from scripts/test-deps' virtualenv `venv`, or PATH.
+fn tool(venv: &str, name: &str) -> String {
     let tools = std::env::var("STEWARD_TEST_TOOLS").unwrap_or_else(|_| {
         format!(
             "{}/.cache/steward-test-tools",
             std::env::var("HOME").unwrap_or_default()
         )
     });
-    let venv = format!("{tools}/ansible/bin/ansible-inventory");
-    if std::path::Path::new(&venv).exists() {
-        return venv;
+    let path = format!("{tools}/{venv}/bin/{name}");
+    if std::path::Path::new(&path).exists() {
+        return path;
     }
     let out = std::process::Command::new("sh")
-        .args(["-c", "command -v ansible-inventory"])
+        .args(["-c", &format!("command -v {name}")])
         .output()
         .expect("sh");
     let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
         !found.is_empty(),
-        "ansible-inventory is not installed: run scripts/test (the README's test command), which installs ansible-core"
+        "{name} is not installed: run scripts/test (the README's test command), which installs it"
     );
     found
+}
+
+/// `ansible-inventory` (ansible-core).
+fn ansible_inventory() -> String {
+    tool("ansible", "ansible-inventory")
 }
 
 both_backends!(
@@ -953,5 +958,40 @@ both_backends!(
             node.get_json(&path)
         );
         assert_eq!(all_pods(&node).len(), total);
+    }
+);
+
+both_backends!(
+    schemathesis_finds_no_server_error_and_no_undocumented_answer,
+    |db: TestDb| {
+        let (_sim, node, _config, _provider, _total) = setup(&db);
+        let token = node.admin_token();
+        let out = std::process::Command::new(tool("schemathesis", "st"))
+            .args([
+                "run",
+                &format!("{}/api/openapi.json", node.url()),
+                "-H",
+                &format!("X-Auth-Token: {token}"),
+                "--exclude-path",
+                "/api/auth",
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance",
+                "--max-examples",
+                "6",
+                "--seed",
+                "7",
+            ])
+            .env("SCHEMATHESIS_HOOKS", "")
+            .current_dir(db.dir.path())
+            .output()
+            .expect("run schemathesis");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "schemathesis found failures:\n{}\n{}",
+            common::cut(&text, 20_000),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("generated"), "{text}");
     }
 );

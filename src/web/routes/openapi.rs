@@ -17,8 +17,9 @@ use crate::web::route_table::{Access, route_table};
 /// The query parameters of the query engine's collections.
 fn collection_parameters() -> Vec<Value> {
     let p = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
-    let int = json!({"type": "integer", "minimum": 0});
-    let text = json!({"type": "string", "maxLength": 4096});
+    // Lengths keep a whole query string within what is accepted (16 KiB).
+    let int = json!({"type": "integer", "minimum": 0, "maximum": 1_000_000_000});
+    let text = json!({"type": "string", "maxLength": 1000});
     vec![
         p("offset", "0-based index of the first resource", int.clone()),
         p(
@@ -39,7 +40,7 @@ fn collection_parameters() -> Vec<Value> {
         json!({
             "name": "filter[]", "in": "query", "required": false,
             "description": "`attr op value`; ops = != < <= > >= =~ !~ == !==; repeatable (AND), `or ` prefix ORs",
-            "schema": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 4096}},
+            "schema": {"type": "array", "maxItems": 5, "items": {"type": "string", "maxLength": 1000}},
             "style": "form", "explode": true
         }),
         p("sort_by", "comma-separated attributes", text.clone()),
@@ -69,7 +70,7 @@ fn operation(method: &Method, path: &str, access: Access) -> Value {
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
             json!({"name": name, "in": "path", "required": true,
-                   "schema": {"type": "string", "minLength": 1, "maxLength": 128}})
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 64}})
         })
         .collect();
     let name = path.trim_start_matches("/api/");
@@ -119,8 +120,13 @@ fn operation(method: &Method, path: &str, access: Access) -> Value {
         error("no such object (or not visible to the caller)"),
     );
     responses.insert("405".into(), error("the path exists for other methods"));
+    if *method != Method::GET && *method != Method::HEAD {
+        responses.insert(
+            "409".into(),
+            error("conflicts with what exists, or is protected or in use"),
+        );
+    }
     if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        responses.insert("409".into(), error("conflicts with what exists"));
         responses.insert("413".into(), error("body over web.max_body"));
         responses.insert("415".into(), error("the body is not JSON"));
     }
