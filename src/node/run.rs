@@ -169,6 +169,7 @@ async fn serve(
             .unwrap_or_default(),
     };
     let web_state = AppState {
+        token_cache: Arc::new(crate::web::TokenCache::new(settings.api.token_ttl)),
         login_throttle: Arc::new(crate::web::LoginThrottle::new(
             settings.api.login_rate_limit,
             settings.api.login_rate_window,

@@ -16,6 +16,7 @@ use base64::Engine;
 use secrecy::SecretString;
 
 use super::route_table::{Access, Match, Matcher};
+use super::token_cache::Cached;
 use super::{ApiError, AppState};
 use crate::auth::audit::{AuditEntry, record};
 use crate::auth::identity::{IdentityError, load_identity};
@@ -137,22 +138,7 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
         return Err(ApiError::BadRequest("X-MIQ-Group is too long".into()));
     }
     if let Some(token) = header_text(req, "X-Auth-Token")? {
-        // The token and the identity in one checkout of a connection.
-        let wanted = wanted_group.clone();
-        let found = state
-            .db
-            .run(move |conn| {
-                Ok(tokens::use_token(conn, &token)?.map(|(user_id, group_id)| {
-                    load_identity(conn, user_id, group_id, wanted.as_deref())
-                }))
-            })
-            .await?;
-        let Some(identity) = found else {
-            return Err(ApiError::Unauthorized(
-                "the token is invalid or has expired; log in again".into(),
-            ));
-        };
-        return identity.map_err(identity_error);
+        return identify_token(state, token, wanted_group).await;
     }
     let Some(authorization) = header_text(req, "Authorization")? else {
         return Err(ApiError::Unauthorized(
@@ -199,6 +185,56 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
             )
             .await;
             Err(ApiError::Unauthorized(message))
+        }
+    }
+}
+
+/// The holder of a token: from the cache when fresh; otherwise the token renewed and
+/// the identity loaded in one checkout of a connection.
+async fn identify_token(
+    state: &AppState,
+    token: String,
+    wanted: Option<String>,
+) -> Result<Identity, ApiError> {
+    let hash = crate::auth::secret::token_hash(&token);
+    let cached = state.token_cache.get(&hash, wanted.as_deref());
+    let expired =
+        || ApiError::Unauthorized("the token is invalid or has expired; log in again".into());
+    match cached {
+        Cached::Fresh(identity) => Ok(identity),
+        Cached::Renew(identity) => {
+            let live = state
+                .db
+                .run(move |conn| tokens::use_token(conn, &token))
+                .await?;
+            if live.is_none() {
+                state.token_cache.evict(&hash);
+                return Err(expired());
+            }
+            state
+                .token_cache
+                .put(&hash, wanted.as_deref(), identity.clone(), false);
+            Ok(identity)
+        }
+        Cached::Miss => {
+            let group = wanted.clone();
+            let found = state
+                .db
+                .run(move |conn| {
+                    Ok(tokens::use_token(conn, &token)?.map(|(user_id, group_id)| {
+                        load_identity(conn, user_id, group_id, group.as_deref())
+                    }))
+                })
+                .await?;
+            let Some(identity) = found else {
+                state.token_cache.evict(&hash);
+                return Err(expired());
+            };
+            let identity = identity.map_err(identity_error)?;
+            state
+                .token_cache
+                .put(&hash, wanted.as_deref(), identity.clone(), true);
+            Ok(identity)
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod route_table;
 mod routes;
 mod state;
 mod throttle;
+mod token_cache;
 
 pub use authn::Caller;
 pub use error::ApiError;
@@ -17,6 +18,7 @@ pub use input::Checked;
 pub use route_table::{Access, RouteSpec, route_table};
 pub use state::AppState;
 pub use throttle::LoginThrottle;
+pub use token_cache::TokenCache;
 
 use std::net::SocketAddr;
 

@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<crate::settings::Settings>,
     /// Told when providers come and go, so refresh workers follow at once.
     pub refresh: crate::refresh::RefreshHandle,
+    /// Recently seen tokens and their holders.
+    pub token_cache: Arc<super::TokenCache>,
     /// Failed logins per peer address.
     pub login_throttle: Arc<super::LoginThrottle>,
     /// `<web.external_url>/api`: the root of every href (never the request's Host).

@@ -59,6 +59,9 @@ pub(super) async fn logout(
         ));
     };
     state
+        .token_cache
+        .evict(&crate::auth::secret::token_hash(&token));
+    state
         .db
         .run(move |conn| tokens::revoke(conn, &token))
         .await?;
