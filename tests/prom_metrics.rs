@@ -107,6 +107,14 @@ both_backends!(
         assert_eq!(status, 200, "{body}");
         assert_eq!(content_type, CONTENT_TYPE);
         assert!(body.contains("steward_queue_messages{"), "{body}");
+        // The requests of this test so far, by route pattern and status.
+        assert!(
+            body.lines()
+                .any(|l| l.starts_with("steward_http_requests_total{")
+                    && l.contains(r#"route="/api/queue/messages""#)
+                    && l.contains(r#"status="201""#)),
+            "{body}"
+        );
         assert!(
             body.contains(&format!(
                 "steward_build_info{{version=\"{}\"}} 1",

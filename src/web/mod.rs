@@ -5,6 +5,7 @@
 mod authn;
 mod error;
 mod input;
+pub mod request_counts;
 mod request_log;
 pub mod route_table;
 mod routes;
@@ -15,6 +16,7 @@ mod token_cache;
 pub use authn::Caller;
 pub use error::ApiError;
 pub use input::Checked;
+pub use request_counts::RequestCounts;
 pub use route_table::{Access, RouteSpec, route_table};
 pub use state::AppState;
 pub use throttle::LoginThrottle;

@@ -14,11 +14,26 @@ pub(super) async fn log_request(
     let span = tracing::info_span!("http", method = %req.method(), path = %req.path());
     let started = Instant::now();
     async move {
+        let method = req.method().to_string();
+        let counts = req
+            .app_data::<actix_web::web::Data<super::AppState>>()
+            .map(|state| state.request_counts.clone());
         let response = next.call(req).await;
-        let status = match &response {
-            Ok(r) => r.status().as_u16(),
-            Err(e) => e.as_response_error().status_code().as_u16(),
+        let (status, route) = match &response {
+            Ok(r) => (
+                r.status().as_u16(),
+                r.request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".into()),
+            ),
+            Err(e) => (
+                e.as_response_error().status_code().as_u16(),
+                "unmatched".to_string(),
+            ),
         };
+        if let Some(counts) = counts {
+            counts.record(&method, &route, status);
+        }
         tracing::debug!(
             status,
             elapsed_ms = started.elapsed().as_millis() as u64,

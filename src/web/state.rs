@@ -25,6 +25,8 @@ pub struct AppState {
     pub settings: Arc<crate::settings::Settings>,
     /// Told when providers come and go, so refresh workers follow at once.
     pub refresh: crate::refresh::RefreshHandle,
+    /// Requests answered, for `/metrics`.
+    pub request_counts: Arc<super::RequestCounts>,
     /// Recently seen tokens and their holders.
     pub token_cache: Arc<super::TokenCache>,
     /// Failed logins per peer address.

@@ -90,6 +90,7 @@ pub(super) async fn metrics(
         stored,
         node: state.node_stats.snapshot(),
         process,
+        requests: state.request_counts.snapshot(),
     };
     let body = render(&figures)
         .map_err(|e| ApiError::Internal(format!("encoding /metrics failed: {e}")))?;
@@ -134,6 +135,8 @@ struct Figures {
     stored: StoredFigures,
     node: NodeQueueSnapshot,
     process: ProcessSample,
+    /// HTTP requests answered by this node: (method, route, status) → count.
+    requests: Vec<(crate::web::request_counts::RequestKey, u64)>,
 }
 
 /// What a scrape reads from the database.
@@ -372,6 +375,7 @@ fn render(f: &Figures) -> Result<String, std::fmt::Error> {
     register_providers(&mut registry, &f.stored.providers);
     register_captures(&mut registry, &f.stored.capture_backlog, &f.stored.captures);
     register_process(&mut registry, &f.process);
+    register_requests(&mut registry, &f.requests);
     let mut text = String::new();
     encode(&mut text, &registry)?;
     Ok(text)
@@ -735,6 +739,34 @@ fn register_captures(registry: &mut Registry, backlog: &Backlog, captures: &[Cap
     );
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: String,
+}
+
+fn register_requests(
+    registry: &mut Registry,
+    requests: &[(crate::web::request_counts::RequestKey, u64)],
+) {
+    let family = Family::<HttpLabels, Counter>::default();
+    for ((method, route, status), n) in requests {
+        family
+            .get_or_create(&HttpLabels {
+                method: method.clone(),
+                route: route.clone(),
+                status: status.to_string(),
+            })
+            .inc_by(*n);
+    }
+    registry.register(
+        "http_requests",
+        "HTTP requests this node answered, by method, route pattern and status",
+        family,
+    );
+}
+
 fn register_process(registry: &mut Registry, process: &ProcessSample) {
     // Zero means the platform gave no process information: say nothing rather than 0.
     let bytes = |n: u64| gauge(i64::try_from(n).unwrap_or(i64::MAX));
@@ -876,6 +908,7 @@ mod tests {
                 cpu_percent: 0.0,
                 heap_bytes: 1 << 20,
             },
+            requests: vec![(("GET".into(), "/api/servers".into(), 200), 3)],
         }
     }
 
@@ -983,6 +1016,12 @@ mod tests {
         );
         has_line(&text, "steward_process_resident_memory_bytes 52428800");
         has_line(&text, "steward_process_heap_bytes 1048576");
+        assert!(
+            text.contains("steward_http_requests_total{")
+                && text.contains("route=\"/api/servers\"")
+                && text.contains("status=\"200\""),
+            "{text}"
+        );
         has_line(
             &text,
             &format!(
