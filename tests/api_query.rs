@@ -307,6 +307,24 @@ both_backends!(subcollections_and_rbac_inside_the_sql, |db: TestDb| {
             .0,
         404
     );
+    // Subcollections inline: each pod with its containers, in one extra statement.
+    let page = node.get_json("/api/container_groups?expand=containers&limit=5&sort_by=name");
+    for pod in page["resources"].as_array().cloned().unwrap_or_default() {
+        let id = pod["id"].as_str().expect("id");
+        let own = node.get_json(&format!("/api/container_groups/{id}/containers"));
+        let inline = pod["containers"].as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            inline.len() as u64,
+            own["count"].as_u64().unwrap_or(0),
+            "{pod}"
+        );
+        assert!(
+            inline
+                .iter()
+                .all(|c| c["container_group_id"] == id && c["href"].is_string()),
+            "{pod}"
+        );
+    }
 
     // A tenant below the root, a group in it, a user in the group.
     let lib = common::lib_db(&db);

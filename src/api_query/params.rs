@@ -22,6 +22,8 @@ pub struct Shape {
     pub attributes: bool,
     /// `limit` or `offset` was given (links and `pages` are then computed).
     pub paged: bool,
+    /// Subcollections to expand inline (`expand=resources,containers`).
+    pub subs: Vec<&'static super::catalog::Sub>,
 }
 
 fn bad<T>(message: String) -> Result<T, QueryError> {
@@ -53,6 +55,7 @@ pub fn parse(
         limit: default_limit,
         include_deleted: false,
         parents: Vec::new(),
+        parent_in: None,
         by_tag: Vec::new(),
         id: None,
     };
@@ -102,12 +105,10 @@ pub fn parse(
                 for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                     if part == "resources" {
                         shape.expand = true;
-                    } else if c.sub(part).is_some() {
-                        return bad(format!(
-                            "expand: expanding the subcollection `{part}` inline is not supported; \
-                             read /api/{}/:id/{part}",
-                            c.name
-                        ));
+                    } else if let Some(sub) = c.sub(part) {
+                        if !shape.subs.iter().any(|s| s.name == sub.name) {
+                            shape.subs.push(sub);
+                        }
                     } else {
                         return bad(format!(
                             "expand: `{}` is neither resources nor a subcollection of {}",

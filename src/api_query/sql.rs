@@ -64,6 +64,8 @@ pub struct Query {
     pub include_deleted: bool,
     /// Rows of a subcollection (`fk = id`), and `provider_id=`.
     pub parents: Vec<(&'static str, i64)>,
+    /// Rows of a subcollection for several parents (`fk IN ids`): inline expansion.
+    pub parent_in: Option<(&'static str, Vec<i64>)>,
     /// One row by id.
     pub id: Option<i64>,
     /// `by_tag`: the object carries every one of these (category, tag) pairs.
@@ -468,6 +470,14 @@ pub fn build(
     for (fk, id) in &q.parents {
         let p = b.param(Bind::Int(*id));
         base.push(format!("t.{fk} = {p}"));
+    }
+    if let Some((fk, ids)) = &q.parent_in {
+        if ids.is_empty() {
+            base.push("1 = 0".into());
+        } else {
+            let list: Vec<String> = ids.iter().map(|id| b.param(Bind::Int(*id))).collect();
+            base.push(format!("t.{fk} IN ({})", list.join(", ")));
+        }
     }
     if let Some(id) = q.id {
         let p = b.param(Bind::Int(id));

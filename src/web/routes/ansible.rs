@@ -69,6 +69,7 @@ pub(super) async fn inventory(
         limit: MAX_HOSTS,
         include_deleted: false,
         parents: Vec::new(),
+        parent_in: None,
         id: None,
         by_tag: Vec::new(),
     };

@@ -218,13 +218,18 @@ async fn answer_list(
         .db
         .run(move |conn| exec::run(conn, &built, true))
         .await?;
+    let (total, matched_rows) = (page.total, page.matched);
+    let mut rows = page.rows;
+    for sub in &shape.subs {
+        expand_sub(state, identity, c, sub, &mut rows, &api_base(req)).await?;
+    }
     let item_base = format!("{}/{}", api_base(req), c.name);
-    let resources: Vec<Value> = page
-        .rows
+    let expanded = shape.expand || shape.attributes || !shape.subs.is_empty();
+    let resources: Vec<Value> = rows
         .into_iter()
         .map(|row| {
             let full = with_href(&item_base, row);
-            if shape.expand || shape.attributes {
+            if expanded {
                 full
             } else {
                 json!({"href": full["href"]})
@@ -233,12 +238,12 @@ async fn answer_list(
         .collect();
     let mut body = json!({
         "name": c.name,
-        "count": page.total,
+        "count": total,
         "subcount": resources.len(),
     });
-    let matched = if filtered { page.matched } else { page.total };
+    let matched = if filtered { matched_rows } else { total };
     if filtered {
-        body["subquery_count"] = json!(page.matched);
+        body["subquery_count"] = json!(matched_rows);
     }
     let limit = query.limit.max(1);
     let pages = (matched + limit - 1) / limit;
@@ -249,6 +254,63 @@ async fn answer_list(
     body["actions"] = json!([]);
     body["links"] = links(req.query_string(), base, query.offset, limit, matched);
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// Most children one inline expansion reads (more: read the subcollection's URL).
+const MAX_EXPANDED: i64 = 10_000;
+
+/// Adds each row's children of subcollection `sub` (`expand=<sub>`): one statement for
+/// the whole page, with the caller's visibility.
+async fn expand_sub(
+    state: &AppState,
+    identity: &Identity,
+    c: &'static Collection,
+    sub: &'static crate::api_query::catalog::Sub,
+    rows: &mut [Value],
+    api: &str,
+) -> Result<(), ApiError> {
+    let child = collection(sub.child)
+        .ok_or_else(|| ApiError::Internal(format!("no collection {}", sub.child)))?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r["id"].as_str().and_then(|id| id.parse().ok()))
+        .collect();
+    let (query, _) = params::parse("", child, 1).map_err(|e| ApiError::BadRequest(e.0))?;
+    let query = Query {
+        parent_in: Some((sub.fk, ids)),
+        limit: MAX_EXPANDED + 1,
+        ..query
+    };
+    let built = build(state.db.backend(), child, &query, &visibility(identity))
+        .map_err(|e| ApiError::BadRequest(e.0))?;
+    let page = state
+        .db
+        .run(move |conn| exec::run(conn, &built, false))
+        .await?;
+    if page.rows.len() as i64 > MAX_EXPANDED {
+        return Err(ApiError::BadRequest(format!(
+            "expand={}: more than {MAX_EXPANDED} {} on this page; use a smaller limit or read /api/{}/:id/{}",
+            sub.name, sub.child, c.name, sub.name
+        )));
+    }
+    let child_base = format!("{api}/{}", child.name);
+    let mut by_parent: std::collections::HashMap<String, Vec<Value>> =
+        std::collections::HashMap::new();
+    for row in page.rows {
+        let parent = row[sub.fk].as_str().unwrap_or_default().to_string();
+        by_parent
+            .entry(parent)
+            .or_default()
+            .push(with_href(&child_base, row));
+    }
+    for row in rows.iter_mut() {
+        let id = row["id"].as_str().unwrap_or_default().to_string();
+        let children = by_parent.remove(&id).unwrap_or_default();
+        if let Value::Object(map) = row {
+            map.insert(sub.name.to_string(), Value::Array(children));
+        }
+    }
+    Ok(())
 }
 
 /// `self`, and `first`/`last`/`next`/`previous` by rewriting `offset`.
