@@ -497,3 +497,76 @@ fn the_api_benchmark_reports_its_figures() {
     // The limited user sees one project of fifty.
     assert_eq!(report["rbac_visible"], 40, "{report}");
 }
+
+both_backends!(
+    regions_zones_and_server_roles_are_collections,
+    |db: TestDb| {
+        let node = NodeConfig::new(&db, "collections").start();
+        let regions = node.get_json("/api/regions");
+        assert_eq!(regions["count"], 1, "{regions}");
+        let region_href = regions["resources"][0]["href"]
+            .as_str()
+            .expect("href")
+            .to_string();
+        let one = node.get_json(region_href.trim_start_matches(&node.url()));
+        assert_eq!(one["region"], 0);
+        let zones = node.get_json("/api/zones");
+        let default = zones["resources"]
+            .as_array()
+            .and_then(|z| z.iter().find(|z| z["name"] == "default"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no default zone: {zones}"));
+        assert!(
+            default["servers"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|s| s["name"] == "collections")),
+            "{default}"
+        );
+        let roles = node.get_json("/api/server_roles");
+        let inventory = roles["resources"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["name"] == "ems_inventory"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no ems_inventory: {roles}"));
+        assert_eq!(inventory["implemented"], true);
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                node.get_json("/api/server_roles")["resources"]
+                    .as_array()
+                    .is_some_and(|r| {
+                        r.iter().any(|r| {
+                            r["name"] == "ems_inventory"
+                                && r["active_on"].as_array().is_some_and(|a| !a.is_empty())
+                        })
+                    })
+            }),
+            "ems_inventory never active"
+        );
+        let entry = node.get_json("/api");
+        let names: Vec<&str> = entry["collections"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default();
+        for wanted in [
+            "regions",
+            "zones",
+            "servers",
+            "server_roles",
+            "workers",
+            "providers",
+            "container_groups",
+            "users",
+            "groups",
+            "roles",
+            "features",
+            "tenants",
+            "categories",
+            "tags",
+            "tasks",
+            "queue_messages",
+        ] {
+            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+        }
+        assert_eq!(node.get("/api/zones/999999").0, 404);
+    }
+);

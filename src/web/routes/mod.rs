@@ -14,6 +14,7 @@ mod prom;
 mod providers;
 mod queue;
 mod rbac;
+mod region;
 mod servers;
 mod tags;
 mod tasks;
@@ -78,6 +79,12 @@ pub(crate) fn register(r: &mut Routes<'_>) {
         Access::Feature(Feature::AuditView),
         audit::list,
     );
+    r.get("/api/regions", ops, region::list_regions);
+    r.get("/api/regions/{id}", ops, region::show_region);
+    r.get("/api/zones", ops, region::list_zones);
+    r.get("/api/zones/{id}", ops, region::show_zone);
+    r.get("/api/server_roles", ops, region::list_server_roles);
+    r.get("/api/server_roles/{id}", ops, region::show_server_role);
     r.get("/api/tasks", ops, tasks::list);
     r.get("/api/tasks/{id}", ops, tasks::show);
     r.get("/api/servers", ops, servers::list);
