@@ -235,7 +235,14 @@ impl Component for Registry {
 async fn beat_loop(r: Registry, ctx: ComponentContext) -> Result<(), String> {
     let mut sampler = ProcessSampler::new();
     let interval = r.config.interval;
-    let mut backoff = Backoff::new(interval, Duration::from_secs(30).max(interval));
+    // Retries stay well inside the heartbeat timeout: when the database comes back,
+    // every node must beat again before a peer that resumed first may judge it (a peer
+    // judges only after beating for a whole timeout itself). A longer backoff let a
+    // live node sleep through that window and be declared dead.
+    let retry_max = (r.config.policy.heartbeat_timeout / 3)
+        .min(Duration::from_secs(30))
+        .max(interval);
+    let mut backoff = Backoff::new(interval, retry_max);
     let watch_every = (r.config.policy.lease.min(r.config.policy.heartbeat_timeout) / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut watchdog = tokio::time::interval(watch_every);
