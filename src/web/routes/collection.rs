@@ -2,7 +2,7 @@
 //! every resource carrying its `href`.
 
 use actix_web::HttpRequest;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Parses a resource id from the path, or answers 400 naming what was expected.
@@ -37,4 +37,26 @@ pub fn collection(name: &str, base: &str, count: usize, resources: Vec<Value>) -
         "resources": resources,
         "links": {"self": format!("{base}/{name}")},
     })
+}
+
+/// `?offset=&limit=` of the simple paged lists (audit events, tasks).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    offset: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl Page {
+    /// (offset, limit): offset ≥ 0 (default 0), limit 1–1000 (default 100).
+    pub fn checked(&self) -> Result<(i64, i64), crate::web::ApiError> {
+        let offset = self.offset.unwrap_or(0);
+        let limit = self.limit.unwrap_or(100);
+        if offset < 0 || !(1..=1000).contains(&limit) {
+            return Err(crate::web::ApiError::BadRequest(
+                "offset must be >= 0 and limit 1-1000".into(),
+            ));
+        }
+        Ok((offset, limit))
+    }
 }

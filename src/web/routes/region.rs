@@ -11,6 +11,14 @@ use crate::db::schema::{regions, server_roles};
 use crate::region::load_region_view;
 use crate::web::{ApiError, AppState};
 
+/// The resource of `rows` whose `id` is `id`, or 404.
+fn one(rows: &[Value], id: i64, what: &str) -> Result<HttpResponse, ApiError> {
+    rows.iter()
+        .find(|r| r["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id))
+        .map(|r| HttpResponse::Ok().json(r))
+        .ok_or_else(|| ApiError::NotFound(format!("{what} {id} not found")))
+}
+
 /// The region (one database holds one region).
 async fn regions_of(state: &AppState, base: &str) -> Result<Vec<Value>, ApiError> {
     let rows: Vec<(i64, i32, String, String)> = state
@@ -56,12 +64,7 @@ pub(super) async fn show_region(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "region")?;
     let base = api_base(&req);
-    regions_of(&state, &base)
-        .await?
-        .into_iter()
-        .find(|r| r["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id))
-        .map(|r| HttpResponse::Ok().json(r))
-        .ok_or_else(|| ApiError::NotFound(format!("region {id} not found")))
+    one(&regions_of(&state, &base).await?, id, "region")
 }
 
 /// Zones with the hrefs of their servers.
@@ -104,12 +107,7 @@ pub(super) async fn show_zone(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "zone")?;
     let base = api_base(&req);
-    zones_of(&state, &base)
-        .await?
-        .into_iter()
-        .find(|z| z["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id))
-        .map(|z| HttpResponse::Ok().json(z))
-        .ok_or_else(|| ApiError::NotFound(format!("zone {id} not found")))
+    one(&zones_of(&state, &base).await?, id, "zone")
 }
 
 /// The role catalogue, with whether each is implemented and where it is active.
@@ -169,10 +167,5 @@ pub(super) async fn show_server_role(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "server role")?;
     let base = api_base(&req);
-    roles_of(&state, &base)
-        .await?
-        .into_iter()
-        .find(|r| r["id"].as_str().and_then(|s| s.parse::<i64>().ok()) == Some(id))
-        .map(|r| HttpResponse::Ok().json(r))
-        .ok_or_else(|| ApiError::NotFound(format!("server role {id} not found")))
+    one(&roles_of(&state, &base).await?, id, "server role")
 }

@@ -6,10 +6,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::collection::{api_base, collection, parse_id};
+use super::collection::{Page, api_base, collection, parse_id};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::QueueMessage;
 use crate::web::{ApiError, AppState};
@@ -58,25 +57,12 @@ pub(super) async fn show(
     Ok(HttpResponse::Ok().json(task(&api_base(&req), &message)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Page {
-    offset: Option<i64>,
-    limit: Option<i64>,
-}
-
 pub(super) async fn list(
     req: HttpRequest,
     page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let offset = page.offset.unwrap_or(0);
-    let limit = page.limit.unwrap_or(100);
-    if offset < 0 || !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(
-            "offset must be >= 0 and limit 1-1000".into(),
-        ));
-    }
+    let (offset, limit) = page.checked()?;
     let (count, rows): (i64, Vec<QueueMessage>) = state
         .db
         .run(move |c| {
