@@ -277,6 +277,47 @@ both_backends!(every_filter_operator, |db: TestDb| {
         ),
         want.len() as i64
     );
+    // Annotations: stored beside labels, filtered the same way (keys with dots and
+    // slashes), and the object copies kubectl writes are left out.
+    let container = sample["annotations"]["kubectl.kubernetes.io/default-container"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no default-container annotation: {sample}"));
+    let want: BTreeSet<String> = pods
+        .iter()
+        .filter(|p| p["annotations"]["kubectl.kubernetes.io/default-container"] == container)
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    assert!(!want.is_empty() && want.len() < total, "{container}");
+    let (n, rows) = filter(
+        &node,
+        &format!("annotations.kubectl.kubernetes.io/default-container = \"{container}\""),
+    );
+    assert_eq!((n as usize, names(&rows)), (want.len(), want));
+    assert_eq!(
+        filter(
+            &node,
+            "annotations.kubectl.kubernetes.io/default-container = NULL"
+        )
+        .0,
+        0
+    );
+    let nodes = node.get_json("/api/container_nodes?expand=resources&attributes=annotations");
+    let first = &nodes["resources"][0]["annotations"];
+    assert_eq!(first["node.alpha.kubernetes.io/ttl"], "0", "{nodes}");
+    let page = node.get_json(&format!(
+        "/api/container_replicators?filter[]={}&attributes=kind",
+        enc("annotations.deployment.kubernetes.io/revision = \"1\"")
+    ));
+    assert!(page["subquery_count"].as_u64() > Some(0), "{page}");
+    assert_eq!(
+        node.admin_request(
+            "GET",
+            &format!("/api/containers?filter[]={}", enc("annotations.x = 1")),
+            None
+        )
+        .0,
+        400
+    );
 });
 
 both_backends!(subcollections_and_rbac_inside_the_sql, |db: TestDb| {

@@ -292,11 +292,11 @@ impl Builder {
                     &what,
                 )
             }
-            Some("labels") => {
-                if !c.labels {
-                    return err(format!("{what}: {} have no labels", c.name));
+            Some(map @ ("labels" | "annotations")) => {
+                if c.attr(map).is_none() {
+                    return err(format!("{what}: {} have no {map}", c.name));
                 }
-                self.label(&clause.attr.name, clause.op, &clause.value, &what)
+                self.map_key(map, &clause.attr.name, clause.op, &clause.value, &what)
             }
             Some(assoc_name) => {
                 let assoc = c.assoc(assoc_name).ok_or_else(|| {
@@ -330,9 +330,11 @@ impl Builder {
         }
     }
 
-    /// A predicate on label `key`.
-    fn label(
+    /// A predicate on `key` of the JSON map column `map` (`labels` or `annotations`,
+    /// each with its `_jsonb` twin on PostgreSQL).
+    fn map_key(
         &mut self,
+        map: &str,
         key: &str,
         op: Op,
         value: &FilterValue,
@@ -344,12 +346,12 @@ impl Builder {
                 let doc = serde_json::json!({ key: v }).to_string();
                 let p = self.param(Bind::Text(doc));
                 let not = if op == Op::Ne { "NOT " } else { "" };
-                Ok(format!("{not}(t.labels_jsonb @> CAST({p} AS jsonb))"))
+                Ok(format!("{not}(t.{map}_jsonb @> CAST({p} AS jsonb))"))
             }
             (Backend::Postgres, _, _) => {
                 let k = self.param(Bind::Text(key.to_string()));
                 self.predicate(
-                    &format!("(t.labels_jsonb ->> {k})"),
+                    &format!("(t.{map}_jsonb ->> {k})"),
                     Kind::Text,
                     op,
                     value,
@@ -360,7 +362,7 @@ impl Builder {
                 let path = format!("$.\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
                 let k = self.param(Bind::Text(path));
                 self.predicate(
-                    &format!("json_extract(t.labels, {k})"),
+                    &format!("json_extract(t.{map}, {k})"),
                     Kind::Text,
                     op,
                     value,

@@ -111,6 +111,24 @@ fn labels(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(map).unwrap_or_else(|_| "{}".into())
 }
 
+/// The longest annotation value kept, in bytes.
+const MAX_ANNOTATION_VALUE: usize = 4096;
+
+/// Annotations as a JSON map, without the ones that copy whole objects
+/// (`kubectl.kubernetes.io/last-applied-configuration`) or other values longer than
+/// `MAX_ANNOTATION_VALUE`: they are documents, not something to filter on, and would
+/// multiply the inventory's size.
+fn annotations(map: &BTreeMap<String, String>) -> String {
+    let kept: BTreeMap<&String, &String> = map
+        .iter()
+        .filter(|(k, v)| {
+            v.len() <= MAX_ANNOTATION_VALUE
+                && k.as_str() != "kubectl.kubernetes.io/last-applied-configuration"
+        })
+        .collect();
+    serde_json::to_string(&kept).unwrap_or_else(|_| "{}".into())
+}
+
 /// Parses collected objects into rows.
 pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
     let p = o.provider_id;
@@ -160,6 +178,7 @@ fn project(p: i64, n: &Namespace) -> ProjectRow {
         ems_ref: n.metadata.uid.clone(),
         name: n.metadata.name.clone(),
         labels: labels(&n.metadata.labels),
+        annotations: annotations(&n.metadata.annotations),
         phase: n.status.phase.clone(),
         creation_timestamp: timestamp(&n.metadata.creation_timestamp),
         resource_version: n.metadata.resource_version.clone(),
@@ -184,6 +203,7 @@ fn node(p: i64, n: &Node) -> NodeRow {
         ems_ref: n.metadata.uid.clone(),
         name: n.metadata.name.clone(),
         labels: labels(&n.metadata.labels),
+        annotations: annotations(&n.metadata.annotations),
         ready_status: ready,
         kubelet_version: n.status.node_info.kubelet_version.clone(),
         os_image: n.status.node_info.os_image.clone(),
@@ -241,6 +261,7 @@ fn replicator(p: i64, kind: &str, w: &Workload) -> Linked<ReplicatorRow> {
             .map(|o| o.uid.clone())
             .unwrap_or_default(),
         labels: labels(&w.metadata.labels),
+        annotations: annotations(&w.metadata.annotations),
         selector: labels(&selector_map(&w.spec.selector)),
         replicas: w.spec.replicas.unwrap_or(w.status.replicas),
         ready_replicas: w.status.ready_replicas,
@@ -263,6 +284,7 @@ fn service(p: i64, s: &Service) -> Linked<ServiceRow> {
         namespace: s.metadata.namespace.clone(),
         container_project_id: None,
         labels: labels(&s.metadata.labels),
+        annotations: annotations(&s.metadata.annotations),
         selector: labels(&s.spec.selector),
         service_type: s.spec.kind.clone(),
         cluster_ip: s.spec.cluster_ip.clone(),
@@ -385,6 +407,7 @@ fn pod(
         container_replicator_id: None,
         node_name: pod.spec.node_name.clone(),
         labels: labels(&pod.metadata.labels),
+        annotations: annotations(&pod.metadata.annotations),
         phase: pod.status.phase.clone(),
         ready,
         restart_count: restarts,
@@ -506,4 +529,28 @@ pub fn selector_matches(
 /// A JSON label map back to a map (empty on anything else).
 pub fn label_map(json: &str) -> BTreeMap<String, String> {
     serde_json::from_str(json).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_keep_small_values_and_drop_object_copies() {
+        let map: BTreeMap<String, String> = [
+            ("a.example.com/team", "web".to_string()),
+            (
+                "kubectl.kubernetes.io/last-applied-configuration",
+                "{}".to_string(),
+            ),
+            ("big", "x".repeat(MAX_ANNOTATION_VALUE + 1)),
+            ("edge", "y".repeat(MAX_ANNOTATION_VALUE)),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .into();
+        let kept: BTreeMap<String, String> =
+            serde_json::from_str(&annotations(&map)).unwrap_or_default();
+        let keys: Vec<&str> = kept.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["a.example.com/team", "edge"]);
+    }
 }

@@ -117,7 +117,14 @@ table_ops!(
     projects,
     container_projects,
     ProjectRow,
-    [name, labels, phase, creation_timestamp, resource_version]
+    [
+        name,
+        labels,
+        annotations,
+        phase,
+        creation_timestamp,
+        resource_version
+    ]
 );
 table_ops!(
     nodes,
@@ -126,6 +133,7 @@ table_ops!(
     [
         name,
         labels,
+        annotations,
         ready_status,
         kubelet_version,
         os_image,
@@ -168,6 +176,7 @@ table_ops!(
         container_project_id,
         parent_ems_ref,
         labels,
+        annotations,
         selector,
         replicas,
         ready_replicas,
@@ -184,6 +193,7 @@ table_ops!(
         namespace,
         container_project_id,
         labels,
+        annotations,
         selector,
         service_type,
         cluster_ip,
@@ -204,6 +214,7 @@ table_ops!(
         container_replicator_id,
         node_name,
         labels,
+        annotations,
         phase,
         ready,
         restart_count,

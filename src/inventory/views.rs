@@ -39,6 +39,8 @@ view!(ProjectView {
     name: String,
     #[serde(serialize_with = "json_text")]
     labels: String,
+    #[serde(serialize_with = "json_text")]
+    annotations: String,
     phase: String,
     #[serde(serialize_with = "crate::json::utc_opt")]
     creation_timestamp: Option<NaiveDateTime>,
@@ -49,6 +51,8 @@ view!(NodeView {
     name: String,
     #[serde(serialize_with = "json_text")]
     labels: String,
+    #[serde(serialize_with = "json_text")]
+    annotations: String,
     ready_status: String,
     kubelet_version: String,
     os_image: String,
@@ -88,6 +92,8 @@ view!(ReplicatorView {
     #[serde(serialize_with = "json_text")]
     labels: String,
     #[serde(serialize_with = "json_text")]
+    annotations: String,
+    #[serde(serialize_with = "json_text")]
     selector: String,
     replicas: i64,
     ready_replicas: i64,
@@ -103,6 +109,8 @@ view!(ServiceView {
     container_project_id: Option<i64>,
     #[serde(serialize_with = "json_text")]
     labels: String,
+    #[serde(serialize_with = "json_text")]
+    annotations: String,
     #[serde(serialize_with = "json_text")]
     selector: String,
     service_type: String,
@@ -126,6 +134,8 @@ view!(PodView {
     node_name: String,
     #[serde(serialize_with = "json_text")]
     labels: String,
+    #[serde(serialize_with = "json_text")]
+    annotations: String,
     phase: String,
     ready: bool,
     restart_count: i64,

@@ -15,6 +15,7 @@ pub struct ObjectMeta {
     pub resource_version: String,
     pub creation_timestamp: Option<String>,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
     pub owner_references: Vec<OwnerReference>,
 }
 

@@ -136,6 +136,7 @@ impl Generator<'_> {
             resource_version: String::new(),
             creation_timestamp: ts(created),
             labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
             owner_references: Vec::new(),
         }
     }
@@ -267,6 +268,15 @@ impl Generator<'_> {
             .insert("kubernetes.io/arch".into(), "amd64".into());
         meta.labels
             .insert(format!("node-role.kubernetes.io/{role}"), String::new());
+        meta.annotations = [
+            ("node.alpha.kubernetes.io/ttl", "0"),
+            (
+                "volumes.kubernetes.io/controller-managed-attach-detach",
+                "true",
+            ),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into();
         let cpu = *self.rng.pick(&[4u64, 8, 16, 32]);
         let memory_kib = cpu * 4 * 1024 * 1024 - self.rng.range(0, 200_000);
         let capacity: BTreeMap<&'static str, String> = [
@@ -433,6 +443,15 @@ impl Generator<'_> {
         .into()
     }
 
+    /// What the deployment controller writes on a Deployment and its ReplicaSet.
+    fn revision() -> BTreeMap<String, String> {
+        [(
+            "deployment.kubernetes.io/revision".to_string(),
+            "1".to_string(),
+        )]
+        .into()
+    }
+
     fn workload(replicas: u32, selector: serde_json::Value) -> Body {
         Body::Workload(Workload {
             spec: WorkloadSpec { replicas, selector },
@@ -468,6 +487,7 @@ impl Generator<'_> {
         let labels = Self::labels(template);
         let mut meta = self.meta(template.app.clone(), &template.namespace, created);
         meta.labels = labels.clone();
+        meta.annotations = Self::revision();
         let selector = json!({"matchLabels": {"app": template.app}});
         let deployment = Object::new(
             Resource::Deployment,
@@ -482,6 +502,7 @@ impl Generator<'_> {
         );
         meta.labels = labels;
         meta.labels.insert("pod-template-hash".into(), hash);
+        meta.annotations = Self::revision();
         meta.owner_references = vec![Self::owner(Resource::Deployment, &deployment)];
         let rs = Object::new(
             Resource::ReplicaSet,
@@ -553,6 +574,12 @@ impl Generator<'_> {
         let created = self.ago(3600, 30 * 86_400);
         let mut meta = self.meta(name, &template.namespace, created);
         meta.labels = Self::labels(template);
+        if let Some(first) = template.containers.first() {
+            meta.annotations.insert(
+                "kubectl.kubernetes.io/default-container".into(),
+                first.name.clone(),
+            );
+        }
         if let Some(o) = owner {
             meta.owner_references = vec![o.clone()];
             if o.kind == "ReplicaSet"

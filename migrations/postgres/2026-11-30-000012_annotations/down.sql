@@ -1,0 +1,10 @@
+ALTER TABLE container_projects DROP COLUMN annotations_jsonb;
+ALTER TABLE container_projects DROP COLUMN annotations;
+ALTER TABLE container_nodes DROP COLUMN annotations_jsonb;
+ALTER TABLE container_nodes DROP COLUMN annotations;
+ALTER TABLE container_groups DROP COLUMN annotations_jsonb;
+ALTER TABLE container_groups DROP COLUMN annotations;
+ALTER TABLE container_services DROP COLUMN annotations_jsonb;
+ALTER TABLE container_services DROP COLUMN annotations;
+ALTER TABLE container_replicators DROP COLUMN annotations_jsonb;
+ALTER TABLE container_replicators DROP COLUMN annotations;
