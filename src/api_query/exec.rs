@@ -6,7 +6,7 @@ use diesel::QueryableByName;
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Bool, Double, Text, Timestamp};
 
-use super::sql::{Bind, Built};
+use super::sql::{Bind, Built, IDS};
 use crate::db::{DbConnection, DbError};
 
 #[derive(QueryableByName)]
@@ -50,46 +50,74 @@ macro_rules! bound {
     }};
 }
 
-/// Runs the count (unless `count` is false) and the page statements of `built`.
-pub fn run(conn: &mut DbConnection, built: &Built, count: bool) -> Result<Page, DbError> {
-    let (counts, rows): (Option<Counts>, Vec<Row>) = match conn {
+#[derive(QueryableByName)]
+struct CountsAndIds {
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    matched: i64,
+    #[diesel(sql_type = Text)]
+    ids: String,
+}
+
+/// An answer of the database that is not what the statement produces (a 500).
+fn malformed(what: String) -> DbError {
+    DbError::Query(diesel::result::Error::DeserializationError(what.into()))
+}
+
+/// Runs `sql` with `binds` on either backend, loading `T`s.
+fn load<T>(conn: &mut DbConnection, sql: &str, binds: &[Bind]) -> Result<Vec<T>, DbError>
+where
+    T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
+    Ok(match conn {
         DbConnection::Postgresql(pg) => {
-            let counts = if count {
-                Some(
-                    bound!(
-                        diesel::sql_query(&built.count_sql).into_boxed(),
-                        &built.binds
-                    )
-                    .get_result::<Counts>(pg)?,
-                )
-            } else {
-                None
-            };
-            let rows = bound!(
-                diesel::sql_query(&built.page_sql).into_boxed(),
-                &built.binds
-            )
-            .load::<Row>(pg)?;
-            (counts, rows)
+            bound!(diesel::sql_query(sql).into_boxed(), binds).load::<T>(pg)?
         }
         DbConnection::Sqlite(lite) => {
+            bound!(diesel::sql_query(sql).into_boxed(), binds).load::<T>(lite)?
+        }
+    })
+}
+
+/// Runs the count (unless `count` is false) and the page statements of `built`: with a
+/// filter, the counts and the page's ids come from one statement and the page's JSON
+/// from a second; without, the counts and the page are a statement each.
+pub fn run(conn: &mut DbConnection, built: &Built, count: bool) -> Result<Page, DbError> {
+    let (counts, rows) = match (&built.filtered_sql, count) {
+        (Some(sql), true) => {
+            let found = load::<CountsAndIds>(conn, sql, &built.binds)?
+                .pop()
+                .ok_or_else(|| malformed("the count returned no row".into()))?;
+            // Ids the database produced, checked to be integers before they are spliced.
+            let ids: Vec<i64> = found
+                .ids
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| malformed(format!("page ids: {e}")))?;
+            let rows = if ids.is_empty() {
+                Vec::new()
+            } else {
+                let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                load::<Row>(conn, &built.render_sql.replace(IDS, &list), &[])?
+            };
+            (
+                Some(Counts {
+                    total: found.total,
+                    matched: found.matched,
+                }),
+                rows,
+            )
+        }
+        _ => {
             let counts = if count {
-                Some(
-                    bound!(
-                        diesel::sql_query(&built.count_sql).into_boxed(),
-                        &built.binds
-                    )
-                    .get_result::<Counts>(lite)?,
-                )
+                load::<Counts>(conn, &built.count_sql, &built.binds)?.pop()
             } else {
                 None
             };
-            let rows = bound!(
-                diesel::sql_query(&built.page_sql).into_boxed(),
-                &built.binds
-            )
-            .load::<Row>(lite)?;
-            (counts, rows)
+            (counts, load::<Row>(conn, &built.page_sql, &built.binds)?)
         }
     };
     let rows = rows

@@ -79,9 +79,18 @@ pub struct Built {
     pub count_sql: String,
     /// One column `row`: the JSON of each row of the page.
     pub page_sql: String,
+    /// With a filter: `total`, `matched` and `ids` (the page's ids, comma-separated) in
+    /// one scan of the matching rows, which are materialised once for the count and the
+    /// sort instead of being found twice.
+    pub filtered_sql: Option<String>,
+    /// `row` for the ids put in place of [`IDS`] (no binds).
+    pub render_sql: String,
     pub binds: Vec<Bind>,
     pub filtered: bool,
 }
+
+/// Where [`Built::render_sql`] takes the page's ids.
+pub const IDS: &str = "{ids}";
 
 /// Why a request cannot be served (a 400 naming the part at fault).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -576,7 +585,8 @@ pub fn build(
         }
     }
 
-    let mut order = Vec::new();
+    // The sort keys, each as an expression on `t` and its direction.
+    let mut keys: Vec<(String, &'static str)> = Vec::new();
     for key in &q.sort {
         let attr = c.attr(&key.attr).ok_or_else(|| {
             QueryError(format!(
@@ -588,22 +598,37 @@ pub fn build(
         if attr.kind == Kind::Json {
             return err(format!("sort_by: `{}` cannot be sorted", attr.name));
         }
-        let mut col = if q.ignore_case && attr.kind == Kind::Text {
+        let col = if q.ignore_case && attr.kind == Kind::Text {
             format!("lower(t.{})", attr.name)
         } else {
             format!("t.{}", attr.name)
         };
-        // Text sorts by code point on both databases (SQLite's BINARY), which is also
-        // several times cheaper on PostgreSQL than a locale's collation.
-        if attr.kind == Kind::Text && backend == Backend::Postgres {
-            col.push_str(" COLLATE \"C\"");
-        }
-        order.push(format!(
-            "{col} {}",
-            if key.descending { "DESC" } else { "ASC" }
-        ));
+        keys.push((col, if key.descending { "DESC" } else { "ASC" }));
     }
-    order.push("t.id ASC".into());
+    // Text sorts by code point on both databases (SQLite's BINARY), which is also
+    // several times cheaper on PostgreSQL than a locale's collation.
+    let text_keys: Vec<bool> = q
+        .sort
+        .iter()
+        .map(|k| c.attr(&k.attr).is_some_and(|a| a.kind == Kind::Text))
+        .collect();
+    let collate = |i: usize| {
+        if text_keys[i] && backend == Backend::Postgres {
+            " COLLATE \"C\""
+        } else {
+            ""
+        }
+    };
+    let order_on = |name: &dyn Fn(usize, &str) -> String, id: &str| {
+        let mut order: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (col, dir))| format!("{}{} {dir}", name(i, col), collate(i)))
+            .collect();
+        order.push(format!("{id} ASC"));
+        order.join(", ")
+    };
+    let order_sql = order_on(&|_, col| col.to_string(), "t.id");
 
     let base_sql = if base.is_empty() {
         "1 = 1".to_string()
@@ -634,18 +659,49 @@ pub fn build(
             base_sql.clone(),
         ),
     };
+    let limit = q.limit.max(0);
+    let offset = q.offset.max(0);
     // The page's ids first (narrow rows to sort and skip), then JSON for those only.
-    let order_sql = order.join(", ");
     let page_sql = format!(
         "SELECT {row} AS row FROM {table} t {} WHERE t.id IN (SELECT t.id FROM {table} t \
-         WHERE {where_sql} ORDER BY {order_sql} LIMIT {} OFFSET {}) ORDER BY {order_sql}",
+         WHERE {where_sql} ORDER BY {order_sql} LIMIT {limit} OFFSET {offset}) ORDER BY {order_sql}",
         joins.join(" "),
-        q.limit.max(0),
-        q.offset.max(0)
     );
+    let render_sql = format!(
+        "SELECT {row} AS row FROM {table} t {} WHERE t.id IN ({IDS}) ORDER BY {order_sql}",
+        joins.join(" "),
+    );
+    // With a filter, the matching rows (id and sort keys) are found once: counted and
+    // sorted from the materialised set.
+    let filtered_sql = filter.as_ref().map(|_| {
+        let columns: String = keys
+            .iter()
+            .enumerate()
+            .map(|(i, (col, _))| format!(", {col} AS k{i}"))
+            .collect();
+        let m_order = order_on(&|i, _| format!("k{i}"), "id");
+        let ids = match backend {
+            Backend::Postgres => format!(
+                "array_to_string(ARRAY(SELECT id FROM m ORDER BY {m_order} \
+                 LIMIT {limit} OFFSET {offset}), ',')"
+            ),
+            Backend::Sqlite => format!(
+                "(SELECT group_concat(id, ',') FROM (SELECT id FROM m ORDER BY {m_order} \
+                 LIMIT {limit} OFFSET {offset}))"
+            ),
+        };
+        format!(
+            "WITH m AS MATERIALIZED (SELECT t.id AS id{columns} FROM {table} t WHERE {where_sql}) \
+             SELECT CAST((SELECT count(*) FROM {table} t WHERE {base_sql}) AS BIGINT) AS total, \
+             CAST((SELECT count(*) FROM m) AS BIGINT) AS matched, \
+             CAST(COALESCE({ids}, '') AS TEXT) AS ids"
+        )
+    });
     Ok(Built {
         count_sql,
         page_sql,
+        filtered_sql,
+        render_sql,
         binds: b.binds,
         filtered: filter.is_some(),
     })
