@@ -153,6 +153,41 @@ both_backends!(paging_links_sorting_attributes_and_errors, |db: TestDb| {
         assert!(body.contains(needle), "{query}: {body}");
         assert!(body.contains("\"kind\":\"bad_request\""), "{body}");
     }
+    // The lists outside the query engine answer in the same shape: hrefs unless
+    // expand=resources, paged, with links; anything else in the query is a 400.
+    let roles = node.get_json("/api/server_roles");
+    let count = roles["count"].as_u64().unwrap_or(0);
+    assert!(count > 3, "{roles}");
+    let first = &roles["resources"][0];
+    assert_eq!(first.as_object().map(|o| o.len()), Some(1), "{first}");
+    let page = node.get_json("/api/server_roles?expand=resources&offset=2&limit=2");
+    assert_eq!(
+        (page["count"].as_u64(), page["subcount"].as_u64()),
+        (Some(count), Some(2))
+    );
+    assert_eq!(page["pages"].as_u64(), Some(count.div_ceil(2)), "{page}");
+    assert!(page["resources"][0]["name"].is_string(), "{page}");
+    assert!(
+        page["links"]["previous"]
+            .as_str()
+            .is_some_and(|l| l.contains("offset=0")),
+        "{page}"
+    );
+    assert_eq!(
+        page["resources"][0]["name"],
+        node.get_json("/api/server_roles?expand=resources")["resources"][2]["name"]
+    );
+    for query in ["colour=blue", "offset=x", "expand=everything"] {
+        for list in [
+            "/api/users",
+            "/api/server_roles",
+            "/api/tasks",
+            "/api/queue/messages",
+        ] {
+            let (status, body) = node.get(&format!("{list}?{query}"));
+            assert_eq!(status, 400, "{list}?{query}: {body}");
+        }
+    }
 });
 
 both_backends!(every_filter_operator, |db: TestDb| {
@@ -527,7 +562,7 @@ both_backends!(tags_from_labels_by_hand_by_tag_and_in_rbac, |db: TestDb| {
         "/api/container_groups?by_tag=/kubernetes_app/{app}"
     ));
     assert_eq!(page["count"].as_u64(), Some(with_app as u64), "{page}");
-    let tags = node.get_json("/api/tags");
+    let tags = node.get_json("/api/tags?expand=resources");
     assert!(
         tags.to_string()
             .contains(&format!("/managed/kubernetes_app/{app}")),
@@ -574,7 +609,9 @@ both_backends!(tags_from_labels_by_hand_by_tag_and_in_rbac, |db: TestDb| {
     assert_eq!(reply["results"][1]["success"], true, "{reply}");
     assert_eq!(reply["results"][2]["success"], false, "{reply}");
     // A single-value category keeps the last assigned tag only.
-    let own = node.get_json(&format!("/api/container_groups/{pod_id}/tags"));
+    let own = node.get_json(&format!(
+        "/api/container_groups/{pod_id}/tags?expand=resources"
+    ));
     let names: Vec<String> = own["resources"]
         .as_array()
         .map(|r| {
@@ -877,7 +914,7 @@ both_backends!(protection_and_bulk_actions, |db: TestDb| {
         String::from_utf8_lossy(&out.stderr)
     );
     // Filters see the flag.
-    let page = node.get_json("/api/providers");
+    let page = node.get_json("/api/providers?expand=resources");
     assert!(page.to_string().contains("\"protected\":true"), "{page}");
     // Bulk: refresh answers a task per provider; deleting more than the threshold
     // (3) needs confirm.
@@ -918,7 +955,7 @@ both_backends!(protection_and_bulk_actions, |db: TestDb| {
     );
     assert_eq!(node.get_json(&task_path)["status"], "Ok");
     assert!(
-        node.get_json("/api/tasks")["resources"]
+        node.get_json("/api/tasks?expand=resources")["resources"]
             .as_array()
             .is_some_and(|t| !t.is_empty())
     );

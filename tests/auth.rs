@@ -231,7 +231,7 @@ both_backends!(
         }
         assert_eq!(last, 429);
         let failed_logins = node
-            .admin_request("GET", "/api/audit_events?limit=1000", None)
+            .admin_request("GET", "/api/audit_events?limit=1000&expand=resources", None)
             .1;
         let failures = failed_logins["resources"]
             .as_array()
@@ -319,7 +319,7 @@ both_backends!(features_decide_and_writes_are_audited, |db: TestDb| {
         &json!({"userid": "bad user", "password": "x", "groups": []}),
     );
     assert_eq!(status, 400, "{body}");
-    let audit = node.get_json("/api/audit_events");
+    let audit = node.get_json("/api/audit_events?expand=resources");
     let entries = audit["resources"].as_array().cloned().unwrap_or_default();
     let created = entries
         .iter()
@@ -409,7 +409,7 @@ both_backends!(errors_have_the_right_status_and_shape, |db: TestDb| {
 
 both_backends!(tenants_roles_and_groups_through_the_api, |db: TestDb| {
     let node = NodeConfig::new(&db, "rbac-api").start();
-    let features = node.get_json("/api/features");
+    let features = node.get_json("/api/features?expand=resources");
     let names: Vec<&str> = features["resources"]
         .as_array()
         .map(|r| r.iter().filter_map(|f| f["name"].as_str()).collect())
@@ -465,7 +465,7 @@ both_backends!(tenants_roles_and_groups_through_the_api, |db: TestDb| {
     assert_eq!(node.delete(&format!("/api/tenants/{tenant_id}")).0, 409);
     assert_eq!(node.delete(&format!("/api/groups/{group_id}")).0, 409);
     assert_eq!(node.delete(&format!("/api/roles/{role_id}")).0, 409);
-    let groups = node.get_json("/api/groups");
+    let groups = node.get_json("/api/groups?expand=resources");
     let admin_group = groups["resources"]
         .as_array()
         .and_then(|g| g.iter().find(|g| g["name"] == "admin"))

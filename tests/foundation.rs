@@ -218,11 +218,11 @@ both_backends!(
 
         // Heart-beats with real RSS and CPU figures, and all roles active on a lone node.
         assert!(wait_until(Duration::from_secs(20), || {
-            let servers = node.get_json("/api/servers");
+            let servers = node.get_json("/api/servers?expand=resources");
             let me = server(&servers, "alpha");
             me["status"] == "started" && me["memory_rss"].as_i64().unwrap_or(0) > 1_000_000
         }));
-        let servers = node.get_json("/api/servers");
+        let servers = node.get_json("/api/servers?expand=resources");
         let me = server(&servers, "alpha");
         assert_eq!(me["zone"], "default");
         assert_eq!(me["is_master"], true);
@@ -276,10 +276,10 @@ both_backends!(
 both_backends!(a_restart_is_the_same_server, |db: TestDb| {
     let config = NodeConfig::new(&db, "alpha");
     let mut node = config.start();
-    let first = node.get_json("/api/servers")["resources"][0]["id"].clone();
+    let first = node.get_json("/api/servers?expand=resources")["resources"][0]["id"].clone();
     node.terminate(Duration::from_secs(20)).expect("stops");
     let node = config.start();
-    let servers = node.get_json("/api/servers");
+    let servers = node.get_json("/api/servers?expand=resources");
     assert_eq!(servers["count"], 1, "{servers}");
     assert_eq!(servers["resources"][0]["id"], first);
 });
@@ -310,14 +310,14 @@ both_backends!(
     |db: TestDb| {
         let mut a = NodeConfig::new(&db, "alpha").start();
         assert!(wait_until(Duration::from_secs(20), || {
-            server(&a.get_json("/api/servers"), "alpha")["is_master"] == true
+            server(&a.get_json("/api/servers?expand=resources"), "alpha")["is_master"] == true
         }));
         let b = NodeConfig::new(&db, "beta").start();
         assert!(wait_until(Duration::from_secs(20), || {
-            server(&b.get_json("/api/servers"), "beta")["status"] == "started"
+            server(&b.get_json("/api/servers?expand=resources"), "beta")["status"] == "started"
         }));
         assert_eq!(
-            server(&b.get_json("/api/servers"), "beta")["is_master"],
+            server(&b.get_json("/api/servers?expand=resources"), "beta")["is_master"],
             false
         );
 
@@ -325,14 +325,14 @@ both_backends!(
         // heartbeat_timeout is 3 s in tests.
         assert!(
             wait_until(Duration::from_secs(20), || {
-                let servers = b.get_json("/api/servers");
+                let servers = b.get_json("/api/servers?expand=resources");
                 server(&servers, "alpha")["status"] == "not_responding"
                     && server(&servers, "beta")["is_master"] == true
             }),
             "{}",
-            b.get_json("/api/servers")
+            b.get_json("/api/servers?expand=resources")
         );
-        let servers = b.get_json("/api/servers");
+        let servers = b.get_json("/api/servers?expand=resources");
         let alpha = server(&servers, "alpha");
         assert!(
             alpha["roles"]
@@ -361,7 +361,7 @@ both_backends!(region_ids_never_clash, |db: TestDb| {
             "no schema yet: status must fail clearly"
         );
         let node = config.start();
-        let region = node.get_json("/api/servers");
+        let region = node.get_json("/api/servers?expand=resources");
         let id: i64 = region["resources"][0]["id"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -502,7 +502,7 @@ both_backends!(
     regions_zones_and_server_roles_are_collections,
     |db: TestDb| {
         let node = NodeConfig::new(&db, "collections").start();
-        let regions = node.get_json("/api/regions");
+        let regions = node.get_json("/api/regions?expand=resources");
         assert_eq!(regions["count"], 1, "{regions}");
         let region_href = regions["resources"][0]["href"]
             .as_str()
@@ -510,7 +510,7 @@ both_backends!(
             .to_string();
         let one = node.get_json(region_href.trim_start_matches(&node.url()));
         assert_eq!(one["region"], 0);
-        let zones = node.get_json("/api/zones");
+        let zones = node.get_json("/api/zones?expand=resources");
         let default = zones["resources"]
             .as_array()
             .and_then(|z| z.iter().find(|z| z["name"] == "default"))
@@ -522,7 +522,7 @@ both_backends!(
                 .is_some_and(|s| s.iter().any(|s| s["name"] == "collections")),
             "{default}"
         );
-        let roles = node.get_json("/api/server_roles");
+        let roles = node.get_json("/api/server_roles?expand=resources");
         let inventory = roles["resources"]
             .as_array()
             .and_then(|r| r.iter().find(|r| r["name"] == "ems_inventory"))
@@ -531,7 +531,7 @@ both_backends!(
         assert_eq!(inventory["implemented"], true);
         assert!(
             wait_until(Duration::from_secs(20), || {
-                node.get_json("/api/server_roles")["resources"]
+                node.get_json("/api/server_roles?expand=resources")["resources"]
                     .as_array()
                     .is_some_and(|r| {
                         r.iter().any(|r| {

@@ -307,7 +307,9 @@ both_backends!(
         // Retried on later passes, and the node keeps working.
         assert!(
             wait_until(Duration::from_secs(30), || {
-                node.get_json("/api/queue/messages?command=Metrics.capture&state=error")["count"]
+                node.get_json(
+                    "/api/queue/messages?command=Metrics.capture&state=error&expand=resources",
+                )["count"]
                     .as_i64()
                     .unwrap_or(0)
                     >= 2

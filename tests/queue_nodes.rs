@@ -514,7 +514,7 @@ fn a_single_active_role_fails_over_and_back() {
     );
     // One holder at a time.
     for _ in 0..10 {
-        let servers = b.get_json("/api/servers");
+        let servers = b.get_json("/api/servers?expand=resources");
         let holders = servers["resources"]
             .as_array()
             .map(|s| s.iter().filter(|s| holds(s, "scheduler")).count())
@@ -559,7 +559,7 @@ fn a_single_active_role_fails_over_and_back() {
         wait_until(Duration::from_secs(20), || holds(&me(&a), "scheduler")
             && !holds(&me(&b), "scheduler")),
         "{}",
-        b.get_json("/api/servers")
+        b.get_json("/api/servers?expand=resources")
     );
     assert!(holds(&me(&a), "event"));
     assert!(

@@ -317,12 +317,15 @@ both_backends!(refresh_requests_are_deduplicated, |db: TestDb| {
         );
         assert_eq!(status, 202, "{body}");
         task_ids.insert(body["task_id"].as_str().unwrap_or("").to_string());
-        let queued = node.get_json("/api/queue/messages?command=Provider.refresh&state=ready");
+        let queued = node
+            .get_json("/api/queue/messages?command=Provider.refresh&state=ready&expand=resources");
         assert!(
             queued["count"].as_i64().unwrap_or(9) <= 1,
             "never more than one waiting: {queued}"
         );
-        let running = node.get_json("/api/queue/messages?command=Provider.refresh&state=dequeue");
+        let running = node.get_json(
+            "/api/queue/messages?command=Provider.refresh&state=dequeue&expand=resources",
+        );
         assert!(
             running["count"].as_i64().unwrap_or(9) <= 1,
             "never more than one running: {running}"
@@ -552,7 +555,7 @@ both_backends!(
         let config = node_for(&db, "alpha").arg("--demo");
         let mut node = config.start();
         let demo = |node: &common::Node| {
-            let list = node.get_json("/api/providers");
+            let list = node.get_json("/api/providers?expand=resources");
             list["resources"]
                 .as_array()
                 .and_then(|r| r.iter().find(|p| p["name"] == "demo").cloned())

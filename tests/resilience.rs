@@ -163,7 +163,7 @@ fn a_live_node_declared_dead_commits_nothing_twice() {
 
 /// Whether two or more live servers hold `role` at once.
 fn double_holders(node: &Node, role: &str) -> bool {
-    let servers = node.get_json("/api/servers");
+    let servers = node.get_json("/api/servers?expand=resources");
     servers["resources"]
         .as_array()
         .map(|all| {

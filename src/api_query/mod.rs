@@ -10,5 +10,5 @@ pub mod params;
 pub mod sql;
 pub mod tag_path;
 
-pub use catalog::{COLLECTIONS, Collection, collection};
+pub use catalog::{COLLECTIONS, Collection, Kind, collection};
 pub use sql::{QueryError, Visibility};

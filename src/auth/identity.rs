@@ -38,7 +38,7 @@ pub struct Identity {
 /// A group's entitlement filters, stored as JSON in `user_groups.filters`:
 /// `{"providers": ["<id>", …], "projects": ["<namespace>", …]}` — ManageIQ's
 /// "belongsto" filters. Absent means unlimited.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupFilters {
     #[serde(default, skip_serializing_if = "Option::is_none")]

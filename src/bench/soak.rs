@@ -86,7 +86,7 @@ fn start_node(
 /// The node's live Rust heap as its last heartbeat recorded it, MiB.
 async fn heap_mb(http: &reqwest::Client, url: &str, password: &str) -> Option<f64> {
     let servers: Value = http
-        .get(format!("{url}/api/servers"))
+        .get(format!("{url}/api/servers?expand=resources"))
         .basic_auth("admin", Some(password))
         .send()
         .await

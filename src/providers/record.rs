@@ -125,7 +125,7 @@ impl ProviderView {
 }
 
 /// A new provider, as a user describes it (API body and CLI flags).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderInput {
     pub name: String,
@@ -393,7 +393,7 @@ pub fn find_provider(conn: &mut DbConnection, id: i64) -> Result<(Provider, Stri
 /// Deletes a provider and (by cascade) its inventory and refresh history.
 /// What may change of a provider (every field optional; absent = unchanged). The
 /// inventory stays: only how the cluster is reached changes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderEdit {
     pub name: Option<String>,

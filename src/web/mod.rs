@@ -3,6 +3,7 @@
 //! then run until stopped.
 
 mod authn;
+mod body_doc;
 mod error;
 mod input;
 pub mod request_counts;

@@ -10,6 +10,7 @@ use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, Responder, guard, web};
 
+use super::body_doc::{BodyDoc, DescribeBody};
 use crate::auth::Feature;
 
 /// Who may call a route.
@@ -29,6 +30,8 @@ pub struct RouteSpec {
     pub method: Method,
     pub path: String,
     pub access: Access,
+    /// The JSON body the handler reads, if any (from its extractors).
+    pub body: Option<BodyDoc>,
 }
 
 /// Registers routes on an actix `ServiceConfig` (when given) and records them.
@@ -49,7 +52,7 @@ impl<'a> Routes<'a> {
     pub fn add<F, Args>(&mut self, method: Method, path: &str, access: Access, handler: F)
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
+        Args: FromRequest + DescribeBody + 'static,
         F::Output: Responder + 'static,
     {
         if let Some(cfg) = self.cfg.as_deref_mut() {
@@ -64,13 +67,14 @@ impl<'a> Routes<'a> {
             method,
             path: path.to_string(),
             access,
+            body: Args::body(),
         });
     }
 
     pub fn get<F, Args>(&mut self, path: &str, access: Access, handler: F)
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
+        Args: FromRequest + DescribeBody + 'static,
         F::Output: Responder + 'static,
     {
         self.add(Method::GET, path, access, handler);
@@ -79,7 +83,7 @@ impl<'a> Routes<'a> {
     pub fn post<F, Args>(&mut self, path: &str, access: Access, handler: F)
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
+        Args: FromRequest + DescribeBody + 'static,
         F::Output: Responder + 'static,
     {
         self.add(Method::POST, path, access, handler);
@@ -88,7 +92,7 @@ impl<'a> Routes<'a> {
     pub fn delete<F, Args>(&mut self, path: &str, access: Access, handler: F)
     where
         F: Handler<Args>,
-        Args: FromRequest + 'static,
+        Args: FromRequest + DescribeBody + 'static,
         F::Output: Responder + 'static,
     {
         self.add(Method::DELETE, path, access, handler);

@@ -2,16 +2,17 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::collection::{Page, api_base, collection, with_href};
+use super::collection::{ListQuery, api_base, paged_collection, with_href};
 use crate::auth::audit;
 use crate::web::{ApiError, AppState};
 
 pub(super) async fn list(
     req: HttpRequest,
-    page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (offset, limit) = page.checked()?;
+    let list = ListQuery::of(&req)?;
+    let (expanded, window) = (list.expanded()?, list.window()?);
+    let (offset, limit) = (window.0 as i64, window.1 as i64);
     let (count, rows) = state
         .db
         .run(move |conn| audit::list(conn, offset, limit))
@@ -21,5 +22,12 @@ pub(super) async fn list(
         .iter()
         .map(|r| with_href(&base, "audit_events", r.id, r))
         .collect();
-    Ok(HttpResponse::Ok().json(collection("audit_events", &base, count as usize, resources)))
+    Ok(HttpResponse::Ok().json(paged_collection(
+        &req,
+        "audit_events",
+        count as usize,
+        window,
+        resources,
+        expanded,
+    )))
 }

@@ -28,35 +28,167 @@ pub fn with_href<T: Serialize>(base: &str, collection: &str, id: i64, resource: 
     value
 }
 
-/// A collection response of `resources` (already expanded).
-pub fn collection(name: &str, base: &str, count: usize, resources: Vec<Value>) -> Value {
+/// `offset`, `limit` and `expand` of the lists the query engine does not serve (their
+/// rows are few — users, roles, zones, … — or paged by their own statement).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    offset: Option<String>,
+    limit: Option<String>,
+    expand: Option<String>,
+}
+
+/// The most resources one page of a list holds (and its default).
+const MAX_PAGE: usize = 1000;
+
+impl ListQuery {
+    /// Reads the request's query string; anything else is a 400 naming it.
+    pub fn of(req: &HttpRequest) -> Result<Self, crate::web::ApiError> {
+        actix_web::web::Query::<ListQuery>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .map_err(|e| {
+                crate::web::ApiError::BadRequest(format!(
+                    "this list takes offset, limit and expand=resources: {e}"
+                ))
+            })
+    }
+
+    /// (offset, limit): offset ≥ 0 (default 0), limit 1–1000 (default and 0: 1000).
+    pub fn window(&self) -> Result<(usize, usize), crate::web::ApiError> {
+        let number = |name: &str, text: &Option<String>, default: usize| match text {
+            None => Ok(default),
+            Some(t) => t.parse::<usize>().map_err(|_| {
+                crate::web::ApiError::BadRequest(format!(
+                    "{name}: `{}` is not a non-negative integer",
+                    crate::text::elide(t, 32)
+                ))
+            }),
+        };
+        let offset = number("offset", &self.offset, 0)?;
+        let limit = match number("limit", &self.limit, MAX_PAGE)? {
+            0 => MAX_PAGE,
+            n => n.min(MAX_PAGE),
+        };
+        Ok((offset, limit))
+    }
+
+    /// Whether whole resources are asked for (`expand=resources`) rather than hrefs.
+    pub fn expanded(&self) -> Result<bool, crate::web::ApiError> {
+        expand_resources(&self.expand)
+    }
+}
+
+/// `expand` of a list other than the query engine's: `resources` or nothing.
+pub fn expand_resources(expand: &Option<String>) -> Result<bool, crate::web::ApiError> {
+    {
+        match expand.as_deref() {
+            None | Some("") => Ok(false),
+            Some("resources") => Ok(true),
+            Some(other) => Err(crate::web::ApiError::BadRequest(format!(
+                "expand: this list expands `resources` only, not `{}`",
+                crate::text::elide(other, 64)
+            ))),
+        }
+    }
+}
+
+/// A whole list's answer, paged here: ManageIQ's `name`, `count`, `subcount`, `pages`,
+/// `resources` (hrefs unless `expand=resources`), `actions` and `links`.
+pub fn collection(
+    req: &HttpRequest,
+    name: &str,
+    rows: Vec<Value>,
+) -> Result<Value, crate::web::ApiError> {
+    let query = ListQuery::of(req)?;
+    let (offset, limit) = query.window()?;
+    let total = rows.len();
+    let page: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    Ok(envelope(
+        req,
+        name,
+        total,
+        offset,
+        limit,
+        page,
+        query.expanded()?,
+    ))
+}
+
+/// The answer of a list whose statement already cut the page at `offset`/`limit`.
+pub fn paged_collection(
+    req: &HttpRequest,
+    name: &str,
+    total: usize,
+    (offset, limit): (usize, usize),
+    page: Vec<Value>,
+    expanded: bool,
+) -> Value {
+    envelope(req, name, total, offset, limit, page, expanded)
+}
+
+fn envelope(
+    req: &HttpRequest,
+    name: &str,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    page: Vec<Value>,
+    expanded: bool,
+) -> Value {
+    let base = format!("{}/{name}", api_base(req));
+    let resources: Vec<Value> = page
+        .into_iter()
+        .map(|r| match r.get("href") {
+            // Rows without a URL of their own (refresh records) are always whole.
+            Some(href) if !expanded => json!({"href": href}),
+            _ => r,
+        })
+        .collect();
+    let limit = limit.max(1);
     json!({
         "name": name,
-        "count": count,
+        "count": total,
         "subcount": resources.len(),
+        "pages": total.div_ceil(limit),
         "resources": resources,
-        "links": {"self": format!("{base}/{name}")},
+        "actions": [],
+        "links": links(req.query_string(), &base, offset as i64, limit as i64, total as i64),
     })
 }
 
-/// `?offset=&limit=` of the simple paged lists (audit events, tasks).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    offset: Option<i64>,
-    limit: Option<i64>,
-}
-
-impl Page {
-    /// (offset, limit): offset ≥ 0 (default 0), limit 1–1000 (default 100).
-    pub fn checked(&self) -> Result<(i64, i64), crate::web::ApiError> {
-        let offset = self.offset.unwrap_or(0);
-        let limit = self.limit.unwrap_or(100);
-        if offset < 0 || !(1..=1000).contains(&limit) {
-            return Err(crate::web::ApiError::BadRequest(
-                "offset must be >= 0 and limit 1-1000".into(),
-            ));
+/// `self`, and `first`/`last`/`next`/`previous` by rewriting `offset`.
+pub fn links(query_string: &str, base: &str, offset: i64, limit: i64, matched: i64) -> Value {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query_string.as_bytes())
+        .filter(|(k, _)| k != "offset" && k != "limit")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let at = |offset: i64| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &kept {
+            s.append_pair(k, v);
         }
-        Ok((offset, limit))
+        s.append_pair("offset", &offset.to_string());
+        s.append_pair("limit", &limit.to_string());
+        format!("{base}?{}", s.finish())
+    };
+    let self_link = if query_string.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{query_string}")
+    };
+    let mut links = json!({"self": self_link});
+    let last = if matched == 0 {
+        0
+    } else {
+        ((matched - 1) / limit) * limit
+    };
+    links["first"] = json!(at(0));
+    links["last"] = json!(at(last));
+    if offset + limit < matched {
+        links["next"] = json!(at(offset + limit));
     }
+    if offset > 0 {
+        links["previous"] = json!(at((offset - limit).max(0)));
+    }
+    links
 }

@@ -9,7 +9,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::collection::{api_base, parse_id};
+use super::collection::{api_base, links, parse_id};
 use crate::api_query::sql::{Query, Visibility, build};
 use crate::api_query::{Collection, collection, exec, params};
 use crate::auth::{Feature, Identity};
@@ -311,43 +311,6 @@ async fn expand_sub(
         }
     }
     Ok(())
-}
-
-/// `self`, and `first`/`last`/`next`/`previous` by rewriting `offset`.
-fn links(query_string: &str, base: &str, offset: i64, limit: i64, matched: i64) -> Value {
-    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query_string.as_bytes())
-        .filter(|(k, _)| k != "offset" && k != "limit")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let at = |offset: i64| {
-        let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &kept {
-            s.append_pair(k, v);
-        }
-        s.append_pair("offset", &offset.to_string());
-        s.append_pair("limit", &limit.to_string());
-        format!("{base}?{}", s.finish())
-    };
-    let self_link = if query_string.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{query_string}")
-    };
-    let mut links = json!({"self": self_link});
-    let last = if matched == 0 {
-        0
-    } else {
-        ((matched - 1) / limit) * limit
-    };
-    links["first"] = json!(at(0));
-    links["last"] = json!(at(last));
-    if offset + limit < matched {
-        links["next"] = json!(at(offset + limit));
-    }
-    if offset > 0 {
-        links["previous"] = json!(at((offset - limit).max(0)));
-    }
-    links
 }
 
 /// Adds `href` from the row's `id`.

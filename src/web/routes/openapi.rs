@@ -1,18 +1,21 @@
-//! `GET /api/openapi.json`: an OpenAPI 3.0 description generated from the route table
+//! `GET /api/openapi.json`: an OpenAPI 3.1 description generated from the route table
 //! itself (`web::route_table`), so no route, method, path parameter or access rule
 //! can be missing or stale: paths, methods, path parameters, who may call each route
 //! (security and the feature, as `x-steward-access`), the query parameters of the
-//! collections served by the query engine, JSON request bodies, and the answers —
-//! the success status and every error status in the `{"error":{"kind","message"}}`
-//! shape. Bodies and successful answers are described as JSON objects, not field by
-//! field (see the README for their fields).
+//! collections served by the query engine, and the answers — the success status and
+//! every error status in the `{"error":{"kind","message"}}` shape. Request bodies are
+//! described field by field from the structs the handlers parse them into (`utoipa`,
+//! through `web::body_doc`); the answers of the query engine's collections and
+//! resources from its catalogue (the one the SQL is built from). Other answers are
+//! described as JSON objects (see the README for their fields).
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
 use super::collection::api_base;
-use crate::web::route_table::{Access, route_table};
+use crate::api_query::Kind;
+use crate::web::route_table::{Access, RouteSpec, route_table};
 
 /// The query parameters of the query engine's collections.
 fn collection_parameters() -> Vec<Value> {
@@ -64,7 +67,79 @@ fn collection_parameters() -> Vec<Value> {
     ]
 }
 
-fn operation(method: &Method, path: &str, access: Access) -> Value {
+/// The schema of one value of an engine attribute, as the database renders it.
+fn attr_schema(kind: Kind) -> Value {
+    match kind {
+        Kind::Id => json!({"type": ["string", "null"], "description": "an id, as a string"}),
+        Kind::Text => json!({"type": "string"}),
+        Kind::Int => json!({"type": "integer"}),
+        Kind::Float => json!({"type": "number"}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Time => json!({"type": ["string", "null"], "format": "date-time"}),
+        Kind::Json => json!({}),
+    }
+}
+
+/// `Resource_<collection>` and `Collection_<collection>` for every collection of the
+/// query engine, from the same catalogue the SQL is built from: a resource has `href`
+/// and, when expanded, `id` and the attributes asked for (all by default).
+fn engine_schemas(schemas: &mut Map<String, Value>) {
+    for c in crate::api_query::COLLECTIONS {
+        let mut properties = Map::new();
+        properties.insert("href".into(), json!({"type": "string", "format": "uri"}));
+        for attr in c.attrs {
+            properties.insert(attr.name.into(), attr_schema(attr.kind));
+        }
+        for assoc in c.assocs {
+            properties.insert(assoc.name.into(), json!({"type": ["object", "null"]}));
+        }
+        for sub in c.subs {
+            properties.insert(
+                sub.name.into(),
+                json!({"type": "array", "items": {"type": "object"}}),
+            );
+        }
+        schemas.insert(
+            format!("Resource_{}", c.name),
+            json!({"type": "object", "required": ["href"], "properties": properties}),
+        );
+        schemas.insert(
+            format!("Collection_{}", c.name),
+            json!({
+                "type": "object",
+                "required": ["name", "count", "subcount", "resources"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "count": {"type": "integer", "minimum": 0},
+                    "subcount": {"type": "integer", "minimum": 0},
+                    "subquery_count": {"type": "integer", "minimum": 0},
+                    "pages": {"type": "integer", "minimum": 0},
+                    "resources": {"type": "array", "items": {"$ref": format!("#/components/schemas/Resource_{}", c.name)}},
+                    "actions": {"type": "array", "items": {"type": "object"}},
+                    "links": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+            }),
+        );
+    }
+}
+
+/// The schema of a successful answer of `GET path`, when it is an engine collection or
+/// one of its resources.
+fn answer_schema(path: &str) -> Value {
+    let rest = path.trim_start_matches("/api/");
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        [name] if crate::api_query::collection(name).is_some() => {
+            json!({"$ref": format!("#/components/schemas/Collection_{name}")})
+        }
+        [name, "{id}"] if crate::api_query::collection(name).is_some() => {
+            json!({"$ref": format!("#/components/schemas/Resource_{name}")})
+        }
+        _ => json!({"type": "object"}),
+    }
+}
+
+fn operation(spec: &RouteSpec, method: &Method) -> Value {
+    let (path, access) = (spec.path.as_str(), spec.access);
     let mut parameters: Vec<Value> = path
         .split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -91,6 +166,8 @@ fn operation(method: &Method, path: &str, access: Access) -> Value {
     };
     let body_type = if path == "/ping" || path == "/api/ping" || path == "/metrics" {
         json!({"text/plain": {"schema": {"type": "string"}}})
+    } else if *method == Method::GET || *method == Method::HEAD {
+        json!({"application/json": {"schema": answer_schema(path)}})
     } else {
         json!({"application/json": {"schema": {"type": "object"}}})
     };
@@ -152,10 +229,10 @@ fn operation(method: &Method, path: &str, access: Access) -> Value {
     } else {
         json!([{"basic": []}, {"token": []}])
     };
-    if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+    if let Some(body) = &spec.body {
         op["requestBody"] = json!({
             "required": true,
-            "content": {"application/json": {"schema": {"type": "object"}}}
+            "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", body.name)}}}
         });
     }
     op
@@ -164,12 +241,31 @@ fn operation(method: &Method, path: &str, access: Access) -> Value {
 /// The document for the routes of this build.
 pub fn document(server_url: &str) -> Value {
     let mut paths: Map<String, Value> = Map::new();
+    let mut schemas = Map::new();
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {
+                "type": "object",
+                "required": ["kind", "message"],
+                "properties": {"kind": {"type": "string"}, "message": {"type": "string"}},
+            }},
+        }),
+    );
+    engine_schemas(&mut schemas);
     for spec in route_table() {
+        if let Some(body) = &spec.body {
+            schemas.insert(body.name.clone(), body.schema.clone());
+            for (name, schema) in &body.components {
+                schemas.insert(name.clone(), schema.clone());
+            }
+        }
         let entry = paths.entry(spec.path.clone()).or_insert_with(|| json!({}));
-        entry[spec.method.as_str().to_lowercase()] =
-            operation(&spec.method, &spec.path, spec.access);
+        entry[spec.method.as_str().to_lowercase()] = operation(&spec, &spec.method);
         if spec.method == Method::GET {
-            let mut head = operation(&Method::HEAD, &spec.path, spec.access);
+            let mut head = operation(&spec, &Method::HEAD);
             head["operationId"] = json!(format!(
                 "head_{}",
                 spec.path
@@ -181,7 +277,7 @@ pub fn document(server_url: &str) -> Value {
         }
     }
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Steward REST API",
             "version": env!("CARGO_PKG_VERSION"),
@@ -194,17 +290,7 @@ pub fn document(server_url: &str) -> Value {
                 "basic": {"type": "http", "scheme": "basic"},
                 "token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"},
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {
-                        "type": "object",
-                        "required": ["kind", "message"],
-                        "properties": {"kind": {"type": "string"}, "message": {"type": "string"}},
-                    }},
-                },
-            },
+            "schemas": schemas,
         },
     })
 }
@@ -241,5 +327,71 @@ mod tests {
             .collect();
         let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "operation ids are unique");
+    }
+
+    /// Every `$ref` in `value`.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn bodies_come_from_the_handlers_and_every_reference_resolves() {
+        let doc = document("http://127.0.0.1:3000");
+        let schemas = &doc["components"]["schemas"];
+        // Every write route with a JSON body names its schema; the fields are the
+        // struct's, with serde's names and defaults.
+        let body = |method: &str, path: &str| {
+            let r =
+                doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+                    ["$ref"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{method} {path} has no body schema"))
+                    .trim_start_matches("#/components/schemas/")
+                    .to_string();
+            schemas[&r].clone()
+        };
+        let user = body("post", "/api/users");
+        assert_eq!(user["properties"]["userid"]["type"], "string", "{user}");
+        let required: Vec<&str> = user["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            required.contains(&"password") && !required.contains(&"email"),
+            "{user}"
+        );
+        let provider = body("post", "/api/providers");
+        assert_eq!(
+            provider["oneOf"].as_array().map(Vec::len),
+            Some(2),
+            "{provider}"
+        );
+        assert!(schemas["ProviderInput"]["properties"]["type"].is_object());
+        assert!(schemas["BulkBody"]["properties"]["resources"].is_object());
+        assert!(body("patch", "/api/providers/{id}")["properties"]["token"].is_object());
+        assert!(body("post", "/api/queue/messages")["properties"]["command"].is_object());
+        // Routes without a body describe none.
+        assert!(doc["paths"]["/api/providers/{id}"]["delete"]["requestBody"].is_null());
+        // Engine answers are typed from the catalogue.
+        let pod = &schemas["Resource_container_groups"]["properties"];
+        assert_eq!(pod["restart_count"]["type"], "integer");
+        assert_eq!(pod["ready"]["type"], "boolean");
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        for r in all {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(schemas[name].is_object(), "{r} does not resolve");
+        }
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::collection::{api_base, collection, parse_id, with_href};
+use super::collection::{api_base, collection, paged_collection, parse_id, with_href};
 use super::inventory::{ensure_visible, visible_providers};
 use crate::auth::Feature;
 use crate::inventory::inventory_counts;
@@ -45,17 +45,17 @@ pub(super) async fn list(
         .iter()
         .map(|(p, zone)| with_href(&base, "providers", p.id, &ProviderView::new(p, zone)))
         .collect();
-    Ok(HttpResponse::Ok().json(collection("providers", &base, resources.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(&req, "providers", resources)?))
 }
 
 /// `POST /api/providers`: with an `action`, a bulk action; otherwise a new provider.
 pub(super) async fn create(
     req: HttpRequest,
     caller: Caller,
-    body: Checked<Value>,
+    body: Checked<ProviderPost>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     if body.get("action").is_some() {
         let bulk_body: BulkBody = serde_json::from_value(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid bulk action: {e}")))?;
@@ -167,7 +167,7 @@ pub(super) async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(super) struct ActionBody {
     action: String,
 }
@@ -268,7 +268,38 @@ pub(super) async fn action(
     })
 }
 
+/// Body of `POST /api/providers`: a new provider, or — with `action` — a bulk action
+/// on several; read as JSON first, then as the one its `action` field says it is.
 #[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub(super) struct ProviderPost(Value);
+
+impl utoipa::PartialSchema for ProviderPost {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::ToSchema;
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(ProviderInput::name()))
+            .item(utoipa::openapi::Ref::from_schema_name(BulkBody::name()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ProviderPost {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((ProviderInput::name().into(), ProviderInput::schema()));
+        ProviderInput::schemas(schemas);
+        schemas.push((BulkBody::name().into(), BulkBody::schema()));
+        BulkBody::schemas(schemas);
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BulkBody {
     action: String,
@@ -277,7 +308,7 @@ pub(super) struct BulkBody {
     confirm: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BulkResource {
     id: Option<String>,
@@ -366,12 +397,14 @@ pub(super) async fn refreshes(
             list_refreshes(c, id, kind.as_deref(), limit)
         })
         .await?;
-    let base = api_base(&req);
     let resources: Vec<_> = rows.iter().map(|r| json!(r)).collect();
-    Ok(HttpResponse::Ok().json(collection(
+    let count = resources.len();
+    Ok(HttpResponse::Ok().json(paged_collection(
+        &req,
         &format!("providers/{id}/refreshes"),
-        &base,
-        resources.len(),
+        count,
+        (0, limit as usize),
         resources,
+        true,
     )))
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::collection::{api_base, collection, parse_id, with_href};
+use super::collection::{api_base, expand_resources, paged_collection, parse_id, with_href};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::{DedupKey, MessageState, NewMessage, PutOutcome, QueueMessage, queue_counts};
 use crate::web::{ApiError, AppState, Checked};
@@ -22,7 +22,7 @@ pub(super) async fn stats(state: web::Data<AppState>) -> Result<HttpResponse, Ap
 }
 
 /// Body of `POST /api/queue/messages`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PutBody {
     command: String,
@@ -152,6 +152,7 @@ pub(super) struct ListQuery {
     command: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    expand: Option<String>,
 }
 
 pub(super) async fn list(
@@ -177,6 +178,7 @@ pub(super) async fn list(
         ));
     }
     let offset = q.offset.unwrap_or(0).max(0);
+    let expanded = expand_resources(&q.expand)?;
     let (state_filter, command) = (q.state.clone(), q.command.clone());
     let (count, rows) = state
         .db
@@ -209,10 +211,12 @@ pub(super) async fn list(
         .iter()
         .map(|m| with_href(&base, "queue/messages", m.id, m))
         .collect();
-    Ok(HttpResponse::Ok().json(collection(
+    Ok(HttpResponse::Ok().json(paged_collection(
+        &req,
         "queue/messages",
-        &base,
         count as usize,
+        (offset as usize, limit as usize),
         resources,
+        expanded,
     )))
 }

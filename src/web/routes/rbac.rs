@@ -12,7 +12,7 @@ use crate::auth::identity::GroupFilters;
 use crate::auth::rbac;
 use crate::web::{ApiError, AppState, Checked};
 
-pub(super) async fn features(req: HttpRequest) -> HttpResponse {
+pub(super) async fn features(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let base = api_base(&req);
     let resources: Vec<Value> = ALL_FEATURES
         .iter()
@@ -24,7 +24,7 @@ pub(super) async fn features(req: HttpRequest) -> HttpResponse {
             })
         })
         .collect();
-    HttpResponse::Ok().json(collection("features", &base, resources.len(), resources))
+    Ok(HttpResponse::Ok().json(collection(&req, "features", resources)?))
 }
 
 fn listing<T: serde::Serialize>(
@@ -32,13 +32,13 @@ fn listing<T: serde::Serialize>(
     name: &str,
     rows: &[T],
     id: impl Fn(&T) -> i64,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let base = api_base(req);
     let resources: Vec<Value> = rows
         .iter()
         .map(|r| with_href(&base, name, id(r), r))
         .collect();
-    HttpResponse::Ok().json(collection(name, &base, rows.len(), resources))
+    Ok(HttpResponse::Ok().json(collection(req, name, resources)?))
 }
 
 pub(super) async fn list_roles(
@@ -46,7 +46,7 @@ pub(super) async fn list_roles(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.db.run(rbac::list_roles).await?;
-    Ok(listing(&req, "roles", &rows, |r| r.id))
+    listing(&req, "roles", &rows, |r| r.id)
 }
 
 pub(super) async fn show_role(
@@ -59,7 +59,7 @@ pub(super) async fn show_role(
     Ok(HttpResponse::Ok().json(with_href(&api_base(&req), "roles", r.id, &r)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewRole {
     name: String,
@@ -96,7 +96,7 @@ pub(super) async fn list_groups(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.db.run(rbac::list_groups).await?;
-    Ok(listing(&req, "groups", &rows, |g| g.id))
+    listing(&req, "groups", &rows, |g| g.id)
 }
 
 pub(super) async fn show_group(
@@ -109,7 +109,7 @@ pub(super) async fn show_group(
     Ok(HttpResponse::Ok().json(with_href(&api_base(&req), "groups", g.id, &g)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewGroup {
     name: String,
@@ -155,7 +155,7 @@ pub(super) async fn list_tenants(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let rows = state.db.run(rbac::list_tenants).await?;
-    Ok(listing(&req, "tenants", &rows, |t| t.id))
+    listing(&req, "tenants", &rows, |t| t.id)
 }
 
 pub(super) async fn show_tenant(
@@ -168,7 +168,7 @@ pub(super) async fn show_tenant(
     Ok(HttpResponse::Ok().json(with_href(&api_base(&req), "tenants", t.id, &t)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewTenant {
     name: String,

@@ -54,7 +54,7 @@ pub(super) async fn list_regions(
 ) -> Result<HttpResponse, ApiError> {
     let base = api_base(&req);
     let rows = regions_of(&state, &base).await?;
-    Ok(HttpResponse::Ok().json(collection("regions", &base, rows.len(), rows)))
+    Ok(HttpResponse::Ok().json(collection(&req, "regions", rows)?))
 }
 
 pub(super) async fn show_region(
@@ -97,7 +97,7 @@ pub(super) async fn list_zones(
 ) -> Result<HttpResponse, ApiError> {
     let base = api_base(&req);
     let rows = zones_of(&state, &base).await?;
-    Ok(HttpResponse::Ok().json(collection("zones", &base, rows.len(), rows)))
+    Ok(HttpResponse::Ok().json(collection(&req, "zones", rows)?))
 }
 
 pub(super) async fn show_zone(
@@ -157,7 +157,7 @@ pub(super) async fn list_server_roles(
 ) -> Result<HttpResponse, ApiError> {
     let base = api_base(&req);
     let rows = roles_of(&state, &base).await?;
-    Ok(HttpResponse::Ok().json(collection("server_roles", &base, rows.len(), rows)))
+    Ok(HttpResponse::Ok().json(collection(&req, "server_roles", rows)?))
 }
 
 pub(super) async fn show_server_role(

@@ -18,7 +18,7 @@ pub(super) async fn list(
         .iter()
         .map(|s| with_href(&base, "servers", s.id, s))
         .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(collection("servers", &base, view.servers.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(&req, "servers", resources)?))
 }
 
 pub(super) async fn show(

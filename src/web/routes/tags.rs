@@ -22,10 +22,10 @@ pub(super) async fn list_categories(
         .iter()
         .map(|c| with_href(&base, "categories", c.id, c))
         .collect();
-    Ok(HttpResponse::Ok().json(collection("categories", &base, rows.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(&req, "categories", resources)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewCategory {
     name: String,
@@ -99,7 +99,7 @@ fn tag_collection(
         .iter()
         .map(|t| with_href(&base, "tags", t.id, t))
         .collect();
-    Ok(HttpResponse::Ok().json(collection(name, &base, rows.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(req, name, resources)?))
 }
 
 pub(super) async fn list_tags(
@@ -110,7 +110,7 @@ pub(super) async fn list_tags(
     tag_collection(&req, "tags", &rows)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewTag {
     /// The category's name.
@@ -173,15 +173,10 @@ pub(super) async fn list_mappings(
         .iter()
         .map(|m| with_href(&base, "label_tag_mappings", m.id, m))
         .collect();
-    Ok(HttpResponse::Ok().json(collection(
-        "label_tag_mappings",
-        &base,
-        rows.len(),
-        resources,
-    )))
+    Ok(HttpResponse::Ok().json(collection(&req, "label_tag_mappings", resources)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewMapping {
     label_name: String,
@@ -278,14 +273,14 @@ pub(super) async fn object_tags(
     tag_collection(&req, &format!("{name}/{id}/tags"), &rows)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TagAction {
     action: String,
     resources: Vec<TagResource>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TagResource {
     /// `/category/tag`, or the tag's name when `category` is given.

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use super::collection::{Page, api_base, collection, parse_id};
+use super::collection::{ListQuery, api_base, paged_collection, parse_id};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::QueueMessage;
 use crate::web::{ApiError, AppState};
@@ -59,10 +59,11 @@ pub(super) async fn show(
 
 pub(super) async fn list(
     req: HttpRequest,
-    page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (offset, limit) = page.checked()?;
+    let list = ListQuery::of(&req)?;
+    let (expanded, window) = (list.expanded()?, list.window()?);
+    let (offset, limit) = (window.0 as i64, window.1 as i64);
     let (count, rows): (i64, Vec<QueueMessage>) = state
         .db
         .run(move |c| {
@@ -77,5 +78,12 @@ pub(super) async fn list(
         .await?;
     let base = api_base(&req);
     let resources: Vec<Value> = rows.iter().map(|m| task(&base, m)).collect();
-    Ok(HttpResponse::Ok().json(collection("tasks", &base, count as usize, resources)))
+    Ok(HttpResponse::Ok().json(paged_collection(
+        &req,
+        "tasks",
+        count as usize,
+        window,
+        resources,
+        expanded,
+    )))
 }

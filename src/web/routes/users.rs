@@ -20,7 +20,7 @@ pub(super) async fn list(
         .iter()
         .map(|u| with_href(&base, "users", u.id, u))
         .collect();
-    Ok(HttpResponse::Ok().json(collection("users", &base, users.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(&req, "users", resources)?))
 }
 
 pub(super) async fn show(
@@ -36,7 +36,7 @@ pub(super) async fn show(
     Ok(HttpResponse::Ok().json(with_href(&api_base(&req), "users", user.id, &user)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewUserBody {
     userid: String,

@@ -17,5 +17,5 @@ pub(super) async fn list(
         .iter()
         .map(|w| with_href(&base, "workers", w.id, w))
         .collect::<Vec<_>>();
-    Ok(HttpResponse::Ok().json(collection("workers", &base, workers.len(), resources)))
+    Ok(HttpResponse::Ok().json(collection(&req, "workers", resources)?))
 }
