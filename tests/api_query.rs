@@ -54,7 +54,7 @@ fn setup(db: &TestDb) -> (Sim, common::Node, NodeConfig, String, usize) {
     let node = config.start();
     let (status, reply) = node.post_json(
         "/api/providers",
-        &json!({"name": "sim", "api_url": sim.url}),
+        &json!({"name": "sim", "api_url": sim.url, "allow_insecure_http": true}),
     );
     assert_eq!(status, 201, "{reply}");
     let id = reply["id"].as_str().expect("id").to_string();
@@ -880,7 +880,7 @@ both_backends!(protection_and_bulk_actions, |db: TestDb| {
     for i in 1..4 {
         let (status, reply) = node.post_json(
             "/api/providers",
-            &json!({"name": format!("extra{i}"), "api_url": sim.url}),
+            &json!({"name": format!("extra{i}"), "api_url": sim.url, "allow_insecure_http": true}),
         );
         assert_eq!(status, 201, "{reply}");
         ids.push(reply["id"].as_str().expect("id").to_string());

@@ -20,7 +20,7 @@ fn metrics_node(db: &TestDb, name: &str) -> NodeConfig {
 fn add_provider(node: &common::Node, sim: &str, prometheus: &str) -> String {
     let (status, reply) = node.post_json(
         "/api/providers",
-        &json!({"name": "lab", "api_url": sim, "prometheus_url": prometheus}),
+        &json!({"name": "lab", "api_url": sim, "prometheus_url": prometheus, "allow_insecure_http": true}),
     );
     assert_eq!(status, 201, "{reply}");
     reply["id"].as_str().expect("id").to_string()

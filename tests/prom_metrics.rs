@@ -91,7 +91,7 @@ both_backends!(
             .start();
         let (status, reply) = node.post_json(
             "/api/providers",
-            &json!({"name": "lab", "api_url": sim.url, "prometheus_url": sim.url}),
+            &json!({"name": "lab", "api_url": sim.url, "prometheus_url": sim.url, "allow_insecure_http": true}),
         );
         assert_eq!(status, 201, "{reply}");
         // One message waits for a day far away, one runs.

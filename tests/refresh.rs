@@ -17,7 +17,7 @@ fn node_for(db: &TestDb, name: &str) -> NodeConfig {
 }
 
 fn add_provider(node: &common::Node, name: &str, url: &str, extra: Value) -> String {
-    let mut body = json!({"name": name, "api_url": url});
+    let mut body = json!({"name": name, "api_url": url, "allow_insecure_http": true});
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
@@ -494,6 +494,7 @@ both_backends!(providers_are_managed_from_the_cli, |db: TestDb| {
             "cli",
             "--api-url",
             &sim.url,
+            "--allow-insecure-http",
             "--token-file",
             &token_file.display().to_string(),
             "--json",

@@ -689,7 +689,9 @@ fn seed(conn: &mut DbConnection, pods: usize, key_file: &Path) -> anyhow::Result
         api_url: Some("https://127.0.0.1:9".into()),
         ..Default::default()
     };
-    let valid = input.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let valid = input
+        .validate(&crate::settings::ProviderSettings::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let provider = crate::providers::insert_provider(conn, &valid, &keys, Some(tenant))
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .id;

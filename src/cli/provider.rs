@@ -59,14 +59,32 @@ pub struct UpdateArgs {
     /// File holding the new bearer token.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
+    /// A new kubeconfig file: its content is sent and stored encrypted.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
     /// Verify the API server's TLS certificate (true) or not (false).
     #[arg(long)]
     pub verify_tls: Option<bool>,
     /// PEM file of the CA that signed the API server's certificate.
     #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// Allow plain http:// API and Prometheus URLs (true) or not (false).
+    #[arg(long)]
+    pub allow_insecure_http: Option<bool>,
     #[arg(long)]
     pub prometheus_url: Option<String>,
+    /// none, token (with --prometheus-token-file) or same_as_provider.
+    #[arg(long)]
+    pub prometheus_auth: Option<String>,
+    /// File holding Prometheus' own bearer token.
+    #[arg(long)]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// PEM file of Prometheus' CA (default: the provider's CA).
+    #[arg(long)]
+    pub prometheus_ca_cert: Option<PathBuf>,
     /// Full refresh period (e.g. 15m; 0s = watches only).
     #[arg(long, value_name = "DURATION")]
     pub refresh_interval: Option<String>,
@@ -90,9 +108,16 @@ pub struct AddArgs {
     /// File holding the bearer token.
     #[arg(long)]
     pub token_file: Option<PathBuf>,
-    /// A kubeconfig file (its current context's server, token and CA are used).
+    /// A kubeconfig file: its content is sent and stored encrypted (server,
+    /// credentials and CA of --context, default its current context).
     #[arg(long)]
-    pub kubeconfig: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Use the node's in-cluster service account (Steward running as a pod).
+    #[arg(long)]
+    pub in_cluster: bool,
     #[arg(long, default_value = "default")]
     pub zone: String,
     /// Do not verify the API server's TLS certificate.
@@ -101,9 +126,21 @@ pub struct AddArgs {
     /// PEM file of the CA that signed the API server's certificate.
     #[arg(long)]
     pub ca_cert: Option<PathBuf>,
+    /// Allow plain http:// API and Prometheus URLs (test clusters only).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
     /// Prometheus endpoint for capacity and utilization metrics.
     #[arg(long)]
     pub prometheus_url: Option<String>,
+    /// none (default), token (with --prometheus-token-file) or same_as_provider.
+    #[arg(long)]
+    pub prometheus_auth: Option<String>,
+    /// File holding Prometheus' own bearer token.
+    #[arg(long)]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// PEM file of Prometheus' CA (default: the provider's CA).
+    #[arg(long)]
+    pub prometheus_ca_cert: Option<PathBuf>,
     /// Full refresh period for this provider (e.g. 15m; 0s = watches only).
     #[arg(long, value_name = "DURATION")]
     pub refresh_interval: Option<String>,
@@ -160,6 +197,26 @@ fn ca_cert_of(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
         .transpose()
 }
 
+/// The content of `--kubeconfig FILE` (bounded: a kubeconfig is small).
+fn kubeconfig_of(file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    let Some(f) = file else {
+        return Ok(None);
+    };
+    let meta =
+        std::fs::metadata(f).with_context(|| format!("reading --kubeconfig {}", f.display()))?;
+    if meta.len() > crate::providers::MAX_KUBECONFIG as u64 {
+        anyhow::bail!(
+            "--kubeconfig {}: {} bytes; at most {} are allowed",
+            f.display(),
+            meta.len(),
+            crate::providers::MAX_KUBECONFIG
+        );
+    }
+    Ok(Some(std::fs::read_to_string(f).with_context(|| {
+        format!("reading --kubeconfig {}", f.display())
+    })?))
+}
+
 /// `--refresh-interval` in seconds.
 fn refresh_interval_of(text: &Option<String>) -> anyhow::Result<Option<i32>> {
     text.as_deref()
@@ -176,9 +233,15 @@ fn update(settings: &Settings, a: UpdateArgs) -> anyhow::Result<()> {
         name: a.name,
         api_url: a.api_url,
         token: token_of(&a.token, &a.token_file)?,
+        kubeconfig: kubeconfig_of(&a.kubeconfig)?,
+        context: a.context,
         verify_tls: a.verify_tls,
         ca_cert: ca_cert_of(&a.ca_cert)?,
+        allow_insecure_http: a.allow_insecure_http,
         prometheus_url: a.prometheus_url,
+        prometheus_auth: a.prometheus_auth,
+        prometheus_token: token_of(&None, &a.prometheus_token_file)?,
+        prometheus_ca_cert: ca_cert_of(&a.prometheus_ca_cert)?,
         refresh_interval_s: refresh_interval_of(&a.refresh_interval)?,
         get_container_images: None,
         store_unused_images: None,
@@ -186,7 +249,7 @@ fn update(settings: &Settings, a: UpdateArgs) -> anyhow::Result<()> {
     let keys = KeyRing::load_or_create(&settings.server.key_file)?;
     let db = super::region_db::open_existing(settings)?;
     let id = a.id;
-    db.with_conn(|c| Ok(update_provider(c, id, edit, &keys)))??;
+    db.with_conn(|c| Ok(update_provider(c, id, edit, &keys, &settings.providers)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, id))?;
     let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);
     block_on(queue_refresh(
@@ -218,15 +281,21 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
         zone: Some(a.zone),
         api_url: a.api_url,
         token,
-        kubeconfig: a.kubeconfig,
+        kubeconfig: kubeconfig_of(&a.kubeconfig)?,
+        context: a.context,
+        in_cluster: a.in_cluster.then_some(true),
         verify_tls: Some(!a.insecure_skip_tls_verify),
         ca_cert,
+        allow_insecure_http: Some(a.allow_insecure_http),
         prometheus_url: a.prometheus_url,
+        prometheus_auth: a.prometheus_auth,
+        prometheus_token: token_of(&None, &a.prometheus_token_file)?,
+        prometheus_ca_cert: ca_cert_of(&a.prometheus_ca_cert)?,
         refresh_interval_s,
         get_container_images: a.no_images.then_some(false),
         store_unused_images: a.no_unused_images.then_some(false),
     };
-    let valid = input.validate()?;
+    let valid = input.validate(&settings.providers)?;
     let keys = KeyRing::load_or_create(&settings.server.key_file)?;
     let db = super::region_db::open_existing(settings)?;
     let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys, None)))??;

@@ -146,6 +146,11 @@ diesel::table! {
         last_metrics_success_on -> Nullable<Timestamp>,
         tenant_id -> Nullable<BigInt>,
         protected -> Bool,
+        kubeconfig_context -> Text,
+        allow_insecure_http -> Bool,
+        prometheus_auth -> Text,
+        prometheus_credentials -> Text,
+        prometheus_ca_cert -> Text,
     }
 }
 

@@ -12,8 +12,13 @@ use super::rows::{
     ContainerRow, HashableF64, ImageRow, NodeRow, PodRow, ProjectRow, RegistryRow, ReplicatorRow,
     ServiceRow,
 };
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference, Time};
+
+use crate::kube::openshift::OpenShiftImage;
 use crate::kube::quantity;
-use crate::kube::types::{Namespace, Node, OpenShiftImage, OwnerReference, Pod, Service, Workload};
 
 /// Everything a full refresh collected (or a targeted one's changed objects).
 #[derive(Debug, Default, Clone)]
@@ -22,9 +27,9 @@ pub struct Collected {
     pub nodes: Vec<Node>,
     pub pods: Vec<Pod>,
     pub services: Vec<Service>,
-    pub replication_controllers: Vec<Workload>,
-    pub replica_sets: Vec<Workload>,
-    pub deployments: Vec<Workload>,
+    pub replication_controllers: Vec<ReplicationController>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub deployments: Vec<Deployment>,
     /// OpenShift's `image.openshift.io` images (empty for Kubernetes).
     pub images: Vec<OpenShiftImage>,
 }
@@ -100,10 +105,10 @@ pub struct Parsed {
 
 const EPOCH: NaiveDateTime = NaiveDateTime::MIN;
 
-/// RFC 3339 → naive UTC.
-pub fn timestamp(text: &Option<String>) -> Option<NaiveDateTime> {
-    text.as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+/// A Kubernetes time → naive UTC.
+pub fn timestamp(time: &Option<Time>) -> Option<NaiveDateTime> {
+    let t = time.as_ref()?.0;
+    chrono::DateTime::from_timestamp(t.as_second(), t.subsec_nanosecond().max(0) as u32)
         .map(|t| t.naive_utc())
 }
 
@@ -118,7 +123,10 @@ const MAX_ANNOTATION_VALUE: usize = 4096;
 /// (`kubectl.kubernetes.io/last-applied-configuration`) or other values longer than
 /// `MAX_ANNOTATION_VALUE`: they are documents, not something to filter on, and would
 /// multiply the inventory's size.
-fn annotations(map: &BTreeMap<String, String>) -> String {
+fn annotations(map: &Option<BTreeMap<String, String>>) -> String {
+    let Some(map) = map else {
+        return "{}".into();
+    };
     let kept: BTreeMap<&String, &String> = map
         .iter()
         .filter(|(k, v)| {
@@ -129,6 +137,95 @@ fn annotations(map: &BTreeMap<String, String>) -> String {
     serde_json::to_string(&kept).unwrap_or_else(|_| "{}".into())
 }
 
+fn labels_opt(map: &Option<BTreeMap<String, String>>) -> String {
+    map.as_ref().map_or_else(|| "{}".into(), labels)
+}
+
+/// The metadata fields the inventory reads, as plain strings.
+struct Meta<'a> {
+    name: &'a str,
+    namespace: &'a str,
+    uid: &'a str,
+    resource_version: &'a str,
+    labels: String,
+    annotations: String,
+    created: Option<NaiveDateTime>,
+    owners: &'a [OwnerReference],
+}
+
+fn meta(m: &ObjectMeta) -> Meta<'_> {
+    Meta {
+        name: m.name.as_deref().unwrap_or_default(),
+        namespace: m.namespace.as_deref().unwrap_or_default(),
+        uid: m.uid.as_deref().unwrap_or_default(),
+        resource_version: m.resource_version.as_deref().unwrap_or_default(),
+        labels: labels_opt(&m.labels),
+        annotations: annotations(&m.annotations),
+        created: timestamp(&m.creation_timestamp),
+        owners: m.owner_references.as_deref().unwrap_or_default(),
+    }
+}
+
+/// A quantity of a resource map (`""` when absent).
+fn quantity_of<'a>(map: Option<&'a BTreeMap<String, Quantity>>, key: &str) -> &'a str {
+    map.and_then(|m| m.get(key)).map_or("", |q| q.0.as_str())
+}
+
+/// ReplicationControllers, ReplicaSets and Deployments: what a replicator needs.
+struct Workload<'a> {
+    meta: &'a ObjectMeta,
+    replicas: Option<i32>,
+    status_replicas: i32,
+    ready_replicas: i32,
+    selector: BTreeMap<String, String>,
+}
+
+impl<'a> From<&'a ReplicationController> for Workload<'a> {
+    fn from(o: &'a ReplicationController) -> Self {
+        let spec = o.spec.as_ref();
+        let status = o.status.as_ref();
+        Workload {
+            meta: &o.metadata,
+            replicas: spec.and_then(|s| s.replicas),
+            status_replicas: status.map_or(0, |s| s.replicas),
+            ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+            selector: spec.and_then(|s| s.selector.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+impl<'a> From<&'a ReplicaSet> for Workload<'a> {
+    fn from(o: &'a ReplicaSet) -> Self {
+        let spec = Some(&o.spec);
+        let status = o.status.as_ref();
+        Workload {
+            meta: &o.metadata,
+            replicas: spec.and_then(|s| s.replicas),
+            status_replicas: status.map_or(0, |s| s.replicas),
+            ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+            selector: spec
+                .and_then(|s| s.selector.match_labels.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl<'a> From<&'a Deployment> for Workload<'a> {
+    fn from(o: &'a Deployment) -> Self {
+        let spec = Some(&o.spec);
+        let status = o.status.as_ref();
+        Workload {
+            meta: &o.metadata,
+            replicas: spec.and_then(|s| s.replicas),
+            status_replicas: status.and_then(|s| s.replicas).unwrap_or(0),
+            ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+            selector: spec
+                .and_then(|s| s.selector.match_labels.clone())
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Parses collected objects into rows.
 pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
     let p = o.provider_id;
@@ -137,14 +234,21 @@ pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
         nodes: c.nodes.iter().map(|n| node(p, n)).collect(),
         ..Default::default()
     };
-    for (kind, list) in [
-        ("ReplicationController", &c.replication_controllers),
-        ("ReplicaSet", &c.replica_sets),
-        ("Deployment", &c.deployments),
-    ] {
-        out.replicators
-            .extend(list.iter().map(|w| replicator(p, kind, w)));
-    }
+    out.replicators.extend(
+        c.replication_controllers
+            .iter()
+            .map(|w| replicator(p, "ReplicationController", &w.into())),
+    );
+    out.replicators.extend(
+        c.replica_sets
+            .iter()
+            .map(|w| replicator(p, "ReplicaSet", &w.into())),
+    );
+    out.replicators.extend(
+        c.deployments
+            .iter()
+            .map(|w| replicator(p, "Deployment", &w.into())),
+    );
     out.services = c.services.iter().map(|s| service(p, s)).collect();
     let mut images: HashMap<String, Linked<ImageRow>> = HashMap::new();
     let mut registries: HashMap<String, RegistryRow> = HashMap::new();
@@ -173,15 +277,20 @@ pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
 }
 
 fn project(p: i64, n: &Namespace) -> ProjectRow {
+    let m = meta(&n.metadata);
     ProjectRow {
         provider_id: p,
-        ems_ref: n.metadata.uid.clone(),
-        name: n.metadata.name.clone(),
-        labels: labels(&n.metadata.labels),
-        annotations: annotations(&n.metadata.annotations),
-        phase: n.status.phase.clone(),
-        creation_timestamp: timestamp(&n.metadata.creation_timestamp),
-        resource_version: n.metadata.resource_version.clone(),
+        ems_ref: m.uid.to_string(),
+        name: m.name.to_string(),
+        labels: m.labels,
+        annotations: m.annotations,
+        phase: n
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default(),
+        creation_timestamp: m.created,
+        resource_version: m.resource_version.to_string(),
         content_hash: 0,
         deleted_on: None,
         created_on: EPOCH,
@@ -190,28 +299,27 @@ fn project(p: i64, n: &Namespace) -> ProjectRow {
 }
 
 fn node(p: i64, n: &Node) -> NodeRow {
-    let ready = n
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.kind == "Ready")
+    let m = meta(&n.metadata);
+    let status = n.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
         .map(|c| c.status.clone())
         .unwrap_or_else(|| "Unknown".into());
-    let capacity = |k: &str| n.status.capacity.get(k).map(String::as_str).unwrap_or("");
+    let capacity = |k: &str| quantity_of(status.and_then(|s| s.capacity.as_ref()), k);
+    let info = status.and_then(|s| s.node_info.as_ref());
     NodeRow {
         provider_id: p,
-        ems_ref: n.metadata.uid.clone(),
-        name: n.metadata.name.clone(),
-        labels: labels(&n.metadata.labels),
-        annotations: annotations(&n.metadata.annotations),
+        ems_ref: m.uid.to_string(),
+        name: m.name.to_string(),
+        labels: m.labels,
+        annotations: m.annotations,
         ready_status: ready,
-        kubelet_version: n.status.node_info.kubelet_version.clone(),
-        os_image: n.status.node_info.os_image.clone(),
-        internal_ip: n
-            .status
-            .addresses
-            .iter()
-            .find(|a| a.kind == "InternalIP")
+        kubelet_version: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
+        os_image: info.map(|i| i.os_image.clone()).unwrap_or_default(),
+        internal_ip: status
+            .and_then(|s| s.addresses.as_ref())
+            .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
             .map(|a| a.address.clone())
             .unwrap_or_default(),
         cpu_cores: HashableF64(
@@ -219,8 +327,8 @@ fn node(p: i64, n: &Node) -> NodeRow {
         ),
         memory_bytes: quantity::bytes(capacity("memory")).unwrap_or(0),
         pods_capacity: quantity::bytes(capacity("pods")).unwrap_or(0),
-        creation_timestamp: timestamp(&n.metadata.creation_timestamp),
-        resource_version: n.metadata.resource_version.clone(),
+        creation_timestamp: m.created,
+        resource_version: m.resource_version.to_string(),
         content_hash: 0,
         deleted_on: None,
         created_on: EPOCH,
@@ -236,67 +344,60 @@ fn controller(owners: &[OwnerReference]) -> Option<&OwnerReference> {
         .or_else(|| owners.first())
 }
 
-/// A selector as a label map: RC `{k: v}`, apps/v1 `{matchLabels: {k: v}}`.
-fn selector_map(selector: &serde_json::Value) -> BTreeMap<String, String> {
-    let source = selector.get("matchLabels").unwrap_or(selector);
-    source
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn replicator(p: i64, kind: &str, w: &Workload) -> Linked<ReplicatorRow> {
+fn replicator(p: i64, kind: &str, w: &Workload<'_>) -> Linked<ReplicatorRow> {
+    let m = meta(w.meta);
     let mut linked = Linked::new(ReplicatorRow {
         provider_id: p,
-        ems_ref: w.metadata.uid.clone(),
+        ems_ref: m.uid.to_string(),
         kind: kind.to_string(),
-        name: w.metadata.name.clone(),
-        namespace: w.metadata.namespace.clone(),
+        name: m.name.to_string(),
+        namespace: m.namespace.to_string(),
         container_project_id: None,
-        parent_ems_ref: controller(&w.metadata.owner_references)
+        parent_ems_ref: controller(m.owners)
             .map(|o| o.uid.clone())
             .unwrap_or_default(),
-        labels: labels(&w.metadata.labels),
-        annotations: annotations(&w.metadata.annotations),
-        selector: labels(&selector_map(&w.spec.selector)),
-        replicas: w.spec.replicas.unwrap_or(w.status.replicas),
-        ready_replicas: w.status.ready_replicas,
-        creation_timestamp: timestamp(&w.metadata.creation_timestamp),
-        resource_version: w.metadata.resource_version.clone(),
+        labels: m.labels,
+        annotations: m.annotations,
+        selector: labels(&w.selector),
+        replicas: i64::from(w.replicas.unwrap_or(w.status_replicas)),
+        ready_replicas: i64::from(w.ready_replicas),
+        creation_timestamp: m.created,
+        resource_version: m.resource_version.to_string(),
         content_hash: 0,
         deleted_on: None,
         created_on: EPOCH,
         updated_on: EPOCH,
     });
-    linked.namespace = w.metadata.namespace.clone();
+    linked.namespace = m.namespace.to_string();
     linked
 }
 
 fn service(p: i64, s: &Service) -> Linked<ServiceRow> {
+    let m = meta(&s.metadata);
+    let spec = s.spec.as_ref();
     let mut linked = Linked::new(ServiceRow {
         provider_id: p,
-        ems_ref: s.metadata.uid.clone(),
-        name: s.metadata.name.clone(),
-        namespace: s.metadata.namespace.clone(),
+        ems_ref: m.uid.to_string(),
+        name: m.name.to_string(),
+        namespace: m.namespace.to_string(),
         container_project_id: None,
-        labels: labels(&s.metadata.labels),
-        annotations: annotations(&s.metadata.annotations),
-        selector: labels(&s.spec.selector),
-        service_type: s.spec.kind.clone(),
-        cluster_ip: s.spec.cluster_ip.clone(),
-        ports: serde_json::to_string(&s.spec.ports).unwrap_or_else(|_| "[]".into()),
-        creation_timestamp: timestamp(&s.metadata.creation_timestamp),
-        resource_version: s.metadata.resource_version.clone(),
+        labels: m.labels,
+        annotations: m.annotations,
+        selector: labels_opt(&spec.and_then(|s| s.selector.clone())),
+        service_type: spec.and_then(|s| s.type_.clone()).unwrap_or_default(),
+        cluster_ip: spec.and_then(|s| s.cluster_ip.clone()).unwrap_or_default(),
+        ports: spec.and_then(|s| s.ports.as_ref()).map_or_else(
+            || "[]".into(),
+            |p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()),
+        ),
+        creation_timestamp: m.created,
+        resource_version: m.resource_version.to_string(),
         content_hash: 0,
         deleted_on: None,
         created_on: EPOCH,
         updated_on: EPOCH,
     });
-    linked.namespace = s.metadata.namespace.clone();
+    linked.namespace = m.namespace.to_string();
     linked
 }
 
@@ -307,41 +408,34 @@ fn pod(
     images: &mut HashMap<String, Linked<ImageRow>>,
     registries: &mut HashMap<String, RegistryRow>,
 ) -> ParsedPod {
-    let ready = pod
-        .status
-        .conditions
-        .iter()
-        .any(|c| c.kind == "Ready" && c.status == "True");
-    let statuses: HashMap<&str, _> = pod
-        .status
-        .container_statuses
-        .iter()
-        .map(|s| (s.name.as_str(), s))
-        .collect();
+    let m = meta(&pod.metadata);
+    let status = pod.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let statuses: HashMap<&str, _> = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|list| list.iter().map(|s| (s.name.as_str(), s)).collect())
+        .unwrap_or_default();
+    let node_name = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default();
     let mut containers = Vec::new();
     let (mut cpu, mut memory, mut restarts) = (0, 0, 0);
-    for spec in &pod.spec.containers {
-        let status = statuses.get(spec.name.as_str());
-        let req = |k: &str| {
-            spec.resources
-                .requests
-                .get(k)
-                .map(String::as_str)
-                .unwrap_or("")
-        };
-        let lim = |k: &str| {
-            spec.resources
-                .limits
-                .get(k)
-                .map(String::as_str)
-                .unwrap_or("")
-        };
+    for spec in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        let container_status = statuses.get(spec.name.as_str());
+        let resources = spec.resources.as_ref();
+        let req = |k: &str| quantity_of(resources.and_then(|r| r.requests.as_ref()), k);
+        let lim = |k: &str| quantity_of(resources.and_then(|r| r.limits.as_ref()), k);
         let cpu_request = quantity::cpu_millicores(req("cpu")).unwrap_or(0);
         let memory_request = quantity::bytes(req("memory")).unwrap_or(0);
         cpu += cpu_request;
         memory += memory_request;
-        let image_id = status.map(|s| s.image_id.as_str()).unwrap_or("");
-        let (state, reason, started_at) = match status.map(|s| &s.state) {
+        let image = spec.image.as_deref().unwrap_or_default();
+        let image_id = container_status.map(|s| s.image_id.as_str()).unwrap_or("");
+        let (state, reason, started_at) = match container_status.and_then(|s| s.state.as_ref()) {
             Some(st) if st.running.is_some() => (
                 "running",
                 String::new(),
@@ -351,7 +445,7 @@ fn pod(
                 "terminated",
                 st.terminated
                     .as_ref()
-                    .map(|t| t.reason.clone())
+                    .and_then(|t| t.reason.clone())
                     .unwrap_or_default(),
                 None,
             ),
@@ -359,25 +453,25 @@ fn pod(
                 "waiting",
                 st.waiting
                     .as_ref()
-                    .map(|w| w.reason.clone())
+                    .and_then(|w| w.reason.clone())
                     .unwrap_or_default(),
                 None,
             ),
             _ => ("", String::new(), None),
         };
-        let restart_count = status.map(|s| s.restart_count).unwrap_or(0);
+        let restart_count = container_status.map_or(0, |s| i64::from(s.restart_count));
         restarts += restart_count;
         let mut linked = Linked::new(ContainerRow {
             provider_id: p,
-            ems_ref: format!("{}/{}", pod.metadata.uid, spec.name),
+            ems_ref: format!("{}/{}", m.uid, spec.name),
             name: spec.name.clone(),
             container_group_id: None,
             container_image_id: None,
-            image: spec.image.clone(),
+            image: image.to_string(),
             image_ref: image_id.to_string(),
             state: state.to_string(),
             reason,
-            ready: status.is_some_and(|s| s.ready),
+            ready: container_status.is_some_and(|s| s.ready),
             restart_count,
             started_at,
             cpu_request_millicores: cpu_request,
@@ -389,43 +483,46 @@ fn pod(
             created_on: EPOCH,
             updated_on: EPOCH,
         });
-        if with_images && !spec.image.is_empty() {
-            linked.image_ref = add_image(p, &spec.image, image_id, true, images, registries);
+        if with_images && !image.is_empty() {
+            linked.image_ref = add_image(p, image, image_id, true, images, registries);
         }
         containers.push(linked);
     }
-    let owner = controller(&pod.metadata.owner_references)
+    let owner = controller(m.owners)
         .map(|o| o.uid.clone())
         .unwrap_or_default();
+    let text = |f: fn(&k8s_openapi::api::core::v1::PodStatus) -> &Option<String>| {
+        status.and_then(|s| f(s).clone()).unwrap_or_default()
+    };
     let mut linked = Linked::new(PodRow {
         provider_id: p,
-        ems_ref: pod.metadata.uid.clone(),
-        name: pod.metadata.name.clone(),
-        namespace: pod.metadata.namespace.clone(),
+        ems_ref: m.uid.to_string(),
+        name: m.name.to_string(),
+        namespace: m.namespace.to_string(),
         container_project_id: None,
         container_node_id: None,
         container_replicator_id: None,
-        node_name: pod.spec.node_name.clone(),
-        labels: labels(&pod.metadata.labels),
-        annotations: annotations(&pod.metadata.annotations),
-        phase: pod.status.phase.clone(),
+        node_name: node_name.clone(),
+        labels: m.labels,
+        annotations: m.annotations,
+        phase: text(|s| &s.phase),
         ready,
         restart_count: restarts,
-        pod_ip: pod.status.pod_ip.clone(),
-        host_ip: pod.status.host_ip.clone(),
-        qos_class: pod.status.qos_class.clone(),
+        pod_ip: text(|s| &s.pod_ip),
+        host_ip: text(|s| &s.host_ip),
+        qos_class: text(|s| &s.qos_class),
         cpu_request_millicores: cpu,
         memory_request_bytes: memory,
-        started_at: timestamp(&pod.status.start_time),
-        creation_timestamp: timestamp(&pod.metadata.creation_timestamp),
-        resource_version: pod.metadata.resource_version.clone(),
+        started_at: status.and_then(|s| timestamp(&s.start_time)),
+        creation_timestamp: m.created,
+        resource_version: m.resource_version.to_string(),
         content_hash: 0,
         deleted_on: None,
         created_on: EPOCH,
         updated_on: EPOCH,
     });
-    linked.namespace = pod.metadata.namespace.clone();
-    linked.node_name = pod.spec.node_name.clone();
+    linked.namespace = m.namespace.to_string();
+    linked.node_name = node_name;
     linked.owner_uid = owner;
     ParsedPod {
         pod: linked,
@@ -498,7 +595,7 @@ fn add_openshift_image(
     let ems_ref = add_image(
         p,
         &image.docker_image_reference,
-        &image.metadata.name,
+        &image.name,
         false,
         images,
         registries,
@@ -549,7 +646,7 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v))
         .into();
         let kept: BTreeMap<String, String> =
-            serde_json::from_str(&annotations(&map)).unwrap_or_default();
+            serde_json::from_str(&annotations(&Some(map))).unwrap_or_default();
         let keys: Vec<&str> = kept.keys().map(String::as_str).collect();
         assert_eq!(keys, ["a.example.com/team", "edge"]);
     }

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use super::env::MetricsEnv;
+use super::prometheus_client::PromError;
 use super::prometheus_client::{PromClient, Series};
 use super::queries::{self, Counter};
 use super::rollup::queue_rollups;
@@ -15,8 +16,7 @@ use super::store::{self, MetricRow, StateRow};
 use super::targets::{self, CaptureType, Target};
 use crate::db::{Db, DbError, write_transaction};
 use crate::json::from_unix;
-use crate::kube::KubeError;
-use crate::providers::{Provider, connection_for, find_provider};
+use crate::providers::{Provider, find_provider, prometheus_access_for};
 use crate::queue::QueueClient;
 
 /// The arguments of `Metrics.capture`.
@@ -53,7 +53,7 @@ pub enum CaptureError {
     #[error("{0}")]
     Config(String),
     #[error("Prometheus: {0}")]
-    Prometheus(#[from] KubeError),
+    Prometheus(#[from] PromError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -64,32 +64,13 @@ pub fn client_for(env: &MetricsEnv, provider: &Provider) -> Result<PromClient, C
     if provider.prometheus_url.trim().is_empty() {
         return Err(CaptureError::NoEndpoint(provider.name.clone()));
     }
-    // A kubeconfig can be rewritten (a rotated token): its modification time counts.
-    let kubeconfig_changed = (!provider.kubeconfig_path.is_empty())
-        .then(|| {
-            std::fs::metadata(&provider.kubeconfig_path)
-                .and_then(|m| m.modified())
-                .ok()
-        })
-        .flatten();
-    let fingerprint = format!(
-        "{}|{}|{}|{}|{:?}|{}|{}",
-        provider.prometheus_url,
-        provider.auth_kind,
-        provider.credentials,
-        provider.kubeconfig_path,
-        kubeconfig_changed,
-        provider.verify_tls,
-        provider.ca_cert
-    );
+    // Every change to a provider moves its `updated_on`.
+    let fingerprint = format!("{}|{}", provider.id, provider.updated_on);
     env.client(provider.id, &fingerprint, || {
         let keys = env.keys().map_err(CaptureError::Config)?;
-        let connection =
-            connection_for(provider, &keys, &env.refresh).map_err(CaptureError::Config)?;
+        let access = prometheus_access_for(provider, &keys).map_err(CaptureError::Config)?;
         Ok(PromClient::new(
-            &provider.prometheus_url,
-            connection.token,
-            provider.verify_tls,
+            &access,
             env.settings.prometheus_connect_timeout,
             env.settings.prometheus_request_timeout,
         )?)

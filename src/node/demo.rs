@@ -70,9 +70,11 @@ fn register(
         zone: Some(zone.to_string()),
         api_url: Some(url.to_string()),
         prometheus_url: Some(url.to_string()),
+        // The simulator serves plain http on the loopback.
+        allow_insecure_http: Some(true),
         ..ProviderInput::default()
     };
-    let valid = match input.validate() {
+    let valid = match input.validate(&crate::settings::ProviderSettings::default()) {
         Ok(v) => v,
         Err(e) => return Ok(Err(e.to_string())),
     };

@@ -1,35 +1,121 @@
-//! How to reach a provider's cluster: its endpoint and TLS settings, with the bearer
-//! token decrypted (or read from its kubeconfig) only here, at the moment of use.
+//! How to reach a provider's cluster and its Prometheus, with the credentials
+//! decrypted only here, at the moment of use. The cluster's token goes to Prometheus
+//! only when the provider says `prometheus_auth: same_as_provider`.
 
-use std::path::Path;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::record::Provider;
 use crate::crypto::KeyRing;
-use crate::kube::{Connection, read_kubeconfig};
+use crate::kube::{ClusterAccess, ClusterAuth};
 use crate::settings::RefreshSettings;
 
-/// The connection for `p`, or why there is none (shown as the provider's status).
-pub fn connection_for(
+fn secret(keys: &KeyRing, stored: &str) -> Result<SecretString, String> {
+    keys.decrypt(stored)
+        .map(|s| SecretString::from(s.expose().to_string()))
+        .map_err(|e| e.to_string())
+}
+
+/// The cluster access of `p`, or why there is none (shown as the provider's status).
+pub fn access_for(
     p: &Provider,
     keys: &KeyRing,
     settings: &RefreshSettings,
-) -> Result<Connection, String> {
-    let mut c = Connection {
-        api_url: p.api_url.clone(),
-        token: None,
-        verify_tls: p.verify_tls,
-        ca_pem: (!p.ca_cert.is_empty()).then(|| p.ca_cert.clone()),
-        connect_timeout: settings.connect_timeout,
-        request_timeout: settings.request_timeout,
+) -> Result<ClusterAccess, String> {
+    let auth = match p.auth_kind.as_str() {
+        "kubeconfig" if p.credentials.is_empty() => {
+            return Err(
+                "kubeconfig paths on the server are no longer read; update the provider with the kubeconfig content (steward provider update ID --kubeconfig FILE)"
+                    .into(),
+            );
+        }
+        "kubeconfig" => ClusterAuth::Kubeconfig {
+            content: secret(keys, &p.credentials)?,
+            context: (!p.kubeconfig_context.is_empty()).then(|| p.kubeconfig_context.clone()),
+        },
+        "in_cluster" => ClusterAuth::InCluster,
+        _ if p.credentials.is_empty() => ClusterAuth::None,
+        _ => ClusterAuth::Token(secret(keys, &p.credentials)?),
     };
-    if p.auth_kind == "kubeconfig" {
-        let target = read_kubeconfig(Path::new(&p.kubeconfig_path))?;
-        c.api_url = target.server;
-        c.token = target.token;
-        c.ca_pem = c.ca_pem.or(target.ca_pem);
-        c.verify_tls = c.verify_tls && !target.insecure;
-    } else if !p.credentials.is_empty() {
-        c.token = Some(keys.decrypt(&p.credentials).map_err(|e| e.to_string())?);
-    }
-    Ok(c)
+    Ok(ClusterAccess {
+        api_url: p.api_url.clone(),
+        auth,
+        ca_pem: (!p.ca_cert.is_empty()).then(|| p.ca_cert.clone()),
+        verify_tls: p.verify_tls,
+        allow_insecure_http: p.allow_insecure_http,
+        connect_timeout: settings.connect_timeout,
+    })
+}
+
+/// How Steward reaches a provider's Prometheus.
+#[derive(Debug, Clone)]
+pub struct PrometheusAccess {
+    pub url: String,
+    /// The bearer token sent to Prometheus (None: no `Authorization` header).
+    pub token: Option<SecretString>,
+    /// The only CA trusted for it (None: the system roots).
+    pub ca_pem: Option<String>,
+    pub verify_tls: bool,
+    pub allow_insecure_http: bool,
+}
+
+/// The Prometheus access of `p`: its own token, the cluster's (only when asked), or
+/// none; its own CA, else the provider's.
+pub fn prometheus_access_for(p: &Provider, keys: &KeyRing) -> Result<PrometheusAccess, String> {
+    let token = match p.prometheus_auth.as_str() {
+        "token" if !p.prometheus_credentials.is_empty() => {
+            Some(secret(keys, &p.prometheus_credentials)?)
+        }
+        "same_as_provider" => match p.auth_kind.as_str() {
+            "kubeconfig" => {
+                let content = secret(keys, &p.credentials)?;
+                let context =
+                    (!p.kubeconfig_context.is_empty()).then_some(p.kubeconfig_context.as_str());
+                Some(static_token(content.expose_secret(), context).ok_or(
+                    "prometheus_auth is same_as_provider but the kubeconfig's user has no bearer token",
+                )?)
+            }
+            _ if !p.credentials.is_empty() => Some(secret(keys, &p.credentials)?),
+            _ => None,
+        },
+        _ => None,
+    };
+    let ca = if !p.prometheus_ca_cert.is_empty() {
+        Some(p.prometheus_ca_cert.clone())
+    } else if !p.ca_cert.is_empty() {
+        Some(p.ca_cert.clone())
+    } else {
+        None
+    };
+    Ok(PrometheusAccess {
+        url: p.prometheus_url.clone(),
+        token,
+        ca_pem: ca,
+        verify_tls: p.verify_tls,
+        allow_insecure_http: p.allow_insecure_http,
+    })
+}
+
+/// The bearer `token` of a kubeconfig context's user, if it has one (nothing runs,
+/// no file is read).
+fn static_token(content: &str, context: Option<&str>) -> Option<SecretString> {
+    let config = kube::config::Kubeconfig::from_yaml(content).ok()?;
+    let name = context
+        .map(str::to_string)
+        .or(config.current_context.clone())?;
+    let user = config
+        .contexts
+        .iter()
+        .find(|c| c.name == name)?
+        .context
+        .as_ref()?
+        .user
+        .clone()?;
+    config
+        .auth_infos
+        .iter()
+        .find(|u| u.name == user)?
+        .auth_info
+        .as_ref()?
+        .token
+        .clone()
 }

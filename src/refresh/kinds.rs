@@ -1,20 +1,29 @@
-//! The kinds a refresh lists and watches, and the watch loop of one kind.
+//! The kinds a refresh lists and watches, and the watch task of one kind.
 //!
-//! A watch starts from the resourceVersion of the full refresh's list, resumes from
-//! the last version it saw when a stream ends (servers end watches every few
-//! minutes), follows bookmarks, and backs off (1 s → 30 s) while the cluster is
-//! unreachable, reporting the failure once per attempt. A `410 Gone` means the
-//! history it needs is gone: it reports that and stops — the worker then queues a
-//! full refresh, which restarts every watch from a fresh list.
+//! Each kind is followed by a `kube_runtime::watcher`: it lists (paged, `limit` =
+//! `ems_refresh.page_size`, following `continue`), then watches from the list's
+//! resourceVersion with bookmarks, resumes from the last version it saw when a stream
+//! ends, relists by itself when the server says the history is gone (410), and backs
+//! off between failures (800 ms → 30 s with jitter, reset after two healthy minutes).
+//!
+//! A task turns the watcher's events into [`WatchMsg`]s for its worker:
+//!
+//! ```text
+//! Init, InitApply(o)…, InitDone  ──▶  Listed(kind, every object)   (a complete listing)
+//! Apply(o) / Delete(o)           ──▶  Applied(o) / Deleted(o)      (batched by the worker)
+//! Err(e)                         ──▶  Failed(kind, e)              (the watcher retries)
+//! ```
 
-use std::time::Duration;
-
-use serde::de::DeserializeOwned;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Api;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 
-use crate::backoff::Backoff;
-use crate::kube::types::{Namespace, Node, ObjectMeta, Pod, Service, Workload};
-use crate::kube::{KubeClient, KubeError, WatchEvent};
+use crate::kube::{KubeError, from_watcher};
 
 /// A kind of object in the inventory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,19 +48,7 @@ impl Kind {
         Kind::Deployment,
     ];
 
-    /// The cluster-wide list/watch path.
-    pub fn path(self) -> &'static str {
-        match self {
-            Kind::Namespace => "/api/v1/namespaces",
-            Kind::Node => "/api/v1/nodes",
-            Kind::Pod => "/api/v1/pods",
-            Kind::Service => "/api/v1/services",
-            Kind::ReplicationController => "/api/v1/replicationcontrollers",
-            Kind::ReplicaSet => "/apis/apps/v1/replicasets",
-            Kind::Deployment => "/apis/apps/v1/deployments",
-        }
-    }
-
+    /// The resource's plural name, as RBAC and statuses name it.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Namespace => "namespaces",
@@ -65,19 +62,16 @@ impl Kind {
     }
 }
 
-/// The OpenShift image list (no watch: images change on full refreshes).
-pub const OPENSHIFT_IMAGES_PATH: &str = "/apis/image.openshift.io/v1/images";
-
-/// One changed object.
+/// One object of a watched kind.
 #[derive(Debug, Clone)]
 pub enum Change {
     Namespace(Namespace),
     Node(Node),
     Pod(Pod),
     Service(Service),
-    ReplicationController(Workload),
-    ReplicaSet(Workload),
-    Deployment(Workload),
+    ReplicationController(ReplicationController),
+    ReplicaSet(ReplicaSet),
+    Deployment(Deployment),
 }
 
 impl Change {
@@ -87,10 +81,15 @@ impl Change {
             Change::Node(o) => &o.metadata,
             Change::Pod(o) => &o.metadata,
             Change::Service(o) => &o.metadata,
-            Change::ReplicationController(o) | Change::ReplicaSet(o) | Change::Deployment(o) => {
-                &o.metadata
-            }
+            Change::ReplicationController(o) => &o.metadata,
+            Change::ReplicaSet(o) => &o.metadata,
+            Change::Deployment(o) => &o.metadata,
         }
+    }
+
+    /// The object's uid (empty if the server sent none).
+    pub fn uid(&self) -> &str {
+        self.meta().uid.as_deref().unwrap_or_default()
     }
 
     pub fn kind(&self) -> Kind {
@@ -106,121 +105,137 @@ impl Change {
     }
 }
 
-/// What a watch tells its worker.
+/// What a watch task tells its worker.
 #[derive(Debug)]
 pub enum WatchMsg {
+    /// A complete listing of the kind (the first one, or a relist after the history
+    /// was lost): what is not in it no longer exists.
+    Listed(Kind, Vec<Change>),
     Applied(Change),
     Deleted(Change),
-    /// The watch could not continue from its version: a full refresh is needed.
-    Gone(Kind),
-    /// The watch failed and will retry.
+    /// The list or watch failed; the watcher retries after a backoff.
     Failed(Kind, KubeError),
-    /// The watch is running again after a failure.
-    Recovered(Kind),
 }
 
-/// Watches `kind` from `version` until the receiver goes away or the version is gone.
+/// Follows `kind` until the receiver goes away.
 pub async fn watch_kind(
-    client: KubeClient,
+    client: kube::Client,
+    server: String,
     kind: Kind,
-    version: String,
+    page_size: u32,
     tx: mpsc::Sender<WatchMsg>,
-    idle: Duration,
 ) {
+    let config = watcher::Config::default().page_size(page_size);
     match kind {
         Kind::Namespace => {
-            run::<Namespace>(client, kind, version, tx, idle, Change::Namespace).await
-        }
-        Kind::Node => run::<Node>(client, kind, version, tx, idle, Change::Node).await,
-        Kind::Pod => run::<Pod>(client, kind, version, tx, idle, Change::Pod).await,
-        Kind::Service => run::<Service>(client, kind, version, tx, idle, Change::Service).await,
-        Kind::ReplicationController => {
-            run::<Workload>(
-                client,
+            follow(
+                Api::<Namespace>::all(client),
+                config,
+                server,
                 kind,
-                version,
                 tx,
-                idle,
+                Change::Namespace,
+            )
+            .await
+        }
+        Kind::Node => {
+            follow(
+                Api::<Node>::all(client),
+                config,
+                server,
+                kind,
+                tx,
+                Change::Node,
+            )
+            .await
+        }
+        Kind::Pod => {
+            follow(
+                Api::<Pod>::all(client),
+                config,
+                server,
+                kind,
+                tx,
+                Change::Pod,
+            )
+            .await
+        }
+        Kind::Service => {
+            follow(
+                Api::<Service>::all(client),
+                config,
+                server,
+                kind,
+                tx,
+                Change::Service,
+            )
+            .await
+        }
+        Kind::ReplicationController => {
+            follow(
+                Api::<ReplicationController>::all(client),
+                config,
+                server,
+                kind,
+                tx,
                 Change::ReplicationController,
             )
             .await
         }
         Kind::ReplicaSet => {
-            run::<Workload>(client, kind, version, tx, idle, Change::ReplicaSet).await
+            follow(
+                Api::<ReplicaSet>::all(client),
+                config,
+                server,
+                kind,
+                tx,
+                Change::ReplicaSet,
+            )
+            .await
         }
         Kind::Deployment => {
-            run::<Workload>(client, kind, version, tx, idle, Change::Deployment).await
+            follow(
+                Api::<Deployment>::all(client),
+                config,
+                server,
+                kind,
+                tx,
+                Change::Deployment,
+            )
+            .await
         }
     }
 }
 
-async fn run<T: DeserializeOwned>(
-    client: KubeClient,
+async fn follow<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    server: String,
     kind: Kind,
-    mut version: String,
     tx: mpsc::Sender<WatchMsg>,
-    idle: Duration,
-    wrap: fn(T) -> Change,
-) {
-    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-    let mut failing = false;
-    loop {
-        let failure = match client.watch::<T>(kind.path(), &version, idle).await {
-            Err(e) if e.is_gone() => {
-                let _ = tx.send(WatchMsg::Gone(kind)).await;
-                return;
+    wrap: fn(K) -> Change,
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let stream = watcher::watcher(api, config).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listing: Vec<Change> = Vec::new();
+    while let Some(item) = stream.next().await {
+        let msg = match item {
+            Ok(Event::Init) => {
+                listing = Vec::new();
+                continue;
             }
-            Err(e) => Some(e),
-            Ok(mut stream) => {
-                if failing {
-                    failing = false;
-                    backoff.reset();
-                    if tx.send(WatchMsg::Recovered(kind)).await.is_err() {
-                        return;
-                    }
-                }
-                let mut failure = None;
-                while let Some(event) = stream.next().await {
-                    let msg = match event {
-                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                            WatchMsg::Applied(wrap(o))
-                        }
-                        Ok(WatchEvent::Deleted(o)) => WatchMsg::Deleted(wrap(o)),
-                        Ok(WatchEvent::Bookmark(v)) => {
-                            if !v.is_empty() {
-                                version = v;
-                            }
-                            continue;
-                        }
-                        Err(e) if e.is_gone() => {
-                            let _ = tx.send(WatchMsg::Gone(kind)).await;
-                            return;
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    };
-                    if let WatchMsg::Applied(c) | WatchMsg::Deleted(c) = &msg
-                        && !c.meta().resource_version.is_empty()
-                    {
-                        version = c.meta().resource_version.clone();
-                    }
-                    if tx.send(msg).await.is_err() {
-                        return;
-                    }
-                }
-                failure
+            Ok(Event::InitApply(o)) => {
+                listing.push(wrap(o));
+                continue;
             }
+            Ok(Event::InitDone) => WatchMsg::Listed(kind, std::mem::take(&mut listing)),
+            Ok(Event::Apply(o)) => WatchMsg::Applied(wrap(o)),
+            Ok(Event::Delete(o)) => WatchMsg::Deleted(wrap(o)),
+            Err(e) => WatchMsg::Failed(kind, from_watcher(&e, kind.name(), &server)),
         };
-        if let Some(error) = failure {
-            failing = true;
-            if tx.send(WatchMsg::Failed(kind, error)).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(backoff.next_delay()).await;
-        }
-        if tx.is_closed() {
+        if tx.send(msg).await.is_err() {
             return;
         }
     }

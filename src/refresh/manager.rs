@@ -129,6 +129,7 @@ impl RefreshManager {
                 parts: parts.clone(),
                 keys: self.keys.clone(),
                 settings: self.settings.ems_refresh.clone(),
+                policy: self.settings.providers.clone(),
             })
         };
         let started = parts.start_pool(

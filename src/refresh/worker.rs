@@ -2,12 +2,22 @@
 //! sources at once —
 //!
 //! - its mailbox: `Provider.refresh` messages (deduplicated on the queue, so at most
-//!   one runs and one waits) → a full refresh; on success the watches (re)start from
-//!   the lists' versions; on failure the provider's status says why and a retry is
-//!   queued after a backoff (5 s doubling to 5 min by default);
+//!   one runs and one waits) → a full refresh: a fresh set of watches lists every kind,
+//!   the listing is saved, and the new watches replace the old ones; on failure the
+//!   provider's status says why, a retry is queued after a backoff (5 s doubling to
+//!   5 min by default), and the running watches are left alone;
 //! - its watches: changes gathered for `ems_refresh.watch_batch_window`, then saved
-//!   together as a targeted refresh. A watch that lost its history (410) asks for a
-//!   full refresh.
+//!   together as a targeted refresh.
+//!
+//! Never "ok" while stale: the status says `ok` only after a complete listing was
+//! saved. A watch that fails (an outage, a restarted API server whose resourceVersions
+//! went backwards, credentials refused) or relists on its own (its history expired)
+//! turns the status to `error` or `stale` and queues a full refresh; only that
+//! refresh's success says `ok` again.
+//!
+//! The [`kube::Client`] is built once per provider configuration and kept across
+//! refreshes, so credentials with an expiry (exec plugins, OIDC) are renewed by the
+//! client when they expire, and a rotated `tokenFile` is re-read by it.
 //!
 //! Every refresh is recorded with its timings, and logged like the seed's
 //! `Refreshing targets for EMS...Complete - Timings {…}` line.
@@ -16,22 +26,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-
-use super::full::{RefreshError, full_refresh};
-use super::kinds::{Change, Kind, WatchMsg, watch_kind};
+use super::full::{RefreshError, WatchSet, full_refresh};
+use super::kinds::{Change, Kind, WatchMsg};
 use crate::backoff::Backoff;
 use crate::crypto::KeyRing;
 use crate::inventory::{Collected, Deleted, ParseOptions, Scope, parse, save};
-use crate::kube::KubeClient;
 use crate::node::WorkerParts;
 use crate::providers::{
-    Provider, Timings, connection_for, find_provider, queue_refresh, record_refresh,
-    set_provider_status,
+    Provider, Timings, access_for, find_provider, queue_refresh, record_refresh,
+    set_provider_stale, set_provider_status,
 };
 use crate::queue::{Claimed, Completion, MessageState};
-use crate::settings::RefreshSettings;
+use crate::settings::{ProviderSettings, RefreshSettings};
 use crate::workers::{WorkerBody, WorkerExit, WorkerFactory, WorkerProbe};
 
 /// Builds refresh workers for one provider.
@@ -42,6 +48,8 @@ pub struct RefreshKit {
     pub parts: WorkerParts,
     pub keys: KeyRing,
     pub settings: RefreshSettings,
+    /// What a provider's kubeconfig may make the node do.
+    pub policy: ProviderSettings,
 }
 
 impl WorkerFactory for RefreshKit {
@@ -54,12 +62,18 @@ impl WorkerFactory for RefreshKit {
 /// Changes a watch batch holds at most before it is saved regardless of the window.
 const MAX_BATCH: usize = 20_000;
 
+/// Watches that stayed healthy this long reset the retry backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(120);
+
 struct Session {
     kit: RefreshKit,
     provider: Option<Provider>,
-    watches: Vec<JoinHandle<()>>,
-    events: Option<mpsc::Receiver<WatchMsg>>,
+    /// The client and the provider configuration it was built from.
+    client: Option<(String, kube::Client, String)>,
+    watches: Option<WatchSet>,
     failing_watches: HashMap<Kind, String>,
+    /// Since when the current watches have run without a failure.
+    healthy_since: Option<Instant>,
     retry: Backoff,
 }
 
@@ -68,9 +82,10 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
     let mut s = Session {
         kit,
         provider: None,
-        watches: Vec::new(),
-        events: None,
+        client: None,
+        watches: None,
         failing_watches: HashMap::new(),
+        healthy_since: None,
         retry,
     };
     let exit = loop {
@@ -98,9 +113,9 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
                 }
                 Err(_) => break WorkerExit::MailboxClosed,
             },
-            first = next_event(&mut s.events) => match first {
-                Some(first) => s.handle_watch_batch(first).await,
-                None => s.events = None,
+            first = next_event(&mut s.watches) => match first {
+                Some(first) => s.handle_watch_batch(vec![first]).await,
+                None => s.watches = None,
             },
         }
     };
@@ -108,9 +123,9 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
     exit
 }
 
-async fn next_event(events: &mut Option<mpsc::Receiver<WatchMsg>>) -> Option<WatchMsg> {
-    match events {
-        Some(rx) => rx.recv().await,
+async fn next_event(watches: &mut Option<WatchSet>) -> Option<WatchMsg> {
+    match watches {
+        Some(set) => set.rx.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -129,11 +144,22 @@ impl Session {
     }
 
     fn stop_watches(&mut self) {
-        for w in self.watches.drain(..) {
-            w.abort();
-        }
-        self.events = None;
+        self.watches = None;
         self.failing_watches.clear();
+        self.healthy_since = None;
+    }
+
+    async fn set_stale(&self, message: &str) {
+        let (id, message) = (self.kit.provider_id, message.to_string());
+        if let Err(error) = self
+            .kit
+            .parts
+            .db
+            .run(move |c| set_provider_stale(c, id, &message))
+            .await
+        {
+            tracing::warn!(%error, provider_id = id, "cannot record the provider's status");
+        }
     }
 
     async fn set_status(&self, ok: bool, message: &str, refreshed: bool) {
@@ -207,7 +233,9 @@ impl Session {
         probe.finish_message();
         match outcome {
             Ok(Ok(())) => {
-                self.retry.reset();
+                if !self.kit.settings.watch {
+                    self.retry.reset();
+                }
                 self.complete(&claimed, MessageState::Ok, String::new(), took)
                     .await;
             }
@@ -217,7 +245,6 @@ impl Session {
             }
             Err(_) => {
                 let error = format!("refresh timed out after {}s", timeout.as_secs());
-                self.stop_watches();
                 self.set_status(false, &error, true).await;
                 self.failed_full(&claimed, MessageState::Timeout, error, started_on, took)
                     .await;
@@ -246,22 +273,30 @@ impl Session {
     }
 
     async fn schedule_retry(&mut self) {
+        if self.provider.is_none() {
+            return;
+        }
+        let delay = self.retry.next_delay();
+        self.queue_full(Some(delay)).await;
+    }
+
+    /// Queues a full refresh of the provider (`delay`: not before).
+    async fn queue_full(&self, delay: Option<Duration>) {
         let Some(p) = &self.provider else {
             return;
         };
-        let delay = self.retry.next_delay();
         let zone = zone_of(&self.kit, p).await;
         match queue_refresh(
             &self.kit.parts.queue,
             p.id,
             &zone,
             self.kit.settings.timeout,
-            Some(delay),
+            delay,
         )
         .await
         {
             Ok(_) => {
-                tracing::info!(provider = %p.name, retry_in_s = delay.as_secs_f64(), "refresh will be retried")
+                tracing::info!(provider = %p.name, in_s = delay.unwrap_or_default().as_secs_f64(), "full refresh queued")
             }
             Err(error) => {
                 tracing::warn!(%error, provider = %p.name, "cannot queue the refresh retry")
@@ -269,7 +304,26 @@ impl Session {
         }
     }
 
-    /// Loads the provider, connects, refreshes everything and restarts the watches.
+    /// The client for `provider`: the cached one while the provider's configuration
+    /// is unchanged, else a new one.
+    async fn client_for(&mut self, provider: &Provider) -> Result<(kube::Client, String), String> {
+        let fingerprint = format!("{}|{}", provider.id, provider.updated_on);
+        if let Some((built_from, client, server)) = &self.client
+            && *built_from == fingerprint
+        {
+            return Ok((client.clone(), server.clone()));
+        }
+        let access = access_for(provider, &self.kit.keys, &self.kit.settings)?;
+        let client = crate::kube::connect(&access, &self.kit.policy)
+            .await
+            .map_err(|e| e.to_string())?;
+        let server = access.api_url.clone();
+        self.client = Some((fingerprint, client.clone(), server.clone()));
+        Ok((client, server))
+    }
+
+    /// Loads the provider, connects, lists everything with a fresh set of watches,
+    /// saves it, and swaps the new watches in.
     async fn refresh_once(&mut self) -> Result<(), String> {
         let id = self.kit.provider_id;
         let (provider, _) = self
@@ -280,21 +334,19 @@ impl Session {
             .await
             .map_err(|e| format!("cannot load provider {id}: {e}"))?;
         self.provider = Some(provider.clone());
-        let client = match connection_for(&provider, &self.kit.keys, &self.kit.settings)
-            .and_then(|c| KubeClient::new(&c).map_err(|e| e.to_string()))
-        {
-            Ok(client) => client,
+        let (client, server) = match self.client_for(&provider).await {
+            Ok(c) => c,
             Err(error) => {
                 self.set_status(false, &error, true).await;
                 return Err(error);
             }
         };
-        self.stop_watches();
         let openshift = provider.provider_type == "openshift";
         let options = self.options(&provider);
         let started_on = crate::clock::now();
         match full_refresh(
             &client,
+            &server,
             &self.kit.parts.db,
             options,
             openshift,
@@ -317,15 +369,27 @@ impl Session {
                     ems_refresh_s = t.total_s,
                     "refreshing targets for provider...complete"
                 );
-                let summary = format!(
+                let mut summary = format!(
                     "refreshed {} objects in {:.2}s",
                     done.report.objects, t.total_s
                 );
+                if !provider.verify_tls || kubeconfig_skips_tls(&provider, &self.kit.keys) {
+                    summary.push_str(
+                        "; TLS verification is OFF for this provider (its server is not authenticated)",
+                    );
+                }
                 self.set_status(true, &summary, true).await;
                 self.record("full", started_on, t, Ok(done.report.clone()))
                     .await;
+                // The new watches replace the old ones only now: a failed refresh
+                // leaves the running watches alone.
+                self.stop_watches();
                 if self.kit.settings.watch {
-                    self.start_watches(client, done.versions);
+                    self.watches = Some(done.watches);
+                    self.healthy_since = Some(Instant::now());
+                    if !done.pending.is_empty() {
+                        self.handle_watch_batch(done.pending).await;
+                    }
                 }
                 Ok(())
             }
@@ -342,57 +406,51 @@ impl Session {
         }
     }
 
-    fn start_watches(&mut self, client: KubeClient, versions: HashMap<Kind, String>) {
-        let (tx, rx) = mpsc::channel(10_000);
-        let idle = Duration::from_secs(crate::kube::WATCH_TIMEOUT_S + 60);
-        for kind in Kind::ALL {
-            let version = versions.get(&kind).cloned().unwrap_or_default();
-            self.watches.push(actix_rt::spawn(watch_kind(
-                client.clone(),
-                kind,
-                version,
-                tx.clone(),
-                idle,
-            )));
-        }
-        self.events = Some(rx);
-    }
-
     /// Gathers changes for the batch window, then saves them as one targeted refresh.
-    async fn handle_watch_batch(&mut self, first: WatchMsg) {
+    async fn handle_watch_batch(&mut self, mut messages: Vec<WatchMsg>) {
         let window_started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.kit.settings.watch_batch_window;
         let mut changes: HashMap<(Kind, String), Option<Change>> = HashMap::new();
-        let mut full_needed = false;
-        let mut messages = vec![first];
+        let mut full_needed: Option<Duration> = None;
         loop {
             for msg in messages.drain(..) {
                 match msg {
                     WatchMsg::Applied(c) => {
-                        changes.insert((c.kind(), c.meta().uid.clone()), Some(c));
+                        changes.insert((c.kind(), c.uid().to_string()), Some(c));
                     }
                     WatchMsg::Deleted(c) => {
-                        changes.insert((c.kind(), c.meta().uid.clone()), None);
+                        changes.insert((c.kind(), c.uid().to_string()), None);
                     }
-                    WatchMsg::Gone(kind) => {
+                    WatchMsg::Listed(kind, _) => {
+                        // The watcher relisted by itself (its history was gone): what
+                        // vanished meanwhile is known only to a full listing.
                         tracing::info!(
                             kind = kind.name(),
-                            "watch history expired (410); a full refresh follows"
+                            "watch relisted (history expired); a full refresh follows"
                         );
-                        full_needed = true;
+                        if self.failing_watches.is_empty() {
+                            self.set_stale(&format!(
+                                "the watch of {} lost its history; relisting",
+                                kind.name()
+                            ))
+                            .await;
+                        }
+                        full_needed = Some(full_needed.unwrap_or_default());
                     }
                     WatchMsg::Failed(kind, error) => {
                         let text = format!("watch of {} failed: {error}", kind.name());
                         if self.failing_watches.insert(kind, text.clone()).is_none() {
-                            tracing::warn!(error = %text, "watch failed; retrying");
+                            tracing::warn!(error = %text, "watch failed; a full refresh follows");
                             self.set_status(false, &text, false).await;
-                        }
-                    }
-                    WatchMsg::Recovered(kind) => {
-                        self.failing_watches.remove(&kind);
-                        tracing::info!(kind = kind.name(), "watch running again");
-                        if self.failing_watches.is_empty() {
-                            self.set_status(true, "watches running again", false).await;
+                            if self
+                                .healthy_since
+                                .is_some_and(|since| since.elapsed() >= HEALTHY_AFTER)
+                            {
+                                self.retry.reset();
+                            }
+                            self.healthy_since = None;
+                            let delay = self.retry.next_delay();
+                            full_needed = Some(full_needed.map_or(delay, |d| d.min(delay)));
                         }
                     }
                 }
@@ -400,7 +458,7 @@ impl Session {
             if changes.len() >= MAX_BATCH {
                 break;
             }
-            let Some(rx) = self.events.as_mut() else {
+            let Some(rx) = self.watches.as_mut().map(|w| &mut w.rx) else {
                 break;
             };
             match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -411,22 +469,10 @@ impl Session {
         if !changes.is_empty() {
             self.save_changes(changes, window_started.elapsed()).await;
         }
-        if full_needed {
-            self.stop_watches();
-            if let Some(p) = &self.provider {
-                let zone = zone_of(&self.kit, p).await;
-                if let Err(error) = queue_refresh(
-                    &self.kit.parts.queue,
-                    p.id,
-                    &zone,
-                    self.kit.settings.timeout,
-                    None,
-                )
-                .await
-                {
-                    tracing::warn!(%error, "cannot queue the full refresh");
-                }
-            }
+        if let Some(delay) = full_needed {
+            // The watches keep running (and retrying) until the full refresh's own
+            // watches replace them.
+            self.queue_full((!delay.is_zero()).then_some(delay)).await;
         }
     }
 
@@ -500,18 +546,9 @@ impl Session {
                 tracing::warn!(%error, provider = %provider.name, "saving watched changes failed; a full refresh follows");
                 self.record("targeted", started_on, timings, Err(error.to_string()))
                     .await;
-                let zone = zone_of(&self.kit, provider).await;
-                if let Err(error) = queue_refresh(
-                    &self.kit.parts.queue,
-                    provider.id,
-                    &zone,
-                    self.kit.settings.timeout,
-                    None,
-                )
-                .await
-                {
-                    tracing::warn!(%error, "cannot queue the full refresh");
-                }
+                self.set_stale("saving watched changes failed; relisting")
+                    .await;
+                self.queue_full(None).await;
             }
         }
     }
@@ -524,4 +561,37 @@ async fn zone_of(kit: &RefreshKit, p: &Provider) -> String {
         .run(move |c| find_provider(c, id).map(|(_, zone)| zone))
         .await
         .unwrap_or_else(|_| kit.parts.me.zone.clone())
+}
+
+/// Whether the provider's kubeconfig itself turns TLS verification off.
+fn kubeconfig_skips_tls(p: &Provider, keys: &KeyRing) -> bool {
+    if p.auth_kind != "kubeconfig" {
+        return false;
+    }
+    let Ok(content) = keys.decrypt(&p.credentials) else {
+        return false;
+    };
+    // Only the cluster's flag is read here; the policy was checked when connecting.
+    kube::config::Kubeconfig::from_yaml(content.expose())
+        .ok()
+        .and_then(|k| {
+            let context = (!p.kubeconfig_context.is_empty())
+                .then(|| p.kubeconfig_context.clone())
+                .or(k.current_context.clone())?;
+            let cluster = k
+                .contexts
+                .iter()
+                .find(|c| c.name == context)?
+                .context
+                .as_ref()?
+                .cluster
+                .clone();
+            k.clusters
+                .iter()
+                .find(|c| c.name == cluster)?
+                .cluster
+                .as_ref()?
+                .insecure_skip_tls_verify
+        })
+        .unwrap_or(false)
 }

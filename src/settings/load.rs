@@ -11,8 +11,8 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 use super::error::SettingsError;
 use super::model::{
     ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
-    QueueSettings, RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
-    WorkerSettingsMap, WorkerTypeSettings,
+    ProviderSettings, QueueSettings, RefreshSettings, RoleSettings, ServerSettings,
+    SupervisionSettings, WebSettings, WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -37,6 +37,8 @@ pub struct Settings {
     pub roles: RoleSettings,
     pub queue: QueueSettings,
     pub ems_refresh: RefreshSettings,
+    /// What registered kubeconfigs may make a node do.
+    pub providers: ProviderSettings,
     pub metrics: MetricsSettings,
     pub supervision: SupervisionSettings,
     /// Worker pools by worker type (`generic`, `priority`, …).
@@ -99,6 +101,8 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("roles.enabled")
             .with_list_parse_key("roles.primary")
+            .with_list_parse_key("providers.exec_allowed_commands")
+            .with_list_parse_key("providers.credential_file_dirs")
             .source(sources.env.clone());
         builder = builder.add_source(env);
         layers.push("environment (STEWARD__*)".into());
@@ -354,6 +358,29 @@ fn read_settings(
         retry_backoff_max: r.duration("ems_refresh.retry_backoff_max", ms(10))?,
         keep_refreshes: r.int_in("ems_refresh.keep_refreshes", 1, 1_000_000)? as u32,
     };
+    let providers = ProviderSettings {
+        exec_allowed_commands: r
+            .string_list("providers.exec_allowed_commands")?
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect(),
+        credential_file_dirs: r
+            .string_list("providers.credential_file_dirs")?
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+            .collect(),
+    };
+    if let Some(dir) = providers
+        .credential_file_dirs
+        .iter()
+        .find(|d| !d.is_absolute())
+    {
+        return Err(r.reject(
+            "providers.credential_file_dirs",
+            format!("`{}` is not an absolute path", dir.display()),
+        ));
+    }
     let secs = Duration::from_secs;
     let metrics = MetricsSettings {
         coordinator_interval: r.duration("metrics.coordinator_interval", ms(100))?,
@@ -449,6 +476,7 @@ fn read_settings(
         roles,
         queue,
         ems_refresh,
+        providers,
         metrics,
         supervision,
         workers,

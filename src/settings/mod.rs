@@ -14,7 +14,7 @@ pub use human::{format_duration, format_size, parse_duration, parse_size};
 pub use load::{DEFAULT_YAML, Settings, SettingsSources, default_settings_files};
 pub use model::{
     ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
-    QueueSettings, RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
-    WorkerTypeSettings,
+    ProviderSettings, QueueSettings, RefreshSettings, RoleSettings, ServerSettings,
+    SupervisionSettings, WebSettings, WorkerTypeSettings,
 };
 pub use render::render_masked;

@@ -221,6 +221,16 @@ pub struct RefreshSettings {
     pub keep_refreshes: u32,
 }
 
+/// `providers:` — what a registered kubeconfig may make the node do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProviderSettings {
+    /// Commands an `exec` credential plugin may run (exact match).
+    pub exec_allowed_commands: Vec<String>,
+    /// Directories kubeconfig file references (tokenFile, client-certificate, …) may
+    /// point into.
+    pub credential_file_dirs: Vec<std::path::PathBuf>,
+}
+
 /// `metrics:` — capacity & utilization capture, rollups and retention.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricsSettings {

@@ -33,6 +33,7 @@ pub fn masked_tree(s: &Settings) -> Value {
         "roles": s.roles,
         "queue": s.queue,
         "ems_refresh": s.ems_refresh,
+        "providers": s.providers,
         "metrics": s.metrics,
         "supervision": s.supervision,
         "workers": workers,

@@ -64,7 +64,7 @@ pub(super) async fn create(
     let input: ProviderInput = serde_json::from_value(body)
         .map_err(|e| ApiError::BadRequest(format!("invalid provider: {e}")))?;
     let valid = input
-        .validate()
+        .validate(&state.settings.providers)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let keys = state.keys.clone();
     // A provider belongs to the tenant of whoever adds it (the root tenant: NULL).
@@ -135,9 +135,14 @@ pub(super) async fn edit(
     ensure_visible(&state, &caller.0, "providers", id).await?;
     let edit = body.into_inner();
     let keys = state.keys.clone();
+    let policy = state.settings.providers.clone();
     let provider = state
         .db
-        .run(move |c| Ok(crate::providers::update_provider(c, id, edit, &keys)))
+        .run(move |c| {
+            Ok(crate::providers::update_provider(
+                c, id, edit, &keys, &policy,
+            ))
+        })
         .await??;
     let (provider, zone) = state.db.run(move |c| find_provider(c, provider.id)).await?;
     tracing::info!(provider = %provider.name, provider_id = id, "provider edited");
