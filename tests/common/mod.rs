@@ -639,7 +639,7 @@ pub fn rss_kib(pid: u32) -> u64 {
 
 /// This node's server record from its own API.
 pub fn me(node: &Node) -> serde_json::Value {
-    let servers = node.get_json("/api/servers");
+    let servers = node.get_json("/api/servers?expand=resources");
     servers["resources"]
         .as_array()
         .and_then(|all| {
@@ -661,7 +661,7 @@ pub fn holds(server: &serde_json::Value, role: &str) -> bool {
 
 /// The workers of `node`'s server, by name (`generic-1`, …).
 pub fn workers_of(node: &Node) -> Vec<serde_json::Value> {
-    let all = node.get_json("/api/workers");
+    let all = node.get_json("/api/workers?expand=resources");
     all["resources"]
         .as_array()
         .map(|w| {

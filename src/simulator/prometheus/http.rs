@@ -158,42 +158,12 @@ impl Params {
     }
 }
 
-/// Decodes `a=1&b=x+y&match[]=…`; repeated names are kept in order.
+/// Decodes `a=1&b=x+y&match[]=…` (`url`'s `application/x-www-form-urlencoded`
+/// parser); repeated names are kept in order.
 fn decode_form(input: &[u8]) -> Vec<(String, String)> {
-    input
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (percent_decode(&pair[..eq]), percent_decode(&pair[eq + 1..])),
-            None => (percent_decode(pair), String::new()),
-        })
+    url::form_urlencoded::parse(input)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-/// `+` is a space, `%XX` a byte; malformed escapes are kept as they are.
-fn percent_decode(input: &[u8]) -> String {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        let escaped = match input.get(i..i + 3) {
-            Some([b'%', high, low]) => hex(*high).zip(hex(*low)),
-            _ => None,
-        };
-        match (input[i], escaped) {
-            (_, Some((high, low))) => {
-                out.push(high * 16 + low);
-                i += 2;
-            }
-            (b'+', None) => out.push(b' '),
-            (b, None) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Prometheus' limit on points per series of a range query.

@@ -215,7 +215,12 @@ impl BinOp {
 
 /// Parses a query of the supported subset; the error is a message for `bad_data`.
 pub(super) fn parse_query(src: &str) -> Result<Expr, String> {
-    let mut parser = Parser { src, pos: 0 };
+    let mut parser = Parser {
+        src,
+        pos: 0,
+        depth: 0,
+        nodes: 0,
+    };
     parser.skip_ws();
     if parser.peek().is_none() {
         return Err("parse error: no expression found in input".into());
@@ -234,9 +239,18 @@ pub(super) fn parse_query(src: &str) -> Result<Expr, String> {
     Ok(expr)
 }
 
+/// How deep a query may nest (parentheses, unary signs, function calls), and how many
+/// operators and calls it may hold: the parser and the evaluator recurse over the tree,
+/// so both are bounded by what is parsed (Prometheus answers such queries with an error
+/// too, and no dashboard sends them).
+const MAX_DEPTH: usize = 64;
+const MAX_NODES: usize = 1000;
+
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    depth: usize,
+    nodes: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -362,6 +376,22 @@ impl<'a> Parser<'a> {
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
+        self.depth += 1;
+        self.nodes += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!(
+                "the expression nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        if self.nodes > MAX_NODES {
+            return Err(self.error(format!("the expression has more than {MAX_NODES} terms")));
+        }
+        let parsed = self.unary_inner();
+        self.depth -= 1;
+        parsed
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, String> {
         self.skip_ws();
         match self.peek() {
             Some(b'-') => {

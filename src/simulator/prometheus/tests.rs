@@ -129,6 +129,13 @@ fn regex_is_anchored_and_supports_the_subset() {
         ("\\.", "x", false),
         ("pod-1|pod-2|p.d-3", "pod-3", true),
         ("pod-1|pod-2|p.d-3", "pod-4", false),
+        ("web-1\\.a|web-2", "web-1.a", true),
+        ("web-1\\.a|web-2", "web-1xa", false),
+        // RE2 as Prometheus has it: POSIX classes, flags.
+        ("[[:alpha:]]+", "abc", true),
+        ("[[:alpha:]]+", "ab1", false),
+        ("(?i)abc", "ABC", true),
+        ("(?i)abc", "ABD", false),
     ];
     for (pattern, text, expected) in cases {
         let re = Regex::new(pattern).unwrap();
@@ -138,9 +145,12 @@ fn regex_is_anchored_and_supports_the_subset() {
 
 #[test]
 fn bad_regexes_are_errors() {
-    for pattern in ["(", "a)", "[a", "*a", "a{2,1}", "\\q", "(?i)a"] {
+    for pattern in ["(", "a)", "[a", "*a", "a{2,1}", "\\q"] {
         assert!(Regex::new(pattern).is_err(), "{pattern:?}");
     }
+    // Nesting is bounded: an error, not a stack overflow.
+    let deep = format!("{}a{}", "(".repeat(2000), ")".repeat(2000));
+    assert!(Regex::new(&deep).is_err());
 }
 
 // --- selectors ---
@@ -855,4 +865,21 @@ async fn responses_are_deterministic() {
     let (_, b) = get(&prometheus(9, topology(3, 20)), &uri).await;
     assert_eq!(a, b);
     assert_eq!(a["data"]["result"].as_array().unwrap().len(), 23);
+}
+
+#[test]
+fn queries_are_bounded_in_depth_and_size() {
+    for query in [
+        format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
+        format!("{}1", "-".repeat(100_000)),
+        vec!["1"; 50_000].join(" + "),
+        format!("{}up{}", "sum(".repeat(3000), ")".repeat(3000)),
+    ] {
+        let err = super::promql::parse_query(&query).expect_err("refused");
+        assert!(
+            err.contains("nests deeper") || err.contains("terms"),
+            "{err}"
+        );
+    }
+    assert!(super::promql::parse_query(&format!("{}1{}", "(".repeat(20), ")".repeat(20))).is_ok());
 }
