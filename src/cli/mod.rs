@@ -72,6 +72,9 @@ pub enum Command {
     },
     /// Serve a simulated Kubernetes cluster (API, watches, Prometheus) for tests and demos.
     Simulate(Box<simulate::SimulateArgs>),
+    /// The exec credential plugin of `simulate --tls` (prints an ExecCredential).
+    #[command(hide = true)]
+    SimCredential(simulate::SimCredentialArgs),
     /// Manage the region's users: add, passwd, list, remove.
     User {
         #[command(subcommand)]
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Provider { command } => provider::run(settings, command),
         Command::User { command } => user::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
+        Command::SimCredential(args) => simulate::credential(args),
         Command::Metrics { command } => metrics::run(settings, command),
         Command::Queue {
             command: QueueCommand::Stats { json },

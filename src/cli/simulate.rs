@@ -36,6 +36,35 @@ pub struct SimulateArgs {
     /// How often watches that asked for bookmarks get one (`30s`, `1m`).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub bookmark_interval: std::time::Duration,
+    /// Serve HTTPS with a generated CA and require authentication; writes the CA, the
+    /// client credentials and one kubeconfig per authentication mode to --tls-dir.
+    #[arg(long)]
+    pub tls: bool,
+    /// Where --tls writes its files.
+    #[arg(long, default_value = "sim-tls")]
+    pub tls_dir: std::path::PathBuf,
+    /// Lifetime of the tokens the exec plugin and the OIDC issuer give out.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub token_ttl: std::time::Duration,
+}
+
+/// `steward sim-credential`: the exec credential plugin of `simulate --tls`.
+#[derive(Debug, Args)]
+pub struct SimCredentialArgs {
+    /// The simulator's `secret` file.
+    #[arg(long)]
+    pub secret_file: std::path::PathBuf,
+    /// How long the credential is valid.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: std::time::Duration,
+}
+
+pub(super) fn credential(args: SimCredentialArgs) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        simulator::access::exec_credential(&args.secret_file, args.ttl)?
+    );
+    Ok(())
 }
 
 pub(super) fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> {
@@ -50,6 +79,15 @@ pub(super) fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> 
         seed: args.seed,
         flavor: args.flavor,
         token: args.token,
+        tls: if args.tls {
+            Some(simulator::access::TlsOptions {
+                dir: args.tls_dir.clone(),
+                token_ttl: args.token_ttl.max(std::time::Duration::from_secs(1)),
+                exec_command: std::env::current_exe()?,
+            })
+        } else {
+            None
+        },
         watch_history: args.watch_history,
         bookmark_interval: args
             .bookmark_interval

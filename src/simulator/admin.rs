@@ -32,8 +32,84 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/expire", web::post().to(expire))
             .route("/hide", web::post().to(hide))
             .route("/unhide", web::post().to(unhide))
-            .route("/stats", web::get().to(stats)),
+            .route("/stats", web::get().to(stats))
+            .route("/token", web::post().to(rotate_token)),
     );
+}
+
+/// The OIDC-like issuer of a `--tls` simulator: discovery and the refresh-token grant.
+pub fn configure_oidc(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/_oidc")
+            .route(
+                "/.well-known/openid-configuration",
+                web::get().to(oidc_discovery),
+            )
+            .route("/token", web::post().to(oidc_token)),
+    );
+}
+
+async fn oidc_discovery(req: HttpRequest) -> HttpResponse {
+    let info = req.connection_info();
+    let issuer = format!("{}://{}/_oidc", info.scheme(), info.host());
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/token"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["HS256"],
+    }))
+}
+
+async fn oidc_token(
+    req: HttpRequest,
+    shared: web::Data<Shared>,
+    form: web::Form<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    use base64::Engine;
+    let from_header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(id, _)| id.to_string()));
+    let client_id = from_header.or_else(|| form.get("client_id").cloned());
+    let grant = form.get("grant_type").map(String::as_str);
+    let refresh = form.get("refresh_token").map(String::as_str);
+    match (grant, refresh, client_id) {
+        (Some("refresh_token"), Some(refresh), Some(client_id)) => {
+            match shared.auth.oidc_refresh(refresh, &client_id) {
+                Some(id_token) => HttpResponse::Ok().json(json!({
+                    "access_token": id_token,
+                    "expires_in": 3600,
+                    "id_token": id_token,
+                    "refresh_token": refresh,
+                    "token_type": "Bearer",
+                })),
+                None => HttpResponse::BadRequest().json(json!({"error": "invalid_grant"})),
+            }
+        }
+        _ => HttpResponse::BadRequest().json(json!({"error": "invalid_request"})),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    token: String,
+}
+
+/// `POST /_sim/token {"token": T}`: the static token becomes T (the old one is refused
+/// from now on) and open watches are cut, as on a real server revoking a token.
+async fn rotate_token(shared: web::Data<Shared>, body: web::Json<NewToken>) -> HttpResponse {
+    if body.token.trim().is_empty() {
+        return HttpResponse::BadRequest().json(json!({"error": "token must not be empty"}));
+    }
+    shared.auth.rotate(body.token.trim().to_string());
+    shared.cut_watches();
+    HttpResponse::Ok().json(json!({"rotated": true}))
 }
 
 /// Bad admin JSON: a 400 naming the problem.
@@ -127,5 +203,6 @@ async fn stats(shared: web::Data<Shared>) -> HttpResponse {
         "hidden": store.hidden_count(),
         "paused": shared.paused.load(Ordering::Relaxed),
         "outage": shared.in_outage(),
+        "auth": shared.auth.stats(),
     }))
 }

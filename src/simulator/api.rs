@@ -37,12 +37,22 @@ fn status_body(code: u16, reason: &str, message: &str) -> Value {
     })
 }
 
-/// Outages and bearer tokens, in front of everything but `/_sim/`.
+/// Prometheus' paths: open (as a Prometheus without a proxy), but what they were sent
+/// is counted.
+fn is_prometheus(path: &str) -> bool {
+    matches!(
+        path,
+        "/api/v1/query" | "/api/v1/query_range" | "/api/v1/series" | "/api/v1/labels"
+    ) || path.starts_with("/api/v1/label/")
+}
+
+/// Outages and authentication, in front of everything but `/_sim/` and `/_oidc/`.
 pub async fn gate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if !req.path().starts_with("/_sim")
+        && !req.path().starts_with("/_oidc")
         && let Some(shared) = req.app_data::<web::Data<Shared>>()
     {
         if shared.in_outage() {
@@ -53,13 +63,19 @@ pub async fn gate(
             );
             return Ok(req.into_response(reply));
         }
-        if let Some(token) = &shared.token {
-            let sent = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if sent != Some(token.as_str()) {
+        let sent = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_string);
+        if is_prometheus(req.path()) {
+            shared.auth.saw_prometheus(sent.as_deref());
+        } else {
+            let client_cert = req
+                .conn_data::<super::access::ClientCertificate>()
+                .is_some();
+            if shared.auth.check(sent.as_deref(), client_cert).is_err() {
                 return Ok(req.into_response(status(401, "Unauthorized", "Unauthorized")));
             }
         }

@@ -15,6 +15,7 @@
 //! - [`prometheus`] — `/api/v1/query` and `/api/v1/query_range` over the cluster's
 //!   cAdvisor and kube-state-metrics series (a PromQL subset).
 
+pub mod access;
 mod admin;
 pub mod api;
 pub mod churn;
@@ -58,6 +59,8 @@ pub struct SimulatorConfig {
     pub flavor: Flavor,
     /// When set, every API request needs `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// Serve HTTPS with a generated CA and require authentication (see [`access`]).
+    pub tls: Option<access::TlsOptions>,
     /// How many changes the watch history keeps (etcd keeps about five minutes).
     pub watch_history: usize,
     pub bookmark_interval: Duration,
@@ -72,6 +75,7 @@ impl Default for SimulatorConfig {
             seed: 1,
             flavor: Flavor::Kubernetes,
             token: None,
+            tls: None,
             watch_history: 10_000,
             bookmark_interval: Duration::from_secs(30),
         }
@@ -85,7 +89,8 @@ pub struct Shared {
     /// Bumped to cut every open watch (an outage).
     cut: tokio::sync::watch::Sender<u64>,
     paused: AtomicBool,
-    token: Option<String>,
+    /// Who may talk to the cluster.
+    pub auth: access::SimAuth,
     bookmark_interval: Duration,
     flavor: Flavor,
     /// The metrics topology and the cluster generation it was built at.
@@ -93,13 +98,13 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new(config: SimulatorConfig) -> Self {
+    fn new(config: SimulatorConfig, auth: access::SimAuth) -> Self {
         let (cut, _) = tokio::sync::watch::channel(0);
         Shared {
             outage_until: Mutex::new(None),
             cut,
             paused: AtomicBool::new(false),
-            token: config.token.clone(),
+            auth,
             bookmark_interval: config.bookmark_interval,
             flavor: config.flavor,
             topology: Mutex::new(None),
@@ -131,6 +136,11 @@ impl Shared {
     fn in_outage(&self) -> bool {
         let until = self.outage_until.lock().unwrap_or_else(|p| p.into_inner());
         until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Ends every open watch (as a restarted server or a revoked token would).
+    pub fn cut_watches(&self) {
+        self.cut.send_modify(|n| *n += 1);
     }
 
     fn start_outage(&self, length: Duration) {
@@ -189,6 +199,7 @@ fn topology_of(store: &store::Store) -> Topology {
 /// A running simulator.
 pub struct RunningSimulator {
     addr: SocketAddr,
+    https: bool,
     handle: ServerHandle,
     churn: Option<tokio::task::JoinHandle<()>>,
     shared: Arc<Shared>,
@@ -200,7 +211,8 @@ impl RunningSimulator {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -221,7 +233,14 @@ impl RunningSimulator {
 pub fn start(listen: SocketAddr, config: SimulatorConfig) -> std::io::Result<RunningSimulator> {
     let churn_rate = config.churn_per_sec;
     let seed = config.seed;
-    let shared = Arc::new(Shared::new(config));
+    let (auth, server_config) = match &config.tls {
+        Some(options) => {
+            let setup = access::prepare(options, config.token.clone())?;
+            (setup.auth, Some((setup.server_config, setup.files)))
+        }
+        None => (access::SimAuth::plain(config.token.clone()), None),
+    };
+    let shared = Arc::new(Shared::new(config, auth));
     let data = web::Data::from(shared.clone());
     let source = shared.clone();
     let prometheus = Arc::new(Prometheus::new(seed, Arc::new(move || source.topology())));
@@ -231,21 +250,41 @@ pub fn start(listen: SocketAddr, config: SimulatorConfig) -> std::io::Result<Run
             .app_data(data.clone())
             .app_data(web::JsonConfig::default().error_handler(admin::json_error))
             .configure(admin::configure)
+            .configure(admin::configure_oidc)
             .configure(move |c| prometheus.configure(c))
             .wrap(actix_web::middleware::from_fn(api::gate))
             .default_service(web::to(api::kube))
     })
+    .on_connect(|conn, ext| {
+        use actix_tls::accept::rustls_0_23::TlsStream;
+        if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>()
+            && tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .is_some_and(|c| !c.is_empty())
+        {
+            ext.insert(access::ClientCertificate);
+        }
+    })
     .disable_signals()
     .shutdown_timeout(1)
-    .workers(2)
-    .bind(listen)?;
+    .workers(2);
+    let (server, files) = match server_config {
+        Some((tls, files)) => (server.bind_rustls_0_23(listen, tls)?, Some(files)),
+        None => (server.bind(listen)?, None),
+    };
     let addr = server.addrs().first().copied().unwrap_or(listen);
+    if let Some(files) = &files {
+        files.write_files(&format!("https://{addr}"))?;
+    }
     let server = server.run();
     let handle = server.handle();
     actix_rt::spawn(server);
     let churn = (churn_rate > 0.0).then(|| actix_rt::spawn(churn_loop(shared.clone(), churn_rate)));
     Ok(RunningSimulator {
         addr,
+        https: files.is_some(),
         handle,
         churn,
         shared,

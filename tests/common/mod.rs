@@ -677,13 +677,20 @@ pub fn workers_of(node: &Node) -> Vec<serde_json::Value> {
 pub struct Sim {
     node: Node,
     pub url: String,
+    /// With `--tls`: the directory of its CA, credentials and kubeconfigs.
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Sim {
     /// Starts a simulator with extra arguments (`--nodes`, `--pods-per-node`, …).
     pub fn start(args: &[&str]) -> Sim {
+        Self::start_on("127.0.0.1:0", args)
+    }
+
+    /// Starts a simulator on `listen` (an address a previous one used: a restart).
+    pub fn start_on(listen: &str, args: &[&str]) -> Sim {
         let mut cmd = Command::new(binary());
-        cmd.args(["simulate", "--listen", "127.0.0.1:0"])
+        cmd.args(["simulate", "--listen", listen])
             .args(args)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -707,24 +714,75 @@ impl Sim {
             admin: Mutex::new(None),
         };
         let ok = wait_until(Duration::from_secs(60), || {
-            node.find_log("simulator listening on http://").is_some()
+            node.find_log("simulator listening on http").is_some()
         });
         assert!(ok, "simulator did not start:\n{}", node.logs());
         let line = node
-            .find_log("simulator listening on http://")
+            .find_log("simulator listening on http")
             .unwrap_or_default();
-        let start = line.find("http://").unwrap_or(0);
+        let start = line.find("http").unwrap_or(0);
         let url: String = line[start..]
             .chars()
             .take_while(|c| !c.is_whitespace() && *c != '"')
             .collect();
         *node.url.lock().expect("url") = Some(url.clone());
-        Sim { node, url }
+        let tls_dir = args
+            .iter()
+            .position(|a| *a == "--tls-dir")
+            .and_then(|i| args.get(i + 1))
+            .map(PathBuf::from);
+        Sim { node, url, tls_dir }
+    }
+
+    /// A `--tls` simulator writing its files to `dir`.
+    pub fn start_tls(dir: &Path, args: &[&str]) -> Sim {
+        let dir = dir.display().to_string();
+        let mut all = vec!["--tls", "--tls-dir", dir.as_str()];
+        all.extend_from_slice(args);
+        Self::start(&all)
+    }
+
+    /// A file the `--tls` simulator wrote (`ca.pem`, `kubeconfig-cert.yaml`, …).
+    pub fn tls_file(&self, name: &str) -> String {
+        let dir = self.tls_dir.as_ref().expect("a --tls simulator");
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The process id (to stop it, as a crashed API server).
+    pub fn kill(&mut self) {
+        self.node.kill();
+    }
+
+    /// A request to the simulator; over HTTPS (`--tls`), with curl trusting its CA.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", self.url);
+        let Some(dir) = &self.tls_dir else {
+            return http_send(method, &url, body);
+        };
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-w", "\n%{http_code}", "-X", method, "--cacert"])
+            .arg(dir.join("ca.pem"))
+            .arg(&url);
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "-d", &b.to_string()]);
+        }
+        let out = cmd.output().expect("curl (needed for --tls simulators)");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (reply, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(reply).unwrap_or(serde_json::Value::String(reply.to_string())),
+        )
     }
 
     /// POST to an admin endpoint (`/_sim/churn`, …); returns the JSON answer.
     pub fn admin(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let (status, reply) = http_send("POST", &format!("{}{path}", self.url), Some(&body));
+        let (status, reply) = self.send("POST", path, Some(&body));
         assert!(status < 300, "POST {path} {body}: {status} {reply}");
         reply
     }
@@ -736,6 +794,11 @@ impl Sim {
 
     /// GET any path of the simulator.
     pub fn get_json(&self, path: &str) -> serde_json::Value {
+        if self.tls_dir.is_some() {
+            let (status, body) = self.send("GET", path, None);
+            assert_eq!(status, 200, "GET {path}: {body}");
+            return body;
+        }
         let (status, body) = http_get(&format!("{}{path}", self.url));
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
