@@ -1,12 +1,16 @@
 //! Secrets at rest. Provider credentials are stored as `v2:{base64(nonce ‖ ciphertext)}`
 //! (AES-256-GCM, a fresh random nonce per value), after ManageIQ's `v2_key` scheme. The
-//! key is 32 random bytes created on first start in `server.key_file` (default
-//! `<data_dir>/v2_key`, mode 0600). Every node of a region must use the same key file
-//! (copy it, as with ManageIQ's v2_key); a node with another key reports credentials it
-//! cannot decrypt instead of using garbage. Decrypted values are [`Secret`]s, which
-//! never print.
+//! key is 32 random bytes: from the environment variable [`KEY_ENV`] (base64) when set,
+//! otherwise from `server.key_file` (default `<data_dir>/v2_key`, mode 0600), which a
+//! node creates on its first start — and only a node: the CLI refuses to run without
+//! the region's key rather than encrypt with a new one. Every node of a region uses the
+//! same key; the region records the key's id and check value (`region::key`), so a node
+//! or CLI with another key stops with a clear error. Decrypted values are [`Secret`]s,
+//! which never print.
 
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -14,6 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 const PREFIX: &str = "v2:{";
+/// The environment variable that, when set, holds the key (base64 of 32 bytes).
+pub const KEY_ENV: &str = "STEWARD_CREDENTIAL_KEY";
 const NONCE_LEN: usize = 12;
 
 /// Why a secret could not be stored or read.
@@ -58,41 +64,105 @@ impl std::fmt::Debug for Secret {
 pub struct KeyRing {
     cipher: Aes256Gcm,
     path: PathBuf,
+    id: String,
+    check: String,
 }
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("path", &self.path).finish()
+        f.debug_struct("KeyRing")
+            .field("path", &self.path)
+            .field("id", &self.id)
+            .finish()
     }
 }
 
 impl KeyRing {
-    /// Loads the key at `path`, creating it (0600) if it does not exist.
+    /// The key of [`KEY_ENV`] if set, else the one at `path`, creating it (0600) if it
+    /// does not exist — what a node does on its first start.
     pub fn load_or_create(path: &Path) -> Result<Self, CryptoError> {
+        Self::load(path, true)
+    }
+
+    /// The key of [`KEY_ENV`] if set, else the one at `path`, which must exist: what the
+    /// CLI does (it never creates a key, which would encrypt beside the region's).
+    pub fn load_existing(path: &Path) -> Result<Self, CryptoError> {
+        Self::load(path, false)
+    }
+
+    fn load(path: &Path, create: bool) -> Result<Self, CryptoError> {
+        let from_env = std::env::var(KEY_ENV).ok().filter(|v| !v.trim().is_empty());
+        let path = match from_env {
+            Some(_) => PathBuf::from(format!("${KEY_ENV}")),
+            None => path.to_path_buf(),
+        };
         let key_error = |reason: String| CryptoError::Key {
-            path: path.to_path_buf(),
+            path: path.clone(),
             reason,
         };
-        let bytes = match std::fs::read_to_string(path) {
-            Ok(text) => B64
+        let text = match from_env {
+            Some(text) => Some(text),
+            None => match std::fs::read_to_string(&path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => None,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(key_error(format!(
+                        "does not exist; the command line never creates a key: give it the \
+                         region's (copy a node's server.key_file, or set {KEY_ENV})"
+                    )));
+                }
+                Err(e) => return Err(key_error(e.to_string())),
+            },
+        };
+        let bytes = match text {
+            Some(text) => B64
                 .decode(text.trim())
                 .map_err(|e| key_error(format!("not base64: {e}")))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
                 let mut key = [0u8; 32];
                 getrandom::fill(&mut key).map_err(|e| CryptoError::Random(e.to_string()))?;
-                write_private(path, &format!("{}\n", B64.encode(key)))
+                write_private(&path, &format!("{}\n", B64.encode(key)))
                     .map_err(|e| key_error(e.to_string()))?;
                 tracing::info!(path = %path.display(), "created the encryption key for credentials");
                 key.to_vec()
             }
-            Err(e) => return Err(key_error(e.to_string())),
         };
         let cipher = Aes256Gcm::new_from_slice(&bytes)
             .map_err(|_| key_error(format!("must be 32 bytes, found {}", bytes.len())))?;
+        let digest = |label: &[u8]| {
+            let mut h = Sha256::new();
+            h.update(label);
+            h.update(&bytes);
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let id = digest(b"steward credential key id\0")[..16].to_string();
+        let check = digest(b"steward credential key check\0");
         Ok(Self {
             cipher,
-            path: path.to_path_buf(),
+            path,
+            id,
+            check,
         })
+    }
+
+    /// A short public name of the key (16 hex digits), for the region's record and
+    /// error messages; it reveals nothing of the key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A value only this key produces (SHA-256 of a label and the key), which the
+    /// region records to recognise its key.
+    pub fn check_value(&self) -> &str {
+        &self.check
+    }
+
+    /// Where the key came from (its file, or `$STEWARD_CREDENTIAL_KEY`).
+    pub fn source(&self) -> &Path {
+        &self.path
     }
 
     /// `v2:{…}` of `plain`.

@@ -570,3 +570,83 @@ both_backends!(
         assert_eq!(node.get("/api/zones/999999").0, 404);
     }
 );
+
+both_backends!(
+    a_node_or_command_with_another_key_is_refused,
+    |db: TestDb| {
+        // The first node records the region's key.
+        let alpha = NodeConfig::new(&db, "alpha");
+        let mut node = alpha.start();
+        node.terminate(Duration::from_secs(20));
+        let region_key = std::fs::read_to_string(db.key_file()).expect("the node created the key");
+        // A second node with its own key refuses to start, naming both keys.
+        let other_key = db.dir.path().join("another_key");
+        let beta_dir = db.data_dir("beta");
+        let env = |key: &std::path::Path| {
+            vec![
+                ("STEWARD__DATABASE__URL", db.url.clone()),
+                ("STEWARD__SERVER__DATA_DIR", beta_dir.display().to_string()),
+                ("STEWARD__SERVER__KEY_FILE", key.display().to_string()),
+                ("STEWARD__WEB__PORT", "0".to_string()),
+            ]
+        };
+        let out = steward(&["start"], &env(&other_key));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{stderr}");
+        assert!(
+            stderr.contains("the region's credentials are encrypted with key"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panic"), "{stderr}");
+        // The command line never creates a key, and refuses another one.
+        let missing = db.dir.path().join("no_key_here");
+        let add = |env: &[(&str, String)]| {
+            steward(
+                &[
+                    "provider",
+                    "add",
+                    "--name",
+                    "c1",
+                    "--api-url",
+                    "http://127.0.0.1:9",
+                    "--allow-insecure-http",
+                    "--token-file",
+                    &write_file(db.dir.path(), "token", "t0k3n")
+                        .display()
+                        .to_string(),
+                ],
+                env,
+            )
+        };
+        let mut cli = alpha.cli_env();
+        cli.retain(|(k, _)| *k != "STEWARD__SERVER__KEY_FILE");
+        cli.push(("STEWARD__SERVER__KEY_FILE", missing.display().to_string()));
+        let out = add(&cli);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("never creates a key"),
+            "{stderr}"
+        );
+        assert!(!missing.exists());
+        let mut wrong = cli.clone();
+        wrong.push((
+            "STEWARD_CREDENTIAL_KEY",
+            std::fs::read_to_string(&other_key).expect("the refused node's key"),
+        ));
+        let out = add(&wrong);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains("encrypted with key"),
+            "{stderr}"
+        );
+        // The region's key, from the environment, works.
+        let mut right = cli.clone();
+        right.push(("STEWARD_CREDENTIAL_KEY", region_key));
+        let out = add(&right);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+);

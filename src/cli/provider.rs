@@ -246,8 +246,9 @@ fn update(settings: &Settings, a: UpdateArgs) -> anyhow::Result<()> {
         get_container_images: None,
         store_unused_images: None,
     };
-    let keys = KeyRing::load_or_create(&settings.server.key_file)?;
+    let keys = KeyRing::load_existing(&settings.server.key_file)?;
     let db = super::region_db::open_existing(settings)?;
+    db.with_conn(|c| Ok(crate::region::ensure_region_key(c, &keys)))??;
     let id = a.id;
     db.with_conn(|c| Ok(update_provider(c, id, edit, &keys, &settings.providers)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, id))?;
@@ -296,8 +297,9 @@ fn add(settings: &Settings, a: AddArgs) -> anyhow::Result<()> {
         store_unused_images: a.no_unused_images.then_some(false),
     };
     let valid = input.validate(&settings.providers)?;
-    let keys = KeyRing::load_or_create(&settings.server.key_file)?;
+    let keys = KeyRing::load_existing(&settings.server.key_file)?;
     let db = super::region_db::open_existing(settings)?;
+    db.with_conn(|c| Ok(crate::region::ensure_region_key(c, &keys)))??;
     let provider = db.with_conn(|c| Ok(insert_provider(c, &valid, &keys, None)))??;
     let (provider, zone) = db.with_conn(|c| find_provider(c, provider.id))?;
     let queue = QueueClient::new(db.clone(), false, settings.queue.max_args_bytes);

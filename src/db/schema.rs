@@ -630,4 +630,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     tags,
     taggings,
     label_tag_mappings,
+    region_keys,
 );
+
+diesel::table! {
+    region_keys (id) {
+        id -> BigInt,
+        key_id -> Text,
+        check_value -> Text,
+        created_on -> Timestamp,
+    }
+}

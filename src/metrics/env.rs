@@ -62,7 +62,7 @@ impl MetricsEnv {
         if let Some(k) = self.keys.get() {
             return Ok(k.clone());
         }
-        let keys = KeyRing::load_or_create(&self.key_file)
+        let keys = KeyRing::load_existing(&self.key_file)
             .map_err(|e| format!("key file {}: {e}", self.key_file.display()))?;
         Ok(self.keys.get_or_init(|| keys).clone())
     }

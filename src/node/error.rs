@@ -26,17 +26,21 @@ pub enum NodeError {
     },
     #[error("{0}; stopped the node")]
     ComponentFailed(crate::supervision::Fatal),
+    /// This node's credential key is not the region's.
+    #[error("{0}")]
+    Key(String),
 }
 
 impl NodeError {
     /// The process exit code for this error (documented in the README):
-    /// 3 the web port cannot be bound, 4 the data directory is unusable or taken,
+    /// 3 the web port cannot be bound, 4 the data directory is unusable or taken (or
+    /// the credential key is not the region's),
     /// 5 the database refused us (authentication, unknown database, wrong region,
     /// an SQLite file that cannot be opened), 6 a component kept failing, 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             NodeError::Listen { .. } => 3,
-            NodeError::DataDir { .. } | NodeError::AlreadyRunning { .. } => 4,
+            NodeError::DataDir { .. } | NodeError::AlreadyRunning { .. } | NodeError::Key(_) => 4,
             NodeError::Db(_) => 5,
             NodeError::ComponentFailed(_) => 6,
             NodeError::Demo(_) => 1,

@@ -98,6 +98,15 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
             path: settings.server.key_file.clone(),
             reason: e.to_string(),
         })?;
+    retry_while_unreachable("check the region's credential key", || {
+        let keys = keys.clone();
+        db.run(move |c| match crate::region::ensure_region_key(c, &keys) {
+            Err(crate::region::RegionKeyError::Db(e)) => Err(e),
+            other => Ok(other),
+        })
+    })
+    .await?
+    .map_err(|e| NodeError::Key(e.to_string()))?;
     let demo = if options.demo {
         Some(super::start_demo(&db, &keys, &settings.server.zone).await?)
     } else {

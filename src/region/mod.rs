@@ -2,11 +2,13 @@
 //! and the read-only view of the whole region that `steward status`, the API and the
 //! `Registry` actor share.
 
+mod key;
 mod role_assignment;
 mod role_leases;
 mod server_record;
 mod view;
 
+pub use key::{RegionKeyError, ensure_region_key};
 pub use role_assignment::{assign_roles, deactivate_roles};
 pub use role_leases::sync_roles;
 pub use server_record::{

@@ -97,6 +97,12 @@ impl TestDb {
         }
     }
 
+    /// The region's credential key file, shared by the nodes of this database (created
+    /// by the first node that starts).
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("region_v2_key")
+    }
+
     /// Another fresh database of the same backend (for multi-region tests).
     pub fn sibling(&self) -> Self {
         Self::new(self.backend)
@@ -184,6 +190,11 @@ impl NodeConfig {
             env: vec![
                 ("STEWARD__SERVER__HEARTBEAT_INTERVAL".into(), "300ms".into()),
                 ("STEWARD__SERVER__HEARTBEAT_TIMEOUT".into(), "3s".into()),
+                // The nodes of a region share its credential key (as operators copy it).
+                (
+                    "STEWARD__SERVER__KEY_FILE".into(),
+                    db.key_file().display().to_string(),
+                ),
             ],
             args: Vec::new(),
         }
@@ -200,15 +211,24 @@ impl NodeConfig {
         self
     }
 
-    /// The environment a `steward` command needs to reach the same database.
+    /// The environment a `steward` command needs to reach the same database (and the
+    /// region's key).
     pub fn cli_env(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut env = vec![
             ("STEWARD__DATABASE__URL", self.db_url.clone()),
             (
                 "STEWARD__SERVER__DATA_DIR",
                 self.data_dir.display().to_string(),
             ),
-        ]
+        ];
+        if let Some((_, key)) = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "STEWARD__SERVER__KEY_FILE")
+        {
+            env.push(("STEWARD__SERVER__KEY_FILE", key.clone()));
+        }
+        env
     }
 
     /// Spawns the node and waits until its web listener is up.
