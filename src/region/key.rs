@@ -33,7 +33,7 @@ pub enum RegionKeyError {
 /// (after checking that it decrypts the credentials already stored, if any).
 pub fn ensure_region_key(conn: &mut DbConnection, keys: &KeyRing) -> Result<(), RegionKeyError> {
     let source = keys.source().display().to_string();
-    let outcome = write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| {
         lock_region(conn)?;
         let recorded: Option<(String, String)> = region_keys::table
             .select((region_keys::key_id, region_keys::check_value))
@@ -75,6 +75,5 @@ pub fn ensure_region_key(conn: &mut DbConnection, keys: &KeyRing) -> Result<(), 
             .execute(conn)?;
         tracing::info!(key_id = keys.id(), "recorded the region's credential key");
         Ok(Ok(()))
-    })?;
-    outcome
+    })?
 }
