@@ -60,16 +60,51 @@ pub(super) async fn series(
     respond(prom, move |p| p.series(&params)).await
 }
 
-pub(super) async fn labels() -> HttpResponse {
-    json_response(label_names())
+pub(super) async fn labels(
+    req: HttpRequest,
+    body: web::Bytes,
+    prom: web::Data<Prometheus>,
+) -> HttpResponse {
+    let params = Params::new(&req, &body);
+    respond(prom, move |p| p.label_names(&params)).await
 }
 
 pub(super) async fn label_values(
+    req: HttpRequest,
     path: web::Path<String>,
     prom: web::Data<Prometheus>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    respond(prom, move |p| p.label_values(&name)).await
+    let params = Params::new(&req, &[]);
+    respond(prom, move |p| p.label_values(&name, &params)).await
+}
+
+/// `GET /api/v1/status/buildinfo`, which Grafana and other clients read first.
+pub(super) async fn buildinfo() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "success",
+        "data": {
+            "version": "2.53.0",
+            "revision": "steward-simulator",
+            "branch": "",
+            "buildUser": "",
+            "buildDate": "",
+            "goVersion": "",
+        },
+    }))
+}
+
+/// `/-/healthy` and `/-/ready`, as load balancers and operators probe them.
+pub(super) async fn healthy() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("Prometheus Server is Healthy.\n")
+}
+
+pub(super) async fn ready() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("Prometheus Server is Ready.\n")
 }
 
 /// Runs `work` off the async workers (a big query takes a while) and wraps its outcome.
@@ -241,19 +276,66 @@ impl Prometheus {
         Ok(out)
     }
 
-    fn label_values(&self, name: &str) -> Result<Vec<u8>, ApiError> {
+    /// The series `match[]` selects (None: no `match[]`, every series).
+    fn matched(
+        &self,
+        index: &super::series::Index,
+        params: &Params,
+    ) -> Result<Option<Vec<super::series::SeriesRef>>, ApiError> {
+        let matches: Vec<&str> = params.all("match[]").collect();
+        if matches.is_empty() {
+            return Ok(None);
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for m in matches {
+            let selector = parse_selector(m)?;
+            index.select(&selector, |r| {
+                if seen.insert(r) {
+                    out.push(r);
+                }
+                Ok::<(), ApiError>(())
+            })?;
+        }
+        Ok(Some(out))
+    }
+
+    fn label_names(&self, params: &Params) -> Result<Vec<u8>, ApiError> {
+        let index = self.index();
+        let Some(series) = self.matched(&index, params)? else {
+            return Ok(label_names());
+        };
+        let mut names = BTreeSet::new();
+        for r in series {
+            names.extend(index.labels(r, true).into_iter().map(|(n, _)| n));
+        }
+        Ok(string_list(names.into_iter()))
+    }
+
+    fn label_values(&self, name: &str, params: &Params) -> Result<Vec<u8>, ApiError> {
         if !is_label_name(name) {
             return Err(ApiError::bad_data(format!("invalid label name: {name:?}")));
         }
         let index = self.index();
         let mut values = BTreeSet::new();
-        for metric in METRICS {
-            index.for_each_series(metric, |r| {
-                if let Some(v) = index.label(r, name) {
-                    values.insert(v);
+        match self.matched(&index, params)? {
+            Some(series) => {
+                for r in series {
+                    if let Some(v) = index.label(r, name) {
+                        values.insert(v);
+                    }
                 }
-                Ok::<(), ApiError>(())
-            })?;
+            }
+            None => {
+                for metric in METRICS {
+                    index.for_each_series(metric, |r| {
+                        if let Some(v) = index.label(r, name) {
+                            values.insert(v);
+                        }
+                        Ok::<(), ApiError>(())
+                    })?;
+                }
+            }
         }
         Ok(string_list(values.iter().map(|v| v.as_ref())))
     }

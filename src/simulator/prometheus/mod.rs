@@ -98,7 +98,8 @@ impl Prometheus {
     }
 
     /// Registers GET and POST `/api/v1/query`, `/api/v1/query_range`, `/api/v1/series`,
-    /// `/api/v1/labels` and GET `/api/v1/label/{name}/values`.
+    /// `/api/v1/labels` (`match[]` optional), GET `/api/v1/label/{name}/values` (`match[]`
+    /// optional), `/api/v1/status/buildinfo`, `/-/healthy` and `/-/ready`.
     pub fn configure(self: Arc<Self>, cfg: &mut web::ServiceConfig) {
         let data = web::Data::from(self);
         cfg.service(http::both(
@@ -120,7 +121,12 @@ impl Prometheus {
         .service(
             http::resource("/api/v1/label/{name}/values", &data)
                 .route(web::get().to(http::label_values)),
-        );
+        )
+        .route("/api/v1/status/buildinfo", web::get().to(http::buildinfo))
+        .route("/-/healthy", web::get().to(http::healthy))
+        .route("/-/healthy", web::head().to(http::healthy))
+        .route("/-/ready", web::get().to(http::ready))
+        .route("/-/ready", web::head().to(http::ready));
     }
 
     /// The index of the current topology, built once per topology.

@@ -883,3 +883,47 @@ fn queries_are_bounded_in_depth_and_size() {
     }
     assert!(super::promql::parse_query(&format!("{}1{}", "(".repeat(20), ")".repeat(20))).is_ok());
 }
+
+#[actix_web::test]
+async fn labels_and_values_honour_match_and_status_endpoints_answer() {
+    let prom = prometheus(1, topology(2, 4));
+    let (_, all) = get(&prom, "/api/v1/label/pod/values").await;
+    let all = all["data"].as_array().cloned().unwrap_or_default();
+    assert!(all.len() >= 4, "{all:?}");
+    let m = encode(r#"container_memory_usage_bytes{pod="pod-1"}"#);
+    let (status, one) = get(&prom, &format!("/api/v1/label/pod/values?match[]={m}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["data"], serde_json::json!(["pod-1"]));
+    // Machine series carry no pod label: their label names say so.
+    let m = encode("machine_cpu_cores");
+    let (_, names) = get(&prom, &format!("/api/v1/labels?match[]={m}")).await;
+    let names: Vec<&str> = names["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        names.contains(&"__name__") && !names.contains(&"pod"),
+        "{names:?}"
+    );
+    let (status, body) = get(
+        &prom,
+        &format!("/api/v1/labels?match[]={}", encode("sum(x)")),
+    )
+    .await;
+    assert_bad_data(status, &body, "not a vector selector");
+    let (status, info) = get(&prom, "/api/v1/status/buildinfo").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        info["data"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('2'))
+    );
+    let app = web_test::init_service(App::new().configure(|c| prom.clone().configure(c))).await;
+    for path in ["/-/healthy", "/-/ready"] {
+        let resp =
+            web_test::call_service(&app, web_test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    }
+}
