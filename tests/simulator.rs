@@ -863,3 +863,83 @@ fn watch_lists_send_initial_events_and_their_end_bookmark() {
     assert_eq!(too_far[0]["type"], "ERROR");
     assert_eq!(too_far[0]["object"]["code"], 504);
 }
+
+#[test]
+fn kubectl_tables_wide_describe_and_api_resources() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "10", "--seed", "4"]);
+    let header = |args: &[&str]| {
+        let out = kubectl(&sim, args);
+        let first = out.lines().next().unwrap_or_default().to_string();
+        (first, out)
+    };
+    let (h, out) = header(&["get", "pods", "-A", "-o", "wide"]);
+    for column in [
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
+    ] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "nodes", "-o", "wide"]);
+    for column in [
+        "ROLES",
+        "VERSION",
+        "INTERNAL-IP",
+        "OS-IMAGE",
+        "KERNEL-VERSION",
+        "CONTAINER-RUNTIME",
+    ] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "deployments", "-A"]);
+    for column in ["READY", "UP-TO-DATE", "AVAILABLE"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "replicasets", "-A", "-o", "wide"]);
+    for column in ["DESIRED", "CURRENT", "CONTAINERS", "IMAGES", "SELECTOR"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "services", "-A"]);
+    for column in ["TYPE", "CLUSTER-IP", "PORT(S)"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    assert!(out.contains("80/TCP"), "{out}");
+    let (h, out) = header(&["get", "namespaces"]);
+    assert!(h.contains("STATUS") && out.contains("Active"), "{out}");
+
+    let pod = &sim.get_json("/api/v1/pods")["items"][0];
+    let (ns, name) = (
+        pod["metadata"]["namespace"].as_str().expect("ns"),
+        pod["metadata"]["name"].as_str().expect("name"),
+    );
+    let described = kubectl(&sim, &["describe", "pod", "-n", ns, name]);
+    for field in [
+        "Name:",
+        "Namespace:",
+        "Node:",
+        "Status:",
+        "IP:",
+        "Containers:",
+        "Conditions:",
+    ] {
+        assert!(described.contains(field), "{field}: {described}");
+    }
+    let described = kubectl(&sim, &["describe", "node", "node-001"]);
+    for field in [
+        "Roles:",
+        "Capacity:",
+        "System Info:",
+        "Non-terminated Pods:",
+    ] {
+        assert!(described.contains(field), "{field}: {described}");
+    }
+    let resources = kubectl(&sim, &["api-resources"]);
+    for kind in ["pods", "nodes", "deployments", "replicasets", "events"] {
+        assert!(resources.contains(kind), "{kind}: {resources}");
+    }
+}
