@@ -494,3 +494,452 @@ fn prometheus_serves_cadvisor_series_for_the_cluster() {
         "{memory}"
     );
 }
+
+/// Runs kubectl expecting it to fail; its stderr.
+fn kubectl_fails(sim: &Sim, args: &[&str]) -> String {
+    let home = tempfile::tempdir().expect("home");
+    let out = Command::new("kubectl")
+        .args(["--server", &sim.url])
+        .args(args)
+        .env("KUBECONFIG", home.path().join("none"))
+        .env("HOME", home.path())
+        .output()
+        .expect("kubectl is installed");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !out.status.success(),
+        "kubectl {args:?} succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn kubectl_label_and_field_selectors_filter_lists() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "7", "--seed", "21"]);
+    let all = sim.get_json("/api/v1/pods");
+    let pods = all["items"].as_array().expect("items").clone();
+    let app = pods[0]["metadata"]["labels"]["app"]
+        .as_str()
+        .expect("app label")
+        .to_string();
+    let with_app: Vec<&Value> = pods
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == app.as_str())
+        .collect();
+    let got: Value = serde_json::from_str(&kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "-l",
+            &format!("app={app}"),
+            "-o",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(names(&got).len(), with_app.len(), "{got}");
+    assert!(with_app.len() < pods.len());
+    let table = kubectl(&sim, &["get", "pods", "-A", "-l", &format!("app={app}")]);
+    assert_eq!(table.lines().count(), 1 + with_app.len(), "{table}");
+    let others: Value = serde_json::from_str(&kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "-l",
+            &format!("app!={app},app"),
+            "-o",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(names(&others).len(), pods.len() - with_app.len());
+    let none = kubectl(&sim, &["get", "pods", "-A", "-l", "!app"]);
+    assert!(none.trim().is_empty(), "{none}");
+    let set = sim.get_json(&format!(
+        "/api/v1/pods?labelSelector=app%20in%20({app},nothing)"
+    ));
+    assert_eq!(names(&set).len(), with_app.len());
+
+    // Field selectors: the node's pods, as `kubectl describe node` asks for them.
+    let on_node = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == "node-001")
+        .count();
+    let got: Value = serde_json::from_str(&kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            "spec.nodeName=node-001,status.phase!=Failed",
+            "-o",
+            "json",
+        ],
+    ))
+    .expect("json");
+    assert_eq!(names(&got).len(), on_node);
+    assert!(
+        got["items"]
+            .as_array()
+            .is_some_and(|i| i.iter().all(|p| p["spec"]["nodeName"] == "node-001"))
+    );
+    let one = kubectl(
+        &sim,
+        &["get", "nodes", "--field-selector", "metadata.name=node-002"],
+    );
+    assert_eq!(one.lines().count(), 2, "{one}");
+    assert!(one.contains("node-002"), "{one}");
+
+    // Malformed selectors and unsupported fields: kubectl's error, a non-zero exit.
+    let err = kubectl_fails(&sim, &["get", "pods", "-A", "-l", "app in ("]);
+    assert!(err.contains("unable to parse requirement"), "{err}");
+    let err = kubectl_fails(
+        &sim,
+        &["get", "pods", "-A", "--field-selector", "spec.nodeNam=x"],
+    );
+    assert!(err.contains("field label not supported"), "{err}");
+    let (code, body) = http_get(&format!(
+        "{}/api/v1/pods?labelSelector=a%3D%3D%3Db",
+        sim.url
+    ));
+    assert_eq!(code, 400, "{body}");
+    let refusal: Value = serde_json::from_str(&body).expect("Status");
+    assert_eq!(
+        (
+            &refusal["kind"],
+            &refusal["status"],
+            &refusal["reason"],
+            &refusal["code"]
+        ),
+        (
+            &json!("Status"),
+            &json!("Failure"),
+            &json!("BadRequest"),
+            &json!(400)
+        ),
+        "{refusal}"
+    );
+    // Paging through a filtered list keeps to the filter.
+    let page = sim.get_json("/api/v1/pods?limit=2&fieldSelector=spec.nodeName%3Dnode-000");
+    assert!(
+        page["metadata"].get("remainingItemCount").is_none(),
+        "{page}"
+    );
+    assert_eq!(names(&page).len(), 2);
+}
+
+#[test]
+fn kubectl_wait_and_describe_see_only_their_object() {
+    let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "12", "--seed", "5"]);
+    let pods = sim.get_json("/api/v1/pods");
+    let ready = |p: &&Value| {
+        p["status"]["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+    };
+    let items = pods["items"].as_array().expect("items");
+    let target = items.iter().rev().find(ready).expect("a ready pod");
+    let (ns, name) = (
+        target["metadata"]["namespace"].as_str().expect("ns"),
+        target["metadata"]["name"].as_str().expect("name"),
+    );
+    let out = kubectl(
+        &sim,
+        &[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{name}"),
+            "-n",
+            ns,
+            "--timeout=20s",
+        ],
+    );
+    assert_eq!(out.trim(), format!("pod/{name} condition met"));
+    if let Some(unready) = items.iter().find(|p| !ready(p)) {
+        let err = kubectl_fails(
+            &sim,
+            &[
+                "wait",
+                "--for=condition=Ready",
+                &format!("pod/{}", unready["metadata"]["name"].as_str().unwrap_or("")),
+                "-n",
+                unready["metadata"]["namespace"].as_str().unwrap_or(""),
+                "--timeout=2s",
+            ],
+        );
+        assert!(err.contains("timed out"), "{err}");
+    }
+    // describe node lists that node's pods only.
+    let described = kubectl(&sim, &["describe", "node", "node-000"]);
+    let on_node: Vec<&str> = items
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == "node-000")
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
+    let elsewhere: Vec<&str> = items
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] != "node-000")
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
+    assert!(on_node.iter().all(|n| described.contains(n)), "{described}");
+    assert!(
+        elsewhere
+            .iter()
+            .all(|n| !described.contains(&format!(" {n} "))),
+        "{described}"
+    );
+}
+
+#[test]
+fn writes_are_refused_with_405() {
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "3"]);
+    let pod = &sim.get_json("/api/v1/pods")["items"][0];
+    let (ns, name) = (
+        pod["metadata"]["namespace"]
+            .as_str()
+            .expect("ns")
+            .to_string(),
+        pod["metadata"]["name"].as_str().expect("name").to_string(),
+    );
+    let err = kubectl_fails(&sim, &["delete", "pod", "-n", &ns, &name, "--wait=false"]);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("not supported"),
+        "{err}"
+    );
+    let err = kubectl_fails(&sim, &["label", "pod", "-n", &ns, &name, "a=b"]);
+    assert!(
+        err.contains("MethodNotAllowed") || err.contains("not supported"),
+        "{err}"
+    );
+    sim.get_json(&format!("/api/v1/namespaces/{ns}/pods/{name}"));
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        let (code, body) = common::http_send(
+            method,
+            &format!("{}/api/v1/namespaces/{ns}/pods/{name}", sim.url),
+            Some(&json!({})),
+        );
+        assert_eq!(code, 405, "{method}: {body}");
+        assert_eq!(body["kind"], "Status");
+        assert_eq!(body["reason"], "MethodNotAllowed");
+        assert_eq!(body["code"], 405);
+    }
+    let (code, _) = common::http_send(
+        "POST",
+        &format!("{}/apis/apps/v1/namespaces/{ns}/deployments", sim.url),
+        Some(&json!({})),
+    );
+    assert_eq!(code, 405);
+}
+
+#[test]
+fn legacy_watch_paths_filtered_watches_and_versions_ahead() {
+    let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "5", "--seed", "8"]);
+    let list = sim.get_json("/api/v1/pods");
+    let rv: u64 = list["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("rv");
+    let pod = &list["items"][3];
+    let (ns, name) = (
+        pod["metadata"]["namespace"].as_str().expect("ns"),
+        pod["metadata"]["name"].as_str().expect("name"),
+    );
+    // /api/v1/watch/…/{name}: that one object, then the stream ends at the timeout.
+    let one = watch_events(
+        &format!(
+            "{}/api/v1/watch/namespaces/{ns}/pods/{name}?timeoutSeconds=1",
+            sim.url
+        ),
+        10,
+    );
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert_eq!(one[0]["object"]["metadata"]["name"], name);
+    let deployments = watch_events(
+        &format!(
+            "{}/apis/apps/v1/watch/deployments?timeoutSeconds=1",
+            sim.url
+        ),
+        1,
+    );
+    assert_eq!(deployments[0]["object"]["kind"], "Deployment");
+    let nodes = watch_events(
+        &format!("{}/api/v1/watch/nodes?timeoutSeconds=1", sim.url),
+        10,
+    );
+    assert_eq!(nodes.len(), 2);
+
+    // A label-selected watch sees relabelled pods enter the selection as ADDED.
+    let url = format!(
+        "{}/api/v1/pods?watch=1&resourceVersion={rv}&labelSelector=steward.sim%2Frevision&timeoutSeconds=0",
+        sim.url
+    );
+    let watcher = std::thread::spawn(move || watch_events(&url, 1));
+    // A version ahead of the store: changes up to it are skipped, not refused.
+    let ahead = rv + 2;
+    let url = format!(
+        "{}/api/v1/pods?watch=1&resourceVersion={ahead}&timeoutSeconds=10",
+        sim.url
+    );
+    let ahead_watcher = std::thread::spawn(move || watch_events(&url, 1));
+    std::thread::sleep(Duration::from_millis(500));
+    sim.admin("/_sim/churn", json!({"relabel": 3}));
+    let entered = watcher.join().expect("watcher");
+    assert_eq!(entered[0]["type"], "ADDED", "{entered:?}");
+    assert!(entered[0]["object"]["metadata"]["labels"]["steward.sim/revision"].is_string());
+    let later = ahead_watcher.join().expect("watcher");
+    assert_eq!(
+        later[0]["object"]["metadata"]["resourceVersion"],
+        (rv + 3).to_string(),
+        "{later:?}"
+    );
+
+    // A list at a version the store never reaches: 504 with kube-apiserver's cause.
+    let (code, body) = http_get(&format!(
+        "{}/api/v1/pods?resourceVersion={}",
+        sim.url,
+        rv + 1000
+    ));
+    assert_eq!(code, 504, "{body}");
+    let timeout: Value = serde_json::from_str(&body).expect("Status");
+    assert_eq!(timeout["reason"], "Timeout");
+    assert_eq!(
+        timeout["details"]["causes"][0]["reason"],
+        "ResourceVersionTooLarge"
+    );
+}
+
+#[test]
+fn watch_lists_send_initial_events_and_their_end_bookmark() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "2"]);
+    let events = watch_events(
+        &format!(
+            "{}/api/v1/nodes?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true",
+            sim.url
+        ),
+        4,
+    );
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds, ["ADDED", "ADDED", "ADDED", "BOOKMARK"], "{events:?}");
+    assert_eq!(
+        events[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    let current = sim.get_json("/api/v1/nodes")["metadata"]["resourceVersion"].clone();
+    assert_eq!(events[3]["object"]["metadata"]["resourceVersion"], current);
+    // Without NotOlderThan (or without bookmarks) the options are invalid: 422.
+    let (code, body) = http_get(&format!(
+        "{}/api/v1/nodes?watch=1&sendInitialEvents=true&allowWatchBookmarks=true",
+        sim.url
+    ));
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("NotOlderThan"), "{body}");
+    // The initial state at a version the store never reaches: one ERROR event, 504.
+    let rv: u64 = current.as_str().and_then(|v| v.parse().ok()).expect("rv");
+    let too_far = watch_events(
+        &format!(
+            "{}/api/v1/nodes?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&resourceVersion={}",
+            sim.url,
+            rv + 50
+        ),
+        2,
+    );
+    assert_eq!(too_far.len(), 1, "{too_far:?}");
+    assert_eq!(too_far[0]["type"], "ERROR");
+    assert_eq!(too_far[0]["object"]["code"], 504);
+}
+
+#[test]
+fn kubectl_tables_wide_describe_and_api_resources() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "10", "--seed", "4"]);
+    let header = |args: &[&str]| {
+        let out = kubectl(&sim, args);
+        let first = out.lines().next().unwrap_or_default().to_string();
+        (first, out)
+    };
+    let (h, out) = header(&["get", "pods", "-A", "-o", "wide"]);
+    for column in [
+        "READY",
+        "STATUS",
+        "RESTARTS",
+        "AGE",
+        "IP",
+        "NODE",
+        "NOMINATED NODE",
+        "READINESS GATES",
+    ] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "nodes", "-o", "wide"]);
+    for column in [
+        "ROLES",
+        "VERSION",
+        "INTERNAL-IP",
+        "OS-IMAGE",
+        "KERNEL-VERSION",
+        "CONTAINER-RUNTIME",
+    ] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "deployments", "-A"]);
+    for column in ["READY", "UP-TO-DATE", "AVAILABLE"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "replicasets", "-A", "-o", "wide"]);
+    for column in ["DESIRED", "CURRENT", "CONTAINERS", "IMAGES", "SELECTOR"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    let (h, out) = header(&["get", "services", "-A"]);
+    for column in ["TYPE", "CLUSTER-IP", "PORT(S)"] {
+        assert!(h.contains(column), "{column}: {out}");
+    }
+    assert!(out.contains("80/TCP"), "{out}");
+    let (h, out) = header(&["get", "namespaces"]);
+    assert!(h.contains("STATUS") && out.contains("Active"), "{out}");
+
+    let pod = &sim.get_json("/api/v1/pods")["items"][0];
+    let (ns, name) = (
+        pod["metadata"]["namespace"].as_str().expect("ns"),
+        pod["metadata"]["name"].as_str().expect("name"),
+    );
+    let described = kubectl(&sim, &["describe", "pod", "-n", ns, name]);
+    for field in [
+        "Name:",
+        "Namespace:",
+        "Node:",
+        "Status:",
+        "IP:",
+        "Containers:",
+        "Conditions:",
+    ] {
+        assert!(described.contains(field), "{field}: {described}");
+    }
+    let described = kubectl(&sim, &["describe", "node", "node-001"]);
+    for field in [
+        "Roles:",
+        "Capacity:",
+        "System Info:",
+        "Non-terminated Pods:",
+    ] {
+        assert!(described.contains(field), "{field}: {described}");
+    }
+    let resources = kubectl(&sim, &["api-resources"]);
+    for kind in ["pods", "nodes", "deployments", "replicasets", "events"] {
+        assert!(resources.contains(kind), "{kind}: {resources}");
+    }
+}

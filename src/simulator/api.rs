@@ -1,5 +1,7 @@
-//! The Kubernetes HTTP surface: discovery, get, list (paged, or as a kubectl Table),
-//! and watch streams. Errors are Kubernetes `Status` objects.
+//! The Kubernetes HTTP surface: discovery, get, list (paged, filtered by label and
+//! field selectors, or as a kubectl Table), and watch streams (also at the legacy
+//! `/watch/` paths, with `sendInitialEvents` for watch-list clients). The cluster is
+//! read-only: writes are refused with 405. Errors are Kubernetes `Status` objects.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
@@ -16,7 +18,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::objects::Resource;
-use super::store::{Page, Refusal, watch_line};
+use super::selector::Filter;
+use super::store::{InitialEvents, Page, Refusal, watch_line};
 use super::{Flavor, Shared, table};
 
 /// A Kubernetes `Status` error.
@@ -24,6 +27,14 @@ pub fn status(code: u16, reason: &str, message: &str) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .json(status_body(code, reason, message))
 }
+
+/// How long a request for a version the store has not reached waits for it (the
+/// API server's watch cache waits 3 s, then answers "Too large resource version").
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+
+/// The watch length when `timeoutSeconds` is absent or 0 (kube-apiserver's
+/// `--min-request-timeout`).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 
 fn status_body(code: u16, reason: &str, message: &str) -> Value {
     json!({
@@ -99,6 +110,12 @@ fn served(flavor: Flavor, resource: Resource) -> bool {
 pub async fn kube(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
     let path = req.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return match segments.first() {
+            Some(&"api" | &"apis") => refuse_write(req.method(), &segments),
+            _ => not_found(path),
+        };
+    }
     let query: HashMap<String, String> = web::Query::from_query(req.query_string())
         .map(web::Query::into_inner)
         .unwrap_or_default();
@@ -116,16 +133,59 @@ pub async fn kube(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": req.connection_info().host()}],
         })),
         ["apis"] => HttpResponse::Ok().json(group_list(shared.flavor)),
-        ["api", "v1", rest @ ..] => resource_request(&req, &shared, "v1", rest, &query).await,
+        ["api", "v1", "watch", rest @ ..] => {
+            resource_request(&req, &shared, "v1", rest, &query, true).await
+        }
+        ["api", "v1", rest @ ..] => {
+            resource_request(&req, &shared, "v1", rest, &query, false).await
+        }
         ["apis", group, version, rest @ ..] => {
             let gv = format!("{group}/{version}");
             if !served_versions(shared.flavor).contains(&gv.as_str()) {
                 return not_found(path);
             }
-            resource_request(&req, &shared, &gv, rest, &query).await
+            match rest {
+                ["watch", rest @ ..] => {
+                    resource_request(&req, &shared, &gv, rest, &query, true).await
+                }
+                _ => resource_request(&req, &shared, &gv, rest, &query, false).await,
+            }
         }
         _ => not_found(path),
     }
+}
+
+/// A write on a read-only cluster: 405 as a `Status`, the way kube-apiserver answers a
+/// verb a resource does not support (`delete is not supported on resources of kind
+/// "pods"`), so `kubectl delete` fails instead of printing "deleted".
+fn refuse_write(method: &Method, segments: &[&str]) -> HttpResponse {
+    let rest = match segments {
+        ["api", _, rest @ ..] => rest,
+        ["apis", _, _, rest @ ..] => rest,
+        _ => &[][..],
+    };
+    let (plural, named) = match rest {
+        ["namespaces", _, plural, name @ ..] => (Some(*plural), !name.is_empty()),
+        [plural, name @ ..] => (Some(*plural), !name.is_empty()),
+        [] => (None, false),
+    };
+    let verb = match (method.as_str(), named) {
+        ("POST", _) => "create".to_string(),
+        ("PUT", _) => "update".to_string(),
+        ("PATCH", _) => "patch".to_string(),
+        ("DELETE", true) => "delete".to_string(),
+        ("DELETE", false) => "deletecollection".to_string(),
+        (other, _) => other.to_ascii_lowercase(),
+    };
+    let message = match plural {
+        Some(plural) => format!(
+            "{verb} is not supported on resources of kind \"{plural}\" (the simulated cluster is read-only)"
+        ),
+        None => format!(
+            "the server does not allow this method on the requested resource ({verb}; the simulated cluster is read-only)"
+        ),
+    };
+    status(405, "MethodNotAllowed", &message)
 }
 
 fn not_found(path: &str) -> HttpResponse {
@@ -170,30 +230,53 @@ async fn resource_request(
     group_version: &str,
     rest: &[&str],
     query: &HashMap<String, String>,
+    watch_path: bool,
 ) -> HttpResponse {
     let find =
         |plural: &str| Resource::find(group_version, plural).filter(|r| served(shared.flavor, *r));
     let unknown = |plural: &str| not_found(&format!("{group_version}/{plural}"));
+    let scope = |namespace, name| Scope {
+        namespace,
+        name,
+        watch_path,
+    };
     match rest {
-        [] => HttpResponse::Ok().json(resource_list(shared.flavor, group_version)),
+        [] if !watch_path => HttpResponse::Ok().json(resource_list(shared.flavor, group_version)),
         [plural] => match find(plural) {
-            Some(r) => collection(req, shared, r, None, query),
+            Some(r) => collection(req, shared, r, scope(None, None), query).await,
             None => unknown(plural),
         },
         [plural, name] => match find(plural) {
+            Some(r) if !r.info().namespaced && watch_path => {
+                collection(req, shared, r, scope(None, Some(*name)), query).await
+            }
             Some(r) if !r.info().namespaced => get(shared, r, "", name),
             _ => unknown(plural),
         },
         ["namespaces", ns, plural] => match find(plural) {
-            Some(r) if r.info().namespaced => collection(req, shared, r, Some(ns), query),
+            Some(r) if r.info().namespaced => {
+                collection(req, shared, r, scope(Some(*ns), None), query).await
+            }
             _ => unknown(plural),
         },
         ["namespaces", ns, plural, name] => match find(plural) {
+            Some(r) if r.info().namespaced && watch_path => {
+                collection(req, shared, r, scope(Some(*ns), Some(*name)), query).await
+            }
             Some(r) if r.info().namespaced => get(shared, r, ns, name),
             _ => unknown(plural),
         },
         _ => not_found(&rest.join("/")),
     }
+}
+
+/// Which objects a collection request is about.
+struct Scope<'a> {
+    namespace: Option<&'a str>,
+    /// One object, at a legacy `/watch/…/{name}` path.
+    name: Option<&'a str>,
+    /// A legacy `/watch/` path: a watch whatever `watch=` says.
+    watch_path: bool,
 }
 
 fn get(shared: &Shared, resource: Resource, namespace: &str, name: &str) -> HttpResponse {
@@ -212,31 +295,260 @@ fn refusal(r: Refusal) -> HttpResponse {
     match r {
         Refusal::Expired(m) => status(410, "Expired", &m),
         Refusal::BadRequest(m) => status(400, "BadRequest", &m),
+        Refusal::TooLarge { requested, current } => {
+            HttpResponse::GatewayTimeout().json(too_large_body(requested, current))
+        }
     }
 }
 
-fn collection(
+/// kube-apiserver's answer for a version its cache did not reach in time.
+fn too_large_body(requested: u64, current: u64) -> Value {
+    let mut body = status_body(
+        504,
+        "Timeout",
+        &format!("Timeout: Too large resource version: {requested}, current: {current}"),
+    );
+    body["details"] = json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1,
+    });
+    body
+}
+
+/// An invalid `ListOptions` (422), as kube-apiserver's validation words it.
+fn invalid_options(problems: &[String]) -> HttpResponse {
+    let mut body = status_body(
+        422,
+        "Invalid",
+        &format!(
+            "ListOptions.meta.k8s.io \"\" is invalid: {}",
+            problems.join(", ")
+        ),
+    );
+    body["details"] = json!({"group": "meta.k8s.io", "kind": "ListOptions"});
+    HttpResponse::UnprocessableEntity().json(body)
+}
+
+/// `resourceVersionMatch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionMatch {
+    Exact,
+    NotOlderThan,
+}
+
+/// Why a list's or watch's query parameters were refused.
+#[derive(Debug)]
+enum OptionsError {
+    /// 400: a value that does not parse.
+    Malformed(String),
+    /// 422: options that contradict each other (`ValidateListOptions`' problems).
+    Invalid(Vec<String>),
+}
+
+impl OptionsError {
+    fn respond(self) -> HttpResponse {
+        match self {
+            OptionsError::Malformed(m) => status(400, "BadRequest", &m),
+            OptionsError::Invalid(problems) => invalid_options(&problems),
+        }
+    }
+}
+
+/// The query parameters of a list or watch, parsed and validated.
+struct ListOptions {
+    watch: bool,
+    resource_version: Option<u64>,
+    version_match: Option<VersionMatch>,
+    initial: InitialEvents,
+    bookmarks: bool,
+    timeout: Duration,
+    limit: Option<usize>,
+    continue_token: Option<String>,
+}
+
+/// Go's `strconv.ParseBool`, which the API server's query decoding uses.
+fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("{name}: invalid boolean value \"{value}\"")),
+    }
+}
+
+impl ListOptions {
+    /// Reads the query: a malformed value is a 400, options that contradict each
+    /// other a 422 (as `ValidateListOptions` refuses them).
+    fn parse(query: &HashMap<String, String>, watch_path: bool) -> Result<Self, OptionsError> {
+        let bad = OptionsError::Malformed;
+        let flag = |name: &str| -> Result<Option<bool>, OptionsError> {
+            query
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| parse_bool(name, v))
+                .transpose()
+                .map_err(bad)
+        };
+        let watch = watch_path || flag("watch")?.unwrap_or(false);
+        let resource_version = match query.get("resourceVersion").map(String::as_str) {
+            None | Some("") => None,
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| bad(format!("invalid resource version \"{v}\"")))?,
+            ),
+        };
+        let version_match = match query.get("resourceVersionMatch").map(String::as_str) {
+            None | Some("") => None,
+            Some("Exact") => Some(VersionMatch::Exact),
+            Some("NotOlderThan") => Some(VersionMatch::NotOlderThan),
+            Some(other) => {
+                return Err(OptionsError::Invalid(vec![format!(
+                    "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\", \"\""
+                )]));
+            }
+        };
+        let send_initial = flag("sendInitialEvents")?;
+        let bookmarks = flag("allowWatchBookmarks")?.unwrap_or(false);
+        let timeout = match query.get("timeoutSeconds").filter(|v| !v.is_empty()) {
+            None => DEFAULT_WATCH_TIMEOUT,
+            Some(t) => match t.parse::<u64>() {
+                Ok(0) => DEFAULT_WATCH_TIMEOUT,
+                Ok(seconds) => Duration::from_secs(seconds),
+                Err(_) => return Err(bad(format!("timeoutSeconds: invalid value \"{t}\""))),
+            },
+        };
+        let limit = match query.get("limit").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(l) => Some(
+                l.parse::<usize>()
+                    .map_err(|_| bad("limit must be a non-negative integer".into()))?,
+            ),
+        };
+        let continue_token = query.get("continue").filter(|c| !c.is_empty()).cloned();
+
+        let mut problems = Vec::new();
+        let rv_given = query.get("resourceVersion").is_some_and(|v| !v.is_empty());
+        if watch {
+            if send_initial.is_some() && version_match != Some(VersionMatch::NotOlderThan) {
+                problems.push("resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan".to_string());
+            }
+            if send_initial == Some(true) && !bookmarks {
+                problems.push("allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true".to_string());
+            }
+            if version_match.is_some() && send_initial.is_none() {
+                problems.push("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided".to_string());
+            }
+            if version_match == Some(VersionMatch::Exact) {
+                problems.push("resourceVersionMatch: Unsupported value: \"Exact\": supported values: \"NotOlderThan\"".to_string());
+            }
+        } else {
+            if version_match.is_some() && !rv_given {
+                problems.push("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided".to_string());
+            }
+            if version_match.is_some() && continue_token.is_some() {
+                problems.push("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided".to_string());
+            }
+            if version_match == Some(VersionMatch::Exact) && resource_version == Some(0) {
+                problems.push("resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"".to_string());
+            }
+            if send_initial.is_some() {
+                problems.push(
+                    "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"
+                        .to_string(),
+                );
+            }
+        }
+        if !problems.is_empty() {
+            return Err(OptionsError::Invalid(problems));
+        }
+        if !watch && continue_token.is_some() && resource_version.is_some() {
+            return Err(bad(
+                "specifying resource version is not allowed when using continue".into(),
+            ));
+        }
+        let initial = match send_initial {
+            None => InitialEvents::Legacy,
+            Some(true) => InitialEvents::Send,
+            Some(false) => InitialEvents::Skip,
+        };
+        Ok(ListOptions {
+            watch,
+            // "0" is "any version": the same as none for a store that is always current.
+            resource_version: resource_version.filter(|v| *v != 0),
+            version_match,
+            initial,
+            bookmarks,
+            timeout,
+            limit,
+            continue_token,
+        })
+    }
+}
+
+/// Waits (at most [`FRESHNESS_WAIT`]) for the store to reach version `rv`; the
+/// current version when it did not.
+async fn wait_until_fresh(shared: &Shared, rv: u64) -> Result<(), u64> {
+    let deadline = tokio::time::Instant::now() + FRESHNESS_WAIT;
+    loop {
+        let current = shared.cluster().store.resource_version();
+        if current >= rv {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(current);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn collection(
     req: &HttpRequest,
     shared: &web::Data<Shared>,
     resource: Resource,
-    namespace: Option<&str>,
+    scope: Scope<'_>,
     query: &HashMap<String, String>,
 ) -> HttpResponse {
-    let flag = |k: &str| query.get(k).is_some_and(|v| v == "1" || v == "true");
-    if flag("watch") {
-        return watch(shared, resource, namespace, query);
-    }
-    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
-        None => None,
-        Some(Ok(l)) => Some(l),
-        Some(Err(_)) => return status(400, "BadRequest", "limit must be a non-negative integer"),
+    let options = match ListOptions::parse(query, scope.watch_path) {
+        Ok(options) => options,
+        Err(refused) => return refused.respond(),
     };
+    let filter = match Filter::parse(
+        resource,
+        query.get("labelSelector").map(String::as_str),
+        query.get("fieldSelector").map(String::as_str),
+    ) {
+        Ok(filter) => filter,
+        Err(e) => return status(400, "BadRequest", &e.0),
+    };
+    let filter = match scope.name {
+        Some(name) => filter.with_name(name),
+        None => filter,
+    };
+    if options.watch {
+        return watch(shared, resource, scope.namespace, filter, options).await;
+    }
+    if let Some(rv) = options.resource_version {
+        if let Err(current) = wait_until_fresh(shared, rv).await {
+            return refusal(Refusal::TooLarge {
+                requested: rv,
+                current,
+            });
+        }
+        // The simulator keeps no past states: an exact list of an older version is
+        // answered as a compacted etcd answers it.
+        let current = shared.cluster().store.resource_version();
+        if options.version_match == Some(VersionMatch::Exact) && rv < current {
+            return refusal(Refusal::Expired(format!(
+                "too old resource version: {rv} ({current})"
+            )));
+        }
+    }
     let cluster = shared.cluster();
     let page = match cluster.store.list(
         resource,
-        namespace,
-        limit,
-        query.get("continue").map(String::as_str),
+        scope.namespace,
+        &filter,
+        options.limit,
+        options.continue_token.as_deref(),
     ) {
         Ok(page) => page,
         Err(r) => return refusal(r),
@@ -255,16 +567,19 @@ fn collection(
     }
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(list_body(resource, &page))
+        .body(list_body(resource, &page, filter.is_everything()))
 }
 
-/// `{"kind":"PodList",…,"items":[…]}`, written item by item.
-fn list_body(resource: Resource, page: &Page<'_>) -> Vec<u8> {
+/// `{"kind":"PodList",…,"items":[…]}`, written item by item. Like the API server, it
+/// counts the remaining items only when no selector filters them.
+fn list_body(resource: Resource, page: &Page<'_>, unfiltered: bool) -> Vec<u8> {
     let info = resource.info();
     let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
     if !page.continue_token.is_empty() {
         metadata["continue"] = json!(page.continue_token);
-        metadata["remainingItemCount"] = json!(page.remaining);
+        if unfiltered {
+            metadata["remainingItemCount"] = json!(page.remaining);
+        }
     }
     let mut out = Vec::with_capacity(64 + page.items.len() * 1024);
     out.extend_from_slice(
@@ -285,49 +600,63 @@ fn list_body(resource: Resource, page: &Page<'_>) -> Vec<u8> {
     out
 }
 
-fn watch(
+/// A watch answered by one ERROR event: errors after the parameters were accepted
+/// travel in a 200 stream, as kube-apiserver sends them (and as kube-runtime's watcher
+/// needs for a 410).
+fn error_watch(object: &Value) -> HttpResponse {
+    let line = watch_line("ERROR", object);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(futures::stream::once(async move {
+            Ok::<_, actix_web::Error>(line)
+        }))
+}
+
+async fn watch(
     shared: &web::Data<Shared>,
     resource: Resource,
     namespace: Option<&str>,
-    query: &HashMap<String, String>,
+    filter: Filter,
+    options: ListOptions,
 ) -> HttpResponse {
+    // The initial state at a version: wait (a little) for the store to reach it.
+    if options.initial == InitialEvents::Send
+        && let Some(rv) = options.resource_version
+        && let Err(current) = wait_until_fresh(shared, rv).await
+    {
+        return error_watch(&too_large_body(rv, current));
+    }
+    let from = options.resource_version.map(|v| v.to_string());
     let start = {
         let cluster = shared.cluster();
         cluster.store.watch(
             resource,
             namespace,
-            query.get("resourceVersion").map(String::as_str),
+            &filter,
+            from.as_deref(),
+            options.initial,
         )
+    };
+    let start = match start {
+        Ok(start) => start,
+        Err(Refusal::BadRequest(m)) => return status(400, "BadRequest", &m),
+        Err(Refusal::Expired(m)) => return error_watch(&status_body(410, "Expired", &m)),
+        Err(Refusal::TooLarge { requested, current }) => {
+            return error_watch(&too_large_body(requested, current));
+        }
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(256);
     let body = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
-    let start = match start {
-        Ok(start) => start,
-        Err(Refusal::BadRequest(m)) => return status(400, "BadRequest", &m),
-        Err(Refusal::Expired(m)) => {
-            let _ = tx.try_send(watch_line("ERROR", &status_body(410, "Expired", &m)));
-            drop(tx);
-            return HttpResponse::Ok()
-                .content_type("application/json")
-                .streaming(body);
-        }
-    };
-    let bookmarks = query
-        .get("allowWatchBookmarks")
-        .is_some_and(|v| v == "true" || v == "1");
-    let timeout = query
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map_or(Duration::from_secs(1800), Duration::from_secs);
     let info = resource.info();
     let stream = WatchStream {
         shared: Arc::clone(shared),
         resource,
         namespace: namespace.map(str::to_string),
-        bookmarks,
-        timeout,
+        filter,
+        bookmarks: options.bookmarks,
+        timeout: options.timeout,
         api_version: info.group_version,
         kind: info.kind,
     };
@@ -341,6 +670,7 @@ struct WatchStream {
     shared: Arc<Shared>,
     resource: Resource,
     namespace: Option<String>,
+    filter: Filter,
     bookmarks: bool,
     timeout: Duration,
     api_version: &'static str,
@@ -348,6 +678,17 @@ struct WatchStream {
 }
 
 impl WatchStream {
+    fn bookmark(&self, rv: u64, initial_events_end: bool) -> Bytes {
+        let mut metadata = json!({"resourceVersion": rv.to_string()});
+        if initial_events_end {
+            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        watch_line(
+            "BOOKMARK",
+            &json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": metadata}),
+        )
+    }
+
     async fn run(self, start: super::store::WatchStart, tx: tokio::sync::mpsc::Sender<Bytes>) {
         let mut cut = self.shared.cut.subscribe();
         cut.mark_unchanged();
@@ -356,8 +697,11 @@ impl WatchStream {
                 return;
             }
         }
-        let mut live = start.live;
         let mut last_rv = start.last_rv;
+        if start.initial_events_end && tx.send(self.bookmark(last_rv, true)).await.is_err() {
+            return;
+        }
+        let mut live = start.live;
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         let mut bookmark = tokio::time::interval(self.shared.bookmark_interval);
@@ -367,24 +711,23 @@ impl WatchStream {
                 _ = &mut deadline => return,
                 _ = cut.changed() => return,
                 _ = bookmark.tick(), if self.bookmarks => {
-                    let object = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": {"resourceVersion": last_rv.to_string()}});
-                    watch_line("BOOKMARK", &object)
+                    // Never a bookmark behind the version the client asked to start at.
+                    (last_rv >= start.floor).then(|| self.bookmark(last_rv, false))
                 }
                 change = live.recv() => match change {
                     Ok(change) => {
                         last_rv = change.rv;
                         let wanted = change.resource == self.resource
+                            && change.rv > start.floor
                             && self.namespace.as_ref().is_none_or(|ns| *ns == change.namespace);
-                        if !wanted {
-                            continue;
-                        }
-                        change.line.clone()
+                        if wanted { change.line_for(&self.filter) } else { None }
                     }
                     // Fell behind the feed, or the simulator is stopping: end the watch;
                     // the client resumes from the last version it saw.
                     Err(_) => return,
                 },
             };
+            let Some(line) = line else { continue };
             if tx.send(line).await.is_err() {
                 return;
             }

@@ -331,20 +331,17 @@ impl Cluster {
             .modify(Resource::Node, "", &node.metadata.name, |o| {
                 if let Body::Node(n) = &mut o.body {
                     for c in n.status.conditions.iter_mut().filter(|c| c.kind == "Ready") {
+                        let (reason, message) = if ready {
+                            ("KubeletReady", "kubelet is posting ready status")
+                        } else {
+                            (
+                                "KubeletNotReady",
+                                "container runtime network not ready: NetworkReady=false",
+                            )
+                        };
                         *c = Condition {
-                            kind: "Ready",
-                            status: to,
-                            reason: if ready {
-                                "KubeletReady"
-                            } else {
-                                "KubeletNotReady"
-                            },
-                            message: if ready {
-                                "kubelet is posting ready status".into()
-                            } else {
-                                "container runtime network not ready: NetworkReady=false".into()
-                            },
-                            last_transition_time: now.clone(),
+                            last_heartbeat_time: now.clone(),
+                            ..Condition::new("Ready", to, reason, message, &now)
                         };
                     }
                 }

@@ -83,6 +83,21 @@ pub fn image_id(image: &str) -> String {
     format!("{repo}@sha256:{hex}")
 }
 
+/// A node's boot id, derived from its machine id (no draw from the generator, so the
+/// same seed still gives the same names and uids as before it existed).
+fn boot_id_of(machine_id: &str) -> String {
+    let r: String = machine_id.chars().rev().collect();
+    let part = |a: usize, b: usize| r.get(a..b).unwrap_or("0").to_string();
+    format!(
+        "{}-{}-{}-{}-{}",
+        part(0, 8),
+        part(8, 12),
+        part(12, 16),
+        part(16, 20),
+        part(20, 32)
+    )
+}
+
 /// Everything the generator and churn need besides the store.
 pub struct Generator<'a> {
     pub config: &'a SimulatorConfig,
@@ -134,6 +149,7 @@ impl Generator<'_> {
             namespace: namespace.to_string(),
             uid: self.rng.uid(),
             resource_version: String::new(),
+            generation: None,
             creation_timestamp: ts(created),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
@@ -234,7 +250,10 @@ impl Generator<'_> {
                 .pod()
                 .map(|p| p.spec.node_name.clone())
                 .unwrap_or_default();
-            let event = self.event(&pod, Resource::Pod, Happening::scheduled(&pod, &node));
+            // Scheduled when the pod was created, not when the simulator started.
+            let at = DateTime::parse_from_rfc3339(&pod.metadata.creation_timestamp)
+                .map_or(self.now, |t| t.with_timezone(&Utc));
+            let event = self.event_at(&pod, Resource::Pod, Happening::scheduled(&pod, &node), at);
             out.push((Resource::Event, event));
         }
         if self.config.flavor == Flavor::OpenShift {
@@ -290,14 +309,13 @@ impl Generator<'_> {
         allocatable.insert("cpu", format!("{}m", cpu * 1000 - 100));
         allocatable.insert("memory", format!("{}Ki", memory_kib - 102_400));
         let since = ts(created);
+        let heartbeat = ts(self.now);
         let condition = |kind, status, reason, message: &str| Condition {
-            kind,
-            status,
-            reason,
-            message: message.to_string(),
-            last_transition_time: since.clone(),
+            last_heartbeat_time: heartbeat.clone(),
+            ..Condition::new(kind, status, reason, message, &since)
         };
         let machine = self.rng.hex(32);
+        let boot_id = boot_id_of(&machine);
         Object::new(
             Resource::Node,
             meta,
@@ -348,6 +366,7 @@ impl Generator<'_> {
                     node_info: NodeInfo {
                         system_uuid: self.rng.uid(),
                         machine_id: machine,
+                        boot_id,
                         kernel_version: "6.1.0-27-amd64",
                         os_image: "Debian GNU/Linux 12 (bookworm)",
                         container_runtime_version: "containerd://1.7.22",
@@ -452,14 +471,78 @@ impl Generator<'_> {
         .into()
     }
 
-    fn workload(replicas: u32, selector: serde_json::Value) -> Body {
+    /// The pod template of `template`'s replicas (`extra` labels added, as the
+    /// ReplicaSet's `pod-template-hash`).
+    fn pod_template(template: &Template, extra: Option<(&str, &str)>) -> PodTemplate {
+        let mut labels = Self::labels(template);
+        if let Some((k, v)) = extra {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        PodTemplate {
+            metadata: TemplateMeta { labels },
+            spec: PodSpec {
+                node_name: String::new(),
+                containers: template.containers.clone(),
+                restart_policy: "Always",
+                service_account_name: "default",
+            },
+        }
+    }
+
+    /// A workload whose `replicas` all run the current template. Deployments carry
+    /// their rollout strategy, `updatedReplicas` and the `Available`/`Progressing`
+    /// conditions (`progressed`: the ReplicaSet name their message cites); ReplicaSets
+    /// and ReplicationControllers `fullyLabeledReplicas`.
+    fn workload(
+        replicas: u32,
+        selector: serde_json::Value,
+        template: PodTemplate,
+        progressed: Option<(&str, &str)>,
+    ) -> Body {
+        let (strategy, updated, fully_labeled, conditions) = match progressed {
+            Some((replica_set, since)) => {
+                let condition = |kind, reason, message: &str| Condition {
+                    last_update_time: since.to_string(),
+                    ..Condition::new(kind, "True", reason, message, since)
+                };
+                (
+                    Some(json!({
+                        "type": "RollingUpdate",
+                        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+                    })),
+                    Some(replicas),
+                    None,
+                    vec![
+                        condition(
+                            "Available",
+                            "MinimumReplicasAvailable",
+                            "Deployment has minimum availability.",
+                        ),
+                        condition(
+                            "Progressing",
+                            "NewReplicaSetAvailable",
+                            &format!("ReplicaSet \"{replica_set}\" has successfully progressed."),
+                        ),
+                    ],
+                )
+            }
+            None => (None, None, Some(replicas), Vec::new()),
+        };
         Body::Workload(Workload {
-            spec: WorkloadSpec { replicas, selector },
+            spec: WorkloadSpec {
+                replicas,
+                selector,
+                template,
+                strategy,
+            },
             status: WorkloadStatus {
                 replicas,
+                fully_labeled_replicas: fully_labeled,
+                updated_replicas: updated,
                 ready_replicas: replicas,
                 available_replicas: replicas,
                 observed_generation: 1,
+                conditions,
             },
         })
     }
@@ -488,26 +571,35 @@ impl Generator<'_> {
         let mut meta = self.meta(template.app.clone(), &template.namespace, created);
         meta.labels = labels.clone();
         meta.annotations = Self::revision();
+        meta.generation = Some(1);
         let selector = json!({"matchLabels": {"app": template.app}});
+        let hash = self.rng.suffix(10);
+        let rs_name = format!("{}-{hash}", template.app);
         let deployment = Object::new(
             Resource::Deployment,
             meta,
-            Self::workload(replicas, selector.clone()),
+            Self::workload(
+                replicas,
+                selector.clone(),
+                Self::pod_template(template, None),
+                Some((rs_name.as_str(), ts(created).as_str())),
+            ),
         );
-        let hash = self.rng.suffix(10);
-        let mut meta = self.meta(
-            format!("{}-{hash}", template.app),
-            &template.namespace,
-            created,
-        );
+        let mut meta = self.meta(rs_name, &template.namespace, created);
         meta.labels = labels;
-        meta.labels.insert("pod-template-hash".into(), hash);
+        meta.labels.insert("pod-template-hash".into(), hash.clone());
         meta.annotations = Self::revision();
+        meta.generation = Some(1);
         meta.owner_references = vec![Self::owner(Resource::Deployment, &deployment)];
         let rs = Object::new(
             Resource::ReplicaSet,
             meta,
-            Self::workload(replicas, selector),
+            Self::workload(
+                replicas,
+                selector,
+                Self::pod_template(template, Some(("pod-template-hash", hash.as_str()))),
+                None,
+            ),
         );
         let owner = Self::owner(Resource::ReplicaSet, &rs);
         out.push((Resource::Deployment, deployment));
@@ -524,10 +616,16 @@ impl Generator<'_> {
         let created = self.ago(86_400, 180 * 86_400);
         let mut meta = self.meta(template.app.clone(), &template.namespace, created);
         meta.labels = Self::labels(template);
+        meta.generation = Some(1);
         let rc = Object::new(
             Resource::ReplicationController,
             meta,
-            Self::workload(replicas, json!({"app": template.app})),
+            Self::workload(
+                replicas,
+                json!({"app": template.app}),
+                Self::pod_template(template, None),
+                None,
+            ),
         );
         let owner = Self::owner(Resource::ReplicationController, &rc);
         out.push((Resource::ReplicationController, rc));
@@ -679,24 +777,27 @@ impl Generator<'_> {
         } else {
             "False"
         };
-        let condition = |kind, status| Condition {
-            kind,
-            status,
-            reason: "",
-            message: String::new(),
-            last_transition_time: started.clone(),
-        };
+        let condition = |kind, status| Condition::new(kind, status, "", "", &started);
         let all_limited = containers
             .iter()
             .all(|c| c.resources.limits.len() == 2 && c.resources.limits == c.resources.requests);
+        let pod_ip = if phase == "Pending" {
+            String::new()
+        } else {
+            pod_ip
+        };
         PodStatus {
             phase,
-            pod_ip: if phase == "Pending" {
-                String::new()
+            pod_ips: if pod_ip.is_empty() {
+                Vec::new()
             } else {
-                pod_ip
+                vec![PodIp { ip: pod_ip.clone() }]
             },
+            pod_ip,
             host_ip: host_ip.to_string(),
+            host_ips: vec![PodIp {
+                ip: host_ip.to_string(),
+            }],
             qos_class: if all_limited {
                 "Guaranteed"
             } else {
@@ -713,8 +814,20 @@ impl Generator<'_> {
         }
     }
 
-    /// A Kubernetes Event about `object`.
+    /// A Kubernetes Event about `object`, happening now.
     pub fn event(&mut self, object: &Object, resource: Resource, what: Happening) -> Object {
+        let now = self.now;
+        self.event_at(object, resource, what, now)
+    }
+
+    /// A Kubernetes Event about `object` that happened `at`.
+    pub fn event_at(
+        &mut self,
+        object: &Object,
+        resource: Resource,
+        what: Happening,
+        at: DateTime<Utc>,
+    ) -> Object {
         let Happening {
             reason,
             kind,
@@ -729,7 +842,7 @@ impl Generator<'_> {
             object.metadata.namespace.clone()
         };
         let name = format!("{}.{}", object.metadata.name, self.rng.hex(16));
-        let meta = self.meta(name, &namespace, self.now);
+        let meta = self.meta(name, &namespace, at);
         Object::new(
             Resource::Event,
             meta,
@@ -747,8 +860,8 @@ impl Generator<'_> {
                     component,
                     host: host.clone(),
                 },
-                first_timestamp: ts(self.now),
-                last_timestamp: ts(self.now),
+                first_timestamp: ts(at),
+                last_timestamp: ts(at),
                 count: 1,
                 kind,
                 reporting_component: component,
@@ -859,6 +972,106 @@ mod tests {
         assert!(
             image_id("registry.internal.example:5000/a/b")
                 .starts_with("registry.internal.example:5000/a/b@sha256:")
+        );
+    }
+
+    fn typed<T: serde::de::DeserializeOwned>(o: &Object) -> T {
+        let v = serde_json::to_value(o).unwrap();
+        serde_json::from_value(v.clone())
+            .unwrap_or_else(|e| panic!("{} into k8s-openapi: {e}\n{v}", o.kind))
+    }
+
+    /// Every kind, as generated and after churn, is what a typed client (kube-rs with
+    /// k8s-openapi) reads, with the fields controllers and kubectl rely on.
+    #[test]
+    fn every_generated_kind_deserializes_into_k8s_openapi_types() {
+        use crate::simulator::churn::{ChurnRequest, Cluster};
+        use k8s_openapi::api::{apps::v1 as apps, core::v1 as core};
+
+        let mut cluster = Cluster::generate(SimulatorConfig {
+            nodes: 4,
+            pods_per_node: 25,
+            seed: 3,
+            ..SimulatorConfig::default()
+        });
+        cluster.churn(&ChurnRequest {
+            create: 5,
+            delete: 2,
+            restart: 5,
+            relabel: 3,
+            node_not_ready: 1,
+            node_ready: 0,
+        });
+        let store = &cluster.store;
+        let mut seen = BTreeSet::new();
+        let mut event_times = BTreeSet::new();
+        for resource in Resource::ALL {
+            for o in store.all(resource) {
+                seen.insert(resource);
+                match resource {
+                    Resource::Namespace => {
+                        typed::<core::Namespace>(o);
+                    }
+                    Resource::Node => {
+                        let status = typed::<core::Node>(o).status.unwrap();
+                        assert!(!status.node_info.unwrap().boot_id.is_empty());
+                        assert!(
+                            status
+                                .conditions
+                                .unwrap()
+                                .iter()
+                                .all(|c| c.last_heartbeat_time.is_some())
+                        );
+                    }
+                    Resource::Pod => {
+                        let status = typed::<core::Pod>(o).status.unwrap();
+                        if status.phase.as_deref() == Some("Running") {
+                            let ips = status.pod_ips.unwrap();
+                            assert_eq!(Some(&ips[0].ip), status.pod_ip.as_ref());
+                        }
+                        assert_eq!(status.host_ips.unwrap().len(), 1);
+                    }
+                    Resource::Service => {
+                        typed::<core::Service>(o);
+                    }
+                    Resource::ReplicationController => {
+                        let rc = typed::<core::ReplicationController>(o);
+                        assert!(rc.spec.unwrap().template.is_some());
+                    }
+                    Resource::ReplicaSet => {
+                        let rs = typed::<apps::ReplicaSet>(o);
+                        let template = rs.spec.template.unwrap();
+                        let labels = template.metadata.unwrap().labels.unwrap();
+                        assert!(labels.contains_key("pod-template-hash"));
+                        assert_eq!(rs.metadata.generation, Some(1));
+                    }
+                    Resource::Deployment => {
+                        let d = typed::<apps::Deployment>(o);
+                        assert_eq!(d.metadata.generation, Some(1));
+                        let spec = d.spec;
+                        let template_labels = spec.template.metadata.unwrap().labels.unwrap();
+                        for (k, v) in spec.selector.match_labels.unwrap() {
+                            assert_eq!(template_labels.get(&k), Some(&v));
+                        }
+                        assert!(!spec.template.spec.unwrap().containers.is_empty());
+                        let status = d.status.unwrap();
+                        assert_eq!(status.updated_replicas, status.replicas);
+                        let conditions = status.conditions.unwrap();
+                        assert_eq!(conditions.len(), 2);
+                        assert!(conditions.iter().all(|c| c.last_update_time.is_some()));
+                    }
+                    Resource::Event => {
+                        let e = typed::<core::Event>(o);
+                        event_times.insert(format!("{:?}", e.last_timestamp));
+                    }
+                    Resource::Image => {}
+                }
+            }
+        }
+        assert_eq!(seen.len(), 8, "{seen:?}");
+        assert!(
+            event_times.len() > 10,
+            "events carry their own times: {event_times:?}"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! `steward simulate`: a Kubernetes-API-compatible cluster at any size, for tests,
 //! benchmarks and the demo. It serves discovery, list (paged) and watch (with
-//! bookmarks and in-stream 410s) for nodes, namespaces, pods, services, replication
+//! bookmarks, in-stream 410s and watch-list initial events), both filtered by label
+//! and field selectors, read-only (writes get 405), for nodes, namespaces, pods, services, replication
 //! controllers, replica sets, deployments and events — plus OpenShift images in the
 //! OpenShift flavor — as `kubectl` expects them, a Prometheus query API over the
 //! cluster's cAdvisor series, and an admin API under `/_sim/` that makes things
@@ -9,6 +10,7 @@
 //! - [`objects`] — the typed objects and their wire shape.
 //! - [`generate`] — the deterministic cluster generator.
 //! - [`store`] — objects, versions, watch history and the live feed.
+//! - [`selector`] — `labelSelector` and `fieldSelector`, for lists and watches.
 //! - [`churn`] — the [`churn::Cluster`] and the changes it undergoes.
 //! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing.
 //! - `admin` — the `/_sim/` endpoints.
@@ -23,6 +25,7 @@ pub mod generate;
 pub mod objects;
 pub mod prng;
 pub mod prometheus;
+pub mod selector;
 pub mod store;
 mod table;
 

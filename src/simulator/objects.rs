@@ -118,6 +118,9 @@ pub struct Meta {
     pub namespace: String,
     pub uid: String,
     pub resource_version: String,
+    /// Workloads' spec generation (their controllers report it as observed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     pub creation_timestamp: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -249,7 +252,34 @@ pub struct Condition {
     pub reason: &'static str,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// Nodes: when the kubelet last posted this condition.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub last_heartbeat_time: String,
+    /// Deployments: when the controller last updated this condition.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub last_update_time: String,
     pub last_transition_time: String,
+}
+
+impl Condition {
+    /// A condition that last changed at `since` (no heartbeat or update time).
+    pub fn new(
+        kind: &'static str,
+        status: &'static str,
+        reason: &'static str,
+        message: &str,
+        since: &str,
+    ) -> Self {
+        Condition {
+            kind,
+            status,
+            reason,
+            message: message.to_string(),
+            last_heartbeat_time: String::new(),
+            last_update_time: String::new(),
+            last_transition_time: since.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -264,6 +294,8 @@ pub struct Address {
 pub struct NodeInfo {
     #[serde(rename = "machineID")]
     pub machine_id: String,
+    #[serde(rename = "bootID")]
+    pub boot_id: String,
     #[serde(rename = "systemUUID")]
     pub system_uuid: String,
     pub kernel_version: &'static str,
@@ -284,6 +316,8 @@ pub struct Pod {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
+    /// Empty in pod templates (and for pods not scheduled yet).
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub node_name: String,
     pub containers: Vec<Container>,
     pub restart_policy: &'static str,
@@ -320,12 +354,22 @@ pub struct PodStatus {
     pub phase: &'static str,
     #[serde(rename = "podIP", skip_serializing_if = "String::is_empty")]
     pub pod_ip: String,
+    #[serde(rename = "podIPs", skip_serializing_if = "Vec::is_empty")]
+    pub pod_ips: Vec<PodIp>,
     #[serde(rename = "hostIP")]
     pub host_ip: String,
+    #[serde(rename = "hostIPs")]
+    pub host_ips: Vec<PodIp>,
     pub qos_class: &'static str,
     pub start_time: String,
     pub conditions: Vec<Condition>,
     pub container_statuses: Vec<ContainerStatus>,
+}
+
+/// One of a pod's (or its host's) addresses: `{"ip": …}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodIp {
+    pub ip: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -403,15 +447,41 @@ pub struct WorkloadSpec {
     pub replicas: u32,
     /// A label map (ReplicationController) or `{"matchLabels": …}` (apps/v1).
     pub selector: serde_json::Value,
+    /// What every replica runs.
+    pub template: PodTemplate,
+    /// Deployments: how a rollout replaces pods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<serde_json::Value>,
+}
+
+/// A pod template: the labels and spec each replica gets.
+#[derive(Debug, Clone, Serialize)]
+pub struct PodTemplate {
+    pub metadata: TemplateMeta,
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateMeta {
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkloadStatus {
     pub replicas: u32,
+    /// ReplicaSets and ReplicationControllers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fully_labeled_replicas: Option<u32>,
+    /// Deployments: replicas running the current template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_replicas: Option<u32>,
     pub ready_replicas: u32,
     pub available_replicas: u32,
-    pub observed_generation: u32,
+    pub observed_generation: u64,
+    /// Deployments: `Available` and `Progressing`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -13,15 +13,47 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::objects::{Object, Resource};
+use super::selector::Filter;
 
-/// One recorded change: a serialized watch event line.
+/// One recorded change: the watch event line every unfiltered watch gets, and the
+/// objects a filtered watch needs to decide what it sees.
 #[derive(Debug)]
 pub struct Change {
     pub rv: u64,
     pub resource: Resource,
     pub namespace: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub kind: &'static str,
+    /// The object after the change (for `DELETED`, its last state).
+    pub object: Object,
+    /// For `MODIFIED`, the object before the change.
+    pub prev: Option<Object>,
     /// `{"type":…,"object":…}\n`
     pub line: Bytes,
+}
+
+impl Change {
+    /// What a watch with `filter` sees of this change, as kube-apiserver's cache
+    /// watcher decides it: nothing when the object is outside the selection before
+    /// and after; `ADDED` (the new state) when it moved in; `DELETED` (the old state,
+    /// at this change's version) when it moved out; the event as recorded otherwise.
+    pub fn line_for(&self, filter: &Filter) -> Option<Bytes> {
+        if filter.is_everything() {
+            return Some(self.line.clone());
+        }
+        let now = filter.matches(&self.object);
+        let before = self.prev.as_ref().is_some_and(|p| filter.matches(p));
+        match (self.prev.as_ref(), now, before) {
+            (None, true, _) | (Some(_), true, true) => Some(self.line.clone()),
+            (Some(_), true, false) => Some(watch_line("ADDED", &self.object)),
+            (Some(prev), false, true) => {
+                let mut gone = prev.clone();
+                gone.metadata.resource_version = self.rv.to_string();
+                Some(watch_line("DELETED", &gone))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Why a list or watch cannot be served.
@@ -31,6 +63,20 @@ pub enum Refusal {
     Expired(String),
     /// 400: a malformed parameter.
     BadRequest(String),
+    /// 504: a version the store has not reached (kube-apiserver's "Too large resource
+    /// version", after it waited for its cache to catch up).
+    TooLarge { requested: u64, current: u64 },
+}
+
+/// How a watch starts (`sendInitialEvents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialEvents {
+    /// Not given: the current state as ADDED without a version, history after one.
+    Legacy,
+    /// `true`: the current state as ADDED, then the `initial-events-end` bookmark.
+    Send,
+    /// `false`: only changes after the version (after now without one).
+    Skip,
 }
 
 /// Where a watch starts: the events to replay, then the live feed.
@@ -38,6 +84,11 @@ pub struct WatchStart {
     pub replay: Vec<Bytes>,
     pub live: broadcast::Receiver<Arc<Change>>,
     pub last_rv: u64,
+    /// Changes at or below this version are not sent (a watch from a version the
+    /// store has not reached yet waits for it).
+    pub floor: u64,
+    /// Send the `k8s.io/initial-events-end` bookmark after the replay.
+    pub initial_events_end: bool,
 }
 
 /// A page of a list, serialized.
@@ -131,9 +182,9 @@ impl Store {
             object.metadata.namespace.clone(),
             object.metadata.name.clone(),
         );
-        let existed = self.get(resource, &key.0, &key.1).is_some();
-        let kind = if existed { "MODIFIED" } else { "ADDED" };
-        self.record(resource, kind, &object);
+        let prev = self.get(resource, &key.0, &key.1).cloned();
+        let kind = if prev.is_some() { "MODIFIED" } else { "ADDED" };
+        self.record(resource, kind, &object, prev);
         self.put(resource, object);
     }
 
@@ -161,11 +212,17 @@ impl Store {
         self.hidden.remove(&object.metadata.uid);
         self.rv += 1;
         object.metadata.resource_version = self.rv.to_string();
-        self.record(resource, "DELETED", &object);
+        self.record(resource, "DELETED", &object, None);
         Some(object)
     }
 
-    fn record(&mut self, resource: Resource, kind: &str, object: &Object) {
+    fn record(
+        &mut self,
+        resource: Resource,
+        kind: &'static str,
+        object: &Object,
+        prev: Option<Object>,
+    ) {
         if matches!(resource, Resource::Pod | Resource::Node) {
             self.topology_generation += 1;
         }
@@ -173,6 +230,9 @@ impl Store {
             rv: self.rv,
             resource,
             namespace: object.metadata.namespace.clone(),
+            kind,
+            object: object.clone(),
+            prev,
             line: watch_line(kind, object),
         });
         self.history.push_back(change.clone());
@@ -249,11 +309,12 @@ impl Store {
         self.feed.receiver_count()
     }
 
-    /// One page of a list, from the continue token's position.
+    /// One page of the objects `filter` keeps, from the continue token's position.
     pub fn list(
         &self,
         resource: Resource,
         namespace: Option<&str>,
+        filter: &Filter,
         limit: Option<usize>,
         continue_token: Option<&str>,
     ) -> Result<Page<'_>, Refusal> {
@@ -293,6 +354,9 @@ impl Store {
             if !self.hidden.is_empty() && self.hidden.contains(&object.metadata.uid) {
                 continue;
             }
+            if !filter.is_everything() && !filter.matches(object) {
+                continue;
+            }
             if items.len() < limit {
                 items.push(object);
                 last = Some(key);
@@ -312,43 +376,68 @@ impl Store {
         })
     }
 
-    /// Starts a watch of `resource` (in `namespace`) after version `from`; no version
-    /// (or "0") starts with an ADDED event for every current object.
+    /// Starts a watch of the `resource` objects `filter` keeps (in `namespace`) after
+    /// version `from`. Without a version (or "0") a legacy watch starts with an ADDED
+    /// event for every current object; `initial` says otherwise (`sendInitialEvents`).
+    /// A version newer than the store's is waited for (changes up to it are not sent),
+    /// except when the initial state is asked for: that needs the store to have
+    /// reached it ([`Refusal::TooLarge`]).
     pub fn watch(
         &self,
         resource: Resource,
         namespace: Option<&str>,
+        filter: &Filter,
         from: Option<&str>,
+        initial: InitialEvents,
     ) -> Result<WatchStart, Refusal> {
-        let matches = |r: Resource, ns: &str| r == resource && namespace.is_none_or(|n| n == ns);
-        let replay = match from.filter(|v| !v.is_empty() && *v != "0") {
-            None => self
-                .all(resource)
-                .filter(|o| matches(resource, &o.metadata.namespace))
-                .filter(|o| !self.hidden.contains(&o.metadata.uid))
-                .map(|object| watch_line("ADDED", object))
-                .collect(),
-            Some(v) => {
-                let from: u64 = v.parse().map_err(|_| {
+        let wanted = |r: Resource, ns: &str| r == resource && namespace.is_none_or(|n| n == ns);
+        let from =
+            match from.filter(|v| !v.is_empty() && *v != "0") {
+                None => None,
+                Some(v) => Some(v.parse::<u64>().map_err(|_| {
                     Refusal::BadRequest(format!("invalid resource version \"{v}\""))
-                })?;
-                if from < self.compacted {
+                })?),
+            };
+        let current_state = || -> Vec<Bytes> {
+            self.all(resource)
+                .filter(|o| wanted(resource, &o.metadata.namespace))
+                .filter(|o| !self.hidden.contains(&o.metadata.uid))
+                .filter(|o| filter.is_everything() || filter.matches(o))
+                .map(|object| watch_line("ADDED", object))
+                .collect()
+        };
+        let (replay, floor) = match (initial, from) {
+            (InitialEvents::Send, Some(v)) if v > self.rv => {
+                return Err(Refusal::TooLarge {
+                    requested: v,
+                    current: self.rv,
+                });
+            }
+            (InitialEvents::Send, _) => (current_state(), self.rv),
+            (InitialEvents::Legacy, None) => (current_state(), self.rv),
+            (InitialEvents::Skip, None) => (Vec::new(), self.rv),
+            (_, Some(v)) => {
+                if v < self.compacted {
                     return Err(Refusal::Expired(format!(
-                        "too old resource version: {from} ({})",
+                        "too old resource version: {v} ({})",
                         self.compacted
                     )));
                 }
-                self.history
+                let replay = self
+                    .history
                     .iter()
-                    .filter(|c| c.rv > from && matches(c.resource, &c.namespace))
-                    .map(|c| c.line.clone())
-                    .collect()
+                    .filter(|c| c.rv > v && wanted(c.resource, &c.namespace))
+                    .filter_map(|c| c.line_for(filter))
+                    .collect();
+                (replay, v)
             }
         };
         Ok(WatchStart {
             replay,
             live: self.feed.subscribe(),
             last_rv: self.rv,
+            floor,
+            initial_events_end: initial == InitialEvents::Send,
         })
     }
 }
@@ -385,6 +474,10 @@ mod tests {
         )
     }
 
+    fn all() -> Filter {
+        Filter::default()
+    }
+
     fn store(n: usize, history: usize) -> Store {
         let objects = (0..n)
             .map(|i| (Resource::Namespace, ns(&format!("ns-{i:03}"))))
@@ -400,7 +493,13 @@ mod tests {
         let mut versions = HashSet::new();
         loop {
             let page = s
-                .list(Resource::Namespace, None, Some(10), token.as_deref())
+                .list(
+                    Resource::Namespace,
+                    None,
+                    &Filter::default(),
+                    Some(10),
+                    token.as_deref(),
+                )
                 .unwrap();
             versions.insert(page.resource_version);
             names.extend(page.items.iter().map(|o| o.metadata.name.clone()));
@@ -412,7 +511,13 @@ mod tests {
         assert_eq!(names.len(), 25);
         assert_eq!(versions.len(), 1);
         assert!(matches!(
-            s.list(Resource::Namespace, None, Some(10), Some("garbage!")),
+            s.list(
+                Resource::Namespace,
+                None,
+                &Filter::default(),
+                Some(10),
+                Some("garbage!")
+            ),
             Err(Refusal::BadRequest(_))
         ));
     }
@@ -423,21 +528,50 @@ mod tests {
         let start = s.resource_version();
         s.apply(Resource::Namespace, ns("a"));
         let w = s
-            .watch(Resource::Namespace, None, Some(&start.to_string()))
+            .watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                Some(&start.to_string()),
+                InitialEvents::Legacy,
+            )
             .unwrap();
         assert_eq!(w.replay.len(), 1);
         s.apply(Resource::Namespace, ns("b"));
         s.apply(Resource::Namespace, ns("c"));
         // The history holds two events: resuming from `start` needs three.
         assert!(matches!(
-            s.watch(Resource::Namespace, None, Some(&start.to_string())),
+            s.watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                Some(&start.to_string()),
+                InitialEvents::Legacy
+            ),
             Err(Refusal::Expired(_))
         ));
-        let all = s.watch(Resource::Namespace, None, None).unwrap();
-        assert_eq!(all.replay.len(), 6);
+        let everything = s
+            .watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                None,
+                InitialEvents::Legacy,
+            )
+            .unwrap();
+        assert_eq!(everything.replay.len(), 6);
         let now = s.resource_version().to_string();
         s.expire();
-        assert!(s.watch(Resource::Namespace, None, Some(&now)).is_err());
+        assert!(
+            s.watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                Some(&now),
+                InitialEvents::Legacy
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -447,7 +581,9 @@ mod tests {
             .watch(
                 Resource::Namespace,
                 None,
+                &all(),
                 Some(&s.resource_version().to_string()),
+                InitialEvents::Legacy,
             )
             .unwrap()
             .live;
@@ -458,18 +594,112 @@ mod tests {
         assert_eq!(line["object"]["metadata"]["uid"], gone.metadata.uid);
         assert!(s.hide("uid-ns-001"));
         assert!(
-            s.list(Resource::Namespace, None, None, None)
+            s.list(Resource::Namespace, None, &Filter::default(), None, None)
                 .unwrap()
                 .items
                 .is_empty()
         );
         assert!(s.unhide("uid-ns-001"));
         assert_eq!(
-            s.list(Resource::Namespace, None, None, None)
+            s.list(Resource::Namespace, None, &Filter::default(), None, None)
                 .unwrap()
                 .items
                 .len(),
             1
         );
+    }
+
+    fn kinds(lines: &[Bytes]) -> Vec<(String, String)> {
+        lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_slice(l).unwrap();
+                (
+                    v["type"].as_str().unwrap_or("").to_string(),
+                    v["object"]["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filtered_watches_see_objects_move_in_and_out_of_the_selection() {
+        let mut s = store(3, 100);
+        let from = s.resource_version().to_string();
+        let team = |o: &mut Object, t: &str| {
+            o.metadata.labels.insert("team".into(), t.into());
+        };
+        s.modify(Resource::Namespace, "", "ns-000", |o| team(o, "a"));
+        s.modify(Resource::Namespace, "", "ns-001", |o| team(o, "b"));
+        s.modify(Resource::Namespace, "", "ns-000", |o| team(o, "a"));
+        s.modify(Resource::Namespace, "", "ns-001", |o| team(o, "a"));
+        s.modify(Resource::Namespace, "", "ns-000", |o| team(o, "c"));
+        s.remove(Resource::Namespace, "", "ns-001");
+        s.remove(Resource::Namespace, "", "ns-002");
+        let filter = Filter::parse(Resource::Namespace, Some("team=a"), None).unwrap();
+        let w = s
+            .watch(
+                Resource::Namespace,
+                None,
+                &filter,
+                Some(&from),
+                InitialEvents::Legacy,
+            )
+            .unwrap();
+        let got = kinds(&w.replay);
+        let want = [
+            ("ADDED", "ns-000"),
+            ("MODIFIED", "ns-000"),
+            ("ADDED", "ns-001"),
+            ("DELETED", "ns-000"),
+            ("DELETED", "ns-001"),
+        ];
+        assert_eq!(
+            got,
+            want.map(|(k, n)| (k.to_string(), n.to_string())).to_vec()
+        );
+        // A list with the same filter, and a field selector on the name.
+        let by_name =
+            Filter::parse(Resource::Namespace, None, Some("metadata.name=ns-000")).unwrap();
+        let page = s
+            .list(Resource::Namespace, None, &by_name, None, None)
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        // The initial state, for sendInitialEvents; a future version is refused there
+        // and waited for elsewhere.
+        let everything = s
+            .watch(Resource::Namespace, None, &all(), None, InitialEvents::Send)
+            .unwrap();
+        assert_eq!(everything.replay.len(), 1);
+        assert!(everything.initial_events_end);
+        let ahead = (s.resource_version() + 5).to_string();
+        assert!(matches!(
+            s.watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                Some(&ahead),
+                InitialEvents::Send
+            ),
+            Err(Refusal::TooLarge { .. })
+        ));
+        let waiting = s
+            .watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                Some(&ahead),
+                InitialEvents::Legacy,
+            )
+            .unwrap();
+        assert!(waiting.replay.is_empty());
+        assert_eq!(waiting.floor, s.resource_version() + 5);
+        let skip = s
+            .watch(Resource::Namespace, None, &all(), None, InitialEvents::Skip)
+            .unwrap();
+        assert!(skip.replay.is_empty());
     }
 }

@@ -44,6 +44,8 @@ pub fn render(resource: Resource, page: &Page<'_>, now: DateTime<Utc>) -> Value 
             column("Age", "string", "", 0),
             column("IP", "string", "", 1),
             column("Node", "string", "", 1),
+            column("Nominated Node", "string", "", 1),
+            column("Readiness Gates", "string", "", 1),
         ],
         Resource::Node => vec![
             column("Name", "string", "name", 0),
@@ -52,7 +54,44 @@ pub fn render(resource: Resource, page: &Page<'_>, now: DateTime<Utc>) -> Value 
             column("Age", "string", "", 0),
             column("Version", "string", "", 0),
             column("Internal-IP", "string", "", 1),
+            column("External-IP", "string", "", 1),
             column("OS-Image", "string", "", 1),
+            column("Kernel-Version", "string", "", 1),
+            column("Container-Runtime", "string", "", 1),
+        ],
+        Resource::Namespace => vec![
+            column("Name", "string", "name", 0),
+            column("Status", "string", "", 0),
+            column("Age", "string", "", 0),
+        ],
+        Resource::Service => vec![
+            column("Name", "string", "name", 0),
+            column("Type", "string", "", 0),
+            column("Cluster-IP", "string", "", 0),
+            column("External-IP", "string", "", 0),
+            column("Port(s)", "string", "", 0),
+            column("Age", "string", "", 0),
+            column("Selector", "string", "", 1),
+        ],
+        Resource::Deployment => vec![
+            column("Name", "string", "name", 0),
+            column("Ready", "string", "", 0),
+            column("Up-to-date", "string", "", 0),
+            column("Available", "string", "", 0),
+            column("Age", "string", "", 0),
+            column("Containers", "string", "", 1),
+            column("Images", "string", "", 1),
+            column("Selector", "string", "", 1),
+        ],
+        Resource::ReplicaSet | Resource::ReplicationController => vec![
+            column("Name", "string", "name", 0),
+            column("Desired", "string", "", 0),
+            column("Current", "string", "", 0),
+            column("Ready", "string", "", 0),
+            column("Age", "string", "", 0),
+            column("Containers", "string", "", 1),
+            column("Images", "string", "", 1),
+            column("Selector", "string", "", 1),
         ],
         Resource::Event => vec![
             column("Last Seen", "string", "", 0),
@@ -122,14 +161,37 @@ fn cells(o: &Object, now: DateTime<Utc>) -> Vec<Value> {
             } else {
                 &p.status.pod_ip
             };
+            // kubectl's "3 (5m ago)": restarts and when the last one ended.
+            let last_restart = p
+                .status
+                .container_statuses
+                .iter()
+                .filter_map(|s| match &s.last_state {
+                    Some(ContainerState::Terminated { finished_at, .. }) => {
+                        Some(finished_at.as_str())
+                    }
+                    _ => None,
+                })
+                .max();
+            let restarts = match last_restart {
+                Some(at) if restarts > 0 => format!("{restarts} ({} ago)", age(at, now)),
+                _ => restarts.to_string(),
+            };
+            let node = if p.spec.node_name.is_empty() {
+                "<none>"
+            } else {
+                &p.spec.node_name
+            };
             vec![
                 json!(o.metadata.name),
                 json!(format!("{ready}/{}", p.spec.containers.len())),
                 json!(waiting.unwrap_or(p.status.phase)),
-                json!(restarts.to_string()),
+                json!(restarts),
                 json!(created),
                 json!(ip),
-                json!(p.spec.node_name),
+                json!(node),
+                json!("<none>"),
+                json!("<none>"),
             ]
         }
         Body::Node(n) => {
@@ -144,7 +206,14 @@ fn cells(o: &Object, now: DateTime<Utc>) -> Vec<Value> {
                 .keys()
                 .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
                 .collect();
-            let ip = n.status.addresses.iter().find(|a| a.kind == "InternalIP");
+            let address = |kind: &str| {
+                n.status
+                    .addresses
+                    .iter()
+                    .find(|a| a.kind == kind)
+                    .map_or("<none>", |a| a.address.as_str())
+            };
+            let info = &n.status.node_info;
             vec![
                 json!(o.metadata.name),
                 json!(status),
@@ -154,10 +223,75 @@ fn cells(o: &Object, now: DateTime<Utc>) -> Vec<Value> {
                     roles.join(",")
                 }),
                 json!(created),
-                json!(n.status.node_info.kubelet_version),
-                json!(ip.map_or("<none>", |a| a.address.as_str())),
-                json!(n.status.node_info.os_image),
+                json!(info.kubelet_version),
+                json!(address("InternalIP")),
+                json!(address("ExternalIP")),
+                json!(info.os_image),
+                json!(info.kernel_version),
+                json!(info.container_runtime_version),
             ]
+        }
+        Body::Namespace(n) => vec![
+            json!(o.metadata.name),
+            json!(n.status.phase),
+            json!(created),
+        ],
+        Body::Service(svc) => {
+            let ports: Vec<String> = svc
+                .spec
+                .ports
+                .iter()
+                .map(|p| format!("{}/{}", p.port, p.protocol))
+                .collect();
+            vec![
+                json!(o.metadata.name),
+                json!(svc.spec.kind),
+                json!(svc.spec.cluster_ip),
+                json!("<none>"),
+                json!(ports.join(",")),
+                json!(created),
+                json!(label_list(&svc.spec.selector)),
+            ]
+        }
+        Body::Workload(w) => {
+            let containers = &w.spec.template.spec.containers;
+            let names: Vec<&str> = containers.iter().map(|c| c.name.as_str()).collect();
+            let images: Vec<&str> = containers.iter().map(|c| c.image.as_str()).collect();
+            // apps/v1 `{"matchLabels": …}`, or a ReplicationController's plain map.
+            let selector = w
+                .spec
+                .selector
+                .get("matchLabels")
+                .unwrap_or(&w.spec.selector);
+            let selector: std::collections::BTreeMap<String, String> = selector
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            let s = &w.status;
+            let counts = if o.kind == "Deployment" {
+                vec![
+                    json!(format!("{}/{}", s.ready_replicas, w.spec.replicas)),
+                    json!(s.updated_replicas.unwrap_or(s.replicas).to_string()),
+                    json!(s.available_replicas.to_string()),
+                ]
+            } else {
+                vec![
+                    json!(w.spec.replicas.to_string()),
+                    json!(s.replicas.to_string()),
+                    json!(s.ready_replicas.to_string()),
+                ]
+            };
+            let mut row = vec![json!(o.metadata.name)];
+            row.extend(counts);
+            row.extend([
+                json!(created),
+                json!(names.join(",")),
+                json!(images.join(",")),
+                json!(label_list(&selector)),
+            ]);
+            row
         }
         Body::Event(e) => vec![
             json!(age(&e.last_timestamp, now)),
@@ -172,6 +306,18 @@ fn cells(o: &Object, now: DateTime<Utc>) -> Vec<Value> {
         ],
         _ => vec![json!(o.metadata.name), json!(created)],
     }
+}
+
+/// `a=b,c=d`, or `<none>`.
+fn label_list(labels: &std::collections::BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "<none>".into();
+    }
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
