@@ -938,8 +938,101 @@ fn kubectl_tables_wide_describe_and_api_resources() {
     ] {
         assert!(described.contains(field), "{field}: {described}");
     }
+    // --sort-by sorts on the whole objects the Table rows carry (includeObject=Object).
+    let sorted = kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--sort-by=.metadata.creationTimestamp",
+            "-o",
+            "wide",
+        ],
+    );
+    assert_eq!(sorted.lines().count(), 1 + 30, "{sorted}");
+    let by_name = kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--sort-by=.metadata.name",
+            "--no-headers",
+        ],
+    );
+    let names: Vec<&str> = by_name
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let mut expected = names.clone();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{by_name}");
+    // get all: the kinds in the "all" category.
+    let everything = kubectl(&sim, &["get", "all", "-A"]);
+    for kind in ["pod/", "service/", "deployment.apps/", "replicaset.apps/"] {
+        assert!(everything.contains(kind), "{kind}: {everything}");
+    }
+    // rollout status reads generation, updatedReplicas and the conditions.
+    let deployment = &sim.get_json("/apis/apps/v1/deployments")["items"][0];
+    let rolled = kubectl(
+        &sim,
+        &[
+            "rollout",
+            "status",
+            &format!(
+                "deployment/{}",
+                deployment["metadata"]["name"].as_str().expect("name")
+            ),
+            "-n",
+            deployment["metadata"]["namespace"].as_str().expect("ns"),
+            "--timeout=20s",
+        ],
+    );
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
     let resources = kubectl(&sim, &["api-resources"]);
     for kind in ["pods", "nodes", "deployments", "replicasets", "events"] {
         assert!(resources.contains(kind), "{kind}: {resources}");
     }
+}
+
+#[test]
+fn kubectl_get_watch_keeps_its_columns() {
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "3", "--seed", "5"]);
+    let home = tempfile::tempdir().expect("home");
+    let mut child = Command::new("kubectl")
+        .args(["--server", &sim.url, "get", "pods", "-A", "-w"])
+        .env("KUBECONFIG", home.path().join("none"))
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl is installed");
+    std::thread::sleep(Duration::from_millis(1500));
+    let created = sim.admin("/_sim/churn", json!({"create": 1}));
+    let name = created["created"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("kubectl output");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READY") && header.contains("STATUS"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("NAMESPACE")).count(),
+        1,
+        "the header is printed once: {text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("{name} not in {text}"));
+    // The watched pod's row has every column, not just NAME and AGE.
+    assert!(line.split_whitespace().count() >= 6, "{line}\n{text}");
+    assert!(line.contains('/'), "READY column: {line}");
 }
