@@ -1036,3 +1036,74 @@ fn kubectl_get_watch_keeps_its_columns() {
     assert!(line.split_whitespace().count() >= 6, "{line}\n{text}");
     assert!(line.contains('/'), "READY column: {line}");
 }
+
+/// kube-runtime's watcher in its watch-list mode (`sendInitialEvents`), reading typed
+/// k8s-openapi objects: the initial state, its end, then live changes.
+#[test]
+fn kube_runtime_streaming_lists_read_typed_objects() {
+    use futures::StreamExt;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::runtime::watcher;
+
+    let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "6", "--seed", "12"]);
+    let pods = sim.get_json("/api/v1/pods")["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let url: http::Uri = sim.url.parse().expect("url");
+        let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+        let deployments: kube::Api<Deployment> = kube::Api::all(client.clone());
+        let listed = deployments
+            .list(&Default::default())
+            .await
+            .expect("typed deployments");
+        assert!(listed.items.iter().all(|d| d.spec.template.spec.is_some()));
+
+        let api: kube::Api<Pod> = kube::Api::all(client);
+        let config = watcher::Config::default().streaming_lists();
+        let mut stream = watcher(api, config).boxed();
+        let mut initial = 0;
+        let deadline = std::time::Duration::from_secs(20);
+        loop {
+            let event = tokio::time::timeout(deadline, stream.next())
+                .await
+                .expect("the initial state in time")
+                .expect("a stream")
+                .expect("no watch error");
+            match event {
+                watcher::Event::Init => {}
+                watcher::Event::InitApply(pod) => {
+                    assert!(pod.status.and_then(|s| s.host_ips).is_some());
+                    initial += 1;
+                }
+                watcher::Event::InitDone => break,
+                other => panic!("before InitDone: {other:?}"),
+            }
+        }
+        assert_eq!(initial, pods);
+        // Live: a new pod arrives as Apply.
+        let created = sim.admin("/_sim/churn", json!({"create": 1}));
+        let uid = created["created"][0]["uid"]
+            .as_str()
+            .expect("uid")
+            .to_string();
+        loop {
+            let event = tokio::time::timeout(deadline, stream.next())
+                .await
+                .expect("the new pod in time")
+                .expect("a stream")
+                .expect("no watch error");
+            if let watcher::Event::Apply(pod) = event
+                && pod.metadata.uid.as_deref() == Some(uid.as_str())
+            {
+                break;
+            }
+        }
+    });
+}
