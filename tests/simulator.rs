@@ -938,8 +938,172 @@ fn kubectl_tables_wide_describe_and_api_resources() {
     ] {
         assert!(described.contains(field), "{field}: {described}");
     }
+    // --sort-by sorts on the whole objects the Table rows carry (includeObject=Object).
+    let sorted = kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--sort-by=.metadata.creationTimestamp",
+            "-o",
+            "wide",
+        ],
+    );
+    assert_eq!(sorted.lines().count(), 1 + 30, "{sorted}");
+    let by_name = kubectl(
+        &sim,
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--sort-by=.metadata.name",
+            "--no-headers",
+        ],
+    );
+    let names: Vec<&str> = by_name
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let mut expected = names.clone();
+    expected.sort_unstable();
+    assert_eq!(names, expected, "{by_name}");
+    // get all: the kinds in the "all" category.
+    let everything = kubectl(&sim, &["get", "all", "-A"]);
+    for kind in ["pod/", "service/", "deployment.apps/", "replicaset.apps/"] {
+        assert!(everything.contains(kind), "{kind}: {everything}");
+    }
+    // rollout status reads generation, updatedReplicas and the conditions.
+    let deployment = &sim.get_json("/apis/apps/v1/deployments")["items"][0];
+    let rolled = kubectl(
+        &sim,
+        &[
+            "rollout",
+            "status",
+            &format!(
+                "deployment/{}",
+                deployment["metadata"]["name"].as_str().expect("name")
+            ),
+            "-n",
+            deployment["metadata"]["namespace"].as_str().expect("ns"),
+            "--timeout=20s",
+        ],
+    );
+    assert!(rolled.contains("successfully rolled out"), "{rolled}");
     let resources = kubectl(&sim, &["api-resources"]);
     for kind in ["pods", "nodes", "deployments", "replicasets", "events"] {
         assert!(resources.contains(kind), "{kind}: {resources}");
     }
+}
+
+#[test]
+fn kubectl_get_watch_keeps_its_columns() {
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "3", "--seed", "5"]);
+    let home = tempfile::tempdir().expect("home");
+    let mut child = Command::new("kubectl")
+        .args(["--server", &sim.url, "get", "pods", "-A", "-w"])
+        .env("KUBECONFIG", home.path().join("none"))
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl is installed");
+    std::thread::sleep(Duration::from_millis(1500));
+    let created = sim.admin("/_sim/churn", json!({"create": 1}));
+    let name = created["created"][0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("kubectl output");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let header = text.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("READY") && header.contains("STATUS"),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().filter(|l| l.contains("NAMESPACE")).count(),
+        1,
+        "the header is printed once: {text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains(&name))
+        .unwrap_or_else(|| panic!("{name} not in {text}"));
+    // The watched pod's row has every column, not just NAME and AGE.
+    assert!(line.split_whitespace().count() >= 6, "{line}\n{text}");
+    assert!(line.contains('/'), "READY column: {line}");
+}
+
+/// kube-runtime's watcher in its watch-list mode (`sendInitialEvents`), reading typed
+/// k8s-openapi objects: the initial state, its end, then live changes.
+#[test]
+fn kube_runtime_streaming_lists_read_typed_objects() {
+    use futures::StreamExt;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::runtime::watcher;
+
+    let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "6", "--seed", "12"]);
+    let pods = sim.get_json("/api/v1/pods")["items"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let url: http::Uri = sim.url.parse().expect("url");
+        let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
+        let deployments: kube::Api<Deployment> = kube::Api::all(client.clone());
+        let listed = deployments
+            .list(&Default::default())
+            .await
+            .expect("typed deployments");
+        assert!(listed.items.iter().all(|d| d.spec.template.spec.is_some()));
+
+        let api: kube::Api<Pod> = kube::Api::all(client);
+        let config = watcher::Config::default().streaming_lists();
+        let mut stream = watcher(api, config).boxed();
+        let mut initial = 0;
+        let deadline = std::time::Duration::from_secs(20);
+        loop {
+            let event = tokio::time::timeout(deadline, stream.next())
+                .await
+                .expect("the initial state in time")
+                .expect("a stream")
+                .expect("no watch error");
+            match event {
+                watcher::Event::Init => {}
+                watcher::Event::InitApply(pod) => {
+                    assert!(pod.status.and_then(|s| s.host_ips).is_some());
+                    initial += 1;
+                }
+                watcher::Event::InitDone => break,
+                other => panic!("before InitDone: {other:?}"),
+            }
+        }
+        assert_eq!(initial, pods);
+        // Live: a new pod arrives as Apply.
+        let created = sim.admin("/_sim/churn", json!({"create": 1}));
+        let uid = created["created"][0]["uid"]
+            .as_str()
+            .expect("uid")
+            .to_string();
+        loop {
+            let event = tokio::time::timeout(deadline, stream.next())
+                .await
+                .expect("the new pod in time")
+                .expect("a stream")
+                .expect("no watch error");
+            if let watcher::Event::Apply(pod) = event
+                && pod.metadata.uid.as_deref() == Some(uid.as_str())
+            {
+                break;
+            }
+        }
+    });
 }

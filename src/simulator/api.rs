@@ -218,6 +218,7 @@ fn resource_list(flavor: Flavor, group_version: &str) -> Value {
             json!({
                 "name": i.plural, "singularName": i.singular, "namespaced": i.namespaced,
                 "kind": i.kind, "verbs": ["get", "list", "watch"], "shortNames": i.short_names,
+                "categories": i.categories,
             })
         })
         .collect();
@@ -523,8 +524,25 @@ async fn collection(
         Some(name) => filter.with_name(name),
         None => filter,
     };
+    let wants_table = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        });
     if options.watch {
-        return watch(shared, resource, scope.namespace, filter, options).await;
+        return watch(
+            shared,
+            resource,
+            scope.namespace,
+            filter,
+            options,
+            wants_table,
+        )
+        .await;
     }
     if let Some(rv) = options.resource_version {
         if let Err(current) = wait_until_fresh(shared, rv).await {
@@ -553,17 +571,17 @@ async fn collection(
         Ok(page) => page,
         Err(r) => return refusal(r),
     };
-    let wants_table = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| {
-            a.split(',')
-                .next()
-                .is_some_and(|first| first.contains("as=Table"))
-        });
     if wants_table {
-        return HttpResponse::Ok().json(table::render(resource, &page, Utc::now()));
+        let Some(include) =
+            table::IncludeObject::parse(query.get("includeObject").map(String::as_str))
+        else {
+            return status(
+                400,
+                "BadRequest",
+                "includeObject: Unsupported value: supported values: \"None\", \"Metadata\", \"Object\"",
+            );
+        };
+        return HttpResponse::Ok().json(table::render(resource, &page, include, Utc::now()));
     }
     HttpResponse::Ok()
         .content_type("application/json")
@@ -618,6 +636,7 @@ async fn watch(
     namespace: Option<&str>,
     filter: Filter,
     options: ListOptions,
+    table: bool,
 ) -> HttpResponse {
     // The initial state at a version: wait (a little) for the store to reach it.
     if options.initial == InitialEvents::Send
@@ -627,6 +646,9 @@ async fn watch(
         return error_watch(&too_large_body(rv, current));
     }
     let from = options.resource_version.map(|v| v.to_string());
+    let render = move |kind: &'static str, object: &super::objects::Object| {
+        watch_line(kind, &table::watch_row(resource, object, Utc::now()))
+    };
     let start = {
         let cluster = shared.cluster();
         cluster.store.watch(
@@ -635,6 +657,7 @@ async fn watch(
             &filter,
             from.as_deref(),
             options.initial,
+            table.then_some(&render as super::store::Render<'_>),
         )
     };
     let start = match start {
@@ -655,6 +678,7 @@ async fn watch(
         resource,
         namespace: namespace.map(str::to_string),
         filter,
+        table,
         bookmarks: options.bookmarks,
         timeout: options.timeout,
         api_version: info.group_version,
@@ -671,6 +695,8 @@ struct WatchStream {
     resource: Resource,
     namespace: Option<String>,
     filter: Filter,
+    /// Events carry Table rows (`kubectl get -w`).
+    table: bool,
     bookmarks: bool,
     timeout: Duration,
     api_version: &'static str,
@@ -720,7 +746,13 @@ impl WatchStream {
                         let wanted = change.resource == self.resource
                             && change.rv > start.floor
                             && self.namespace.as_ref().is_none_or(|ns| *ns == change.namespace);
-                        if wanted { change.line_for(&self.filter) } else { None }
+                        match (wanted, self.table) {
+                            (false, _) => None,
+                            (true, false) => change.line_for(&self.filter),
+                            (true, true) => change.event_for(&self.filter).map(|(kind, object)| {
+                                watch_line(kind, &table::watch_row(self.resource, &object, Utc::now()))
+                            }),
+                        }
                     }
                     // Fell behind the feed, or the simulator is stopping: end the watch;
                     // the client resumes from the last version it saw.

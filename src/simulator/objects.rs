@@ -29,6 +29,8 @@ pub struct ResourceInfo {
     pub group_version: &'static str,
     pub namespaced: bool,
     pub short_names: &'static [&'static str],
+    /// Discovery categories (`all`: what `kubectl get all` lists).
+    pub categories: &'static [&'static str],
 }
 
 impl Resource {
@@ -91,6 +93,14 @@ impl Resource {
                 &[],
             ),
         };
+        let categories: &'static [&'static str] = match self {
+            Resource::Pod
+            | Resource::Service
+            | Resource::ReplicationController
+            | Resource::ReplicaSet
+            | Resource::Deployment => &["all"],
+            _ => &[],
+        };
         ResourceInfo {
             plural,
             singular,
@@ -98,6 +108,7 @@ impl Resource {
             group_version,
             namespaced,
             short_names,
+            categories,
         }
     }
 

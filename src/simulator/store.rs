@@ -3,6 +3,7 @@
 //! live watches. Every change goes through [`Store::apply`] or [`Store::remove`], which
 //! bump the version, record the event and wake the watchers.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -41,15 +42,30 @@ impl Change {
         if filter.is_everything() {
             return Some(self.line.clone());
         }
-        let now = filter.matches(&self.object);
-        let before = self.prev.as_ref().is_some_and(|p| filter.matches(p));
+        let (kind, object) = self.event_for(filter)?;
+        Some(if kind == self.kind {
+            self.line.clone()
+        } else {
+            watch_line(kind, &*object)
+        })
+    }
+
+    /// The event type and object a watch with `filter` sees (see [`Change::line_for`]).
+    pub fn event_for(&self, filter: &Filter) -> Option<(&'static str, Cow<'_, Object>)> {
+        let now = filter.is_everything() || filter.matches(&self.object);
+        let before = self
+            .prev
+            .as_ref()
+            .is_some_and(|p| filter.is_everything() || filter.matches(p));
         match (self.prev.as_ref(), now, before) {
-            (None, true, _) | (Some(_), true, true) => Some(self.line.clone()),
-            (Some(_), true, false) => Some(watch_line("ADDED", &self.object)),
+            (None, true, _) | (Some(_), true, true) => {
+                Some((self.kind, Cow::Borrowed(&self.object)))
+            }
+            (Some(_), true, false) => Some(("ADDED", Cow::Borrowed(&self.object))),
             (Some(prev), false, true) => {
                 let mut gone = prev.clone();
                 gone.metadata.resource_version = self.rv.to_string();
-                Some(watch_line("DELETED", &gone))
+                Some(("DELETED", Cow::Owned(gone)))
             }
             _ => None,
         }
@@ -78,6 +94,10 @@ pub enum InitialEvents {
     /// `false`: only changes after the version (after now without one).
     Skip,
 }
+
+/// How a watch event is written: `{"type":…,"object":…}` by default, or, for
+/// `kubectl get -w`, with the object as a Table row.
+pub type Render<'a> = &'a dyn Fn(&'static str, &Object) -> Bytes;
 
 /// Where a watch starts: the events to replay, then the live feed.
 pub struct WatchStart {
@@ -382,6 +402,7 @@ impl Store {
     /// A version newer than the store's is waited for (changes up to it are not sent),
     /// except when the initial state is asked for: that needs the store to have
     /// reached it ([`Refusal::TooLarge`]).
+    /// `render` writes the events (the recorded lines when it is `None`).
     pub fn watch(
         &self,
         resource: Resource,
@@ -389,6 +410,7 @@ impl Store {
         filter: &Filter,
         from: Option<&str>,
         initial: InitialEvents,
+        render: Option<Render<'_>>,
     ) -> Result<WatchStart, Refusal> {
         let wanted = |r: Resource, ns: &str| r == resource && namespace.is_none_or(|n| n == ns);
         let from =
@@ -403,7 +425,10 @@ impl Store {
                 .filter(|o| wanted(resource, &o.metadata.namespace))
                 .filter(|o| !self.hidden.contains(&o.metadata.uid))
                 .filter(|o| filter.is_everything() || filter.matches(o))
-                .map(|object| watch_line("ADDED", object))
+                .map(|object| match render {
+                    Some(render) => render("ADDED", object),
+                    None => watch_line("ADDED", object),
+                })
                 .collect()
         };
         let (replay, floor) = match (initial, from) {
@@ -427,7 +452,10 @@ impl Store {
                     .history
                     .iter()
                     .filter(|c| c.rv > v && wanted(c.resource, &c.namespace))
-                    .filter_map(|c| c.line_for(filter))
+                    .filter_map(|c| match render {
+                        Some(render) => c.event_for(filter).map(|(k, o)| render(k, &o)),
+                        None => c.line_for(filter),
+                    })
                     .collect();
                 (replay, v)
             }
@@ -534,6 +562,7 @@ mod tests {
                 &all(),
                 Some(&start.to_string()),
                 InitialEvents::Legacy,
+                None,
             )
             .unwrap();
         assert_eq!(w.replay.len(), 1);
@@ -546,7 +575,8 @@ mod tests {
                 None,
                 &all(),
                 Some(&start.to_string()),
-                InitialEvents::Legacy
+                InitialEvents::Legacy,
+                None,
             ),
             Err(Refusal::Expired(_))
         ));
@@ -557,6 +587,7 @@ mod tests {
                 &all(),
                 None,
                 InitialEvents::Legacy,
+                None,
             )
             .unwrap();
         assert_eq!(everything.replay.len(), 6);
@@ -568,7 +599,8 @@ mod tests {
                 None,
                 &all(),
                 Some(&now),
-                InitialEvents::Legacy
+                InitialEvents::Legacy,
+                None,
             )
             .is_err()
         );
@@ -584,6 +616,7 @@ mod tests {
                 &all(),
                 Some(&s.resource_version().to_string()),
                 InitialEvents::Legacy,
+                None,
             )
             .unwrap()
             .live;
@@ -647,6 +680,7 @@ mod tests {
                 &filter,
                 Some(&from),
                 InitialEvents::Legacy,
+                None,
             )
             .unwrap();
         let got = kinds(&w.replay);
@@ -671,7 +705,14 @@ mod tests {
         // The initial state, for sendInitialEvents; a future version is refused there
         // and waited for elsewhere.
         let everything = s
-            .watch(Resource::Namespace, None, &all(), None, InitialEvents::Send)
+            .watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                None,
+                InitialEvents::Send,
+                None,
+            )
             .unwrap();
         assert_eq!(everything.replay.len(), 1);
         assert!(everything.initial_events_end);
@@ -682,7 +723,8 @@ mod tests {
                 None,
                 &all(),
                 Some(&ahead),
-                InitialEvents::Send
+                InitialEvents::Send,
+                None,
             ),
             Err(Refusal::TooLarge { .. })
         ));
@@ -693,12 +735,20 @@ mod tests {
                 &all(),
                 Some(&ahead),
                 InitialEvents::Legacy,
+                None,
             )
             .unwrap();
         assert!(waiting.replay.is_empty());
         assert_eq!(waiting.floor, s.resource_version() + 5);
         let skip = s
-            .watch(Resource::Namespace, None, &all(), None, InitialEvents::Skip)
+            .watch(
+                Resource::Namespace,
+                None,
+                &all(),
+                None,
+                InitialEvents::Skip,
+                None,
+            )
             .unwrap();
         assert!(skip.replay.is_empty());
     }

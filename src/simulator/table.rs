@@ -33,9 +33,79 @@ fn column(name: &str, kind: &str, format: &str, priority: u8) -> Value {
     json!({"name": name, "type": kind, "format": format, "description": name, "priority": priority})
 }
 
+/// What each row carries besides its cells (`includeObject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncludeObject {
+    /// No object.
+    None,
+    /// `PartialObjectMetadata` (the default).
+    Metadata,
+    /// The whole object (what `kubectl get --sort-by` sorts on).
+    Object,
+}
+
+impl IncludeObject {
+    /// The `includeObject` parameter; `None` when its value is not one of the three.
+    pub fn parse(value: Option<&str>) -> Option<Self> {
+        match value {
+            None | Some("") | Some("Metadata") => Some(IncludeObject::Metadata),
+            Some("None") => Some(IncludeObject::None),
+            Some("Object") => Some(IncludeObject::Object),
+            Some(_) => None,
+        }
+    }
+}
+
 /// The table for a page of `resource`.
-pub fn render(resource: Resource, page: &Page<'_>, now: DateTime<Utc>) -> Value {
-    let columns = match resource {
+pub fn render(
+    resource: Resource,
+    page: &Page<'_>,
+    include: IncludeObject,
+    now: DateTime<Utc>,
+) -> Value {
+    let rows: Vec<Value> = page.items.iter().map(|o| row(o, include, now)).collect();
+    let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
+    if !page.continue_token.is_empty() {
+        metadata["continue"] = json!(page.continue_token);
+    }
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": columns(resource),
+        "rows": rows,
+    })
+}
+
+/// One watch event's object when the watcher asked for tables (`kubectl get -w`): a
+/// Table of that one object's row. The columns come with every event (kubectl prints
+/// its header again only when they change).
+pub fn watch_row(resource: Resource, object: &Object, now: DateTime<Utc>) -> Value {
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": object.metadata.resource_version},
+        "columnDefinitions": columns(resource),
+        "rows": [row(object, IncludeObject::Metadata, now)],
+    })
+}
+
+fn row(o: &Object, include: IncludeObject, now: DateTime<Utc>) -> Value {
+    let object = match include {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": o.metadata,
+        }),
+        IncludeObject::Object => json!(o),
+    };
+    json!({"cells": cells(o, now), "object": object})
+}
+
+/// kubectl's columns for `resource` (priority 1: only with `-o wide`).
+fn columns(resource: Resource) -> Vec<Value> {
+    match resource {
         Resource::Pod => vec![
             column("Name", "string", "name", 0),
             column("Ready", "string", "", 0),
@@ -104,32 +174,7 @@ pub fn render(resource: Resource, page: &Page<'_>, now: DateTime<Utc>) -> Value 
             column("Name", "string", "name", 0),
             column("Age", "string", "", 0),
         ],
-    };
-    let rows: Vec<Value> = page
-        .items
-        .iter()
-        .map(|o| {
-            json!({
-                "cells": cells(o, now),
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": o.metadata,
-                },
-            })
-        })
-        .collect();
-    let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
-    if !page.continue_token.is_empty() {
-        metadata["continue"] = json!(page.continue_token);
     }
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
 }
 
 fn cells(o: &Object, now: DateTime<Utc>) -> Vec<Value> {
