@@ -93,8 +93,11 @@ fn render(counts: &QueueCounts) -> String {
 }
 
 pub(super) fn put_message(settings: Settings, a: PutArgs) -> anyhow::Result<()> {
-    let registry =
-        crate::queue::handlers::for_node(&settings, &crate::supervision::FaultHooks::default());
+    let registry = crate::queue::handlers::for_node(
+        &settings,
+        &crate::supervision::FaultHooks::default(),
+        None,
+    );
     if !registry.knows(&a.command) {
         anyhow::bail!(
             "unknown command `{}` (known: {})",

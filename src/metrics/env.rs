@@ -22,12 +22,18 @@ pub struct MetricsEnv {
 }
 
 impl MetricsEnv {
-    pub fn new(settings: &Settings) -> Self {
+    /// With the node's key when it has one; otherwise the key is read (never created)
+    /// from `server.key_file` when first needed.
+    pub fn new(settings: &Settings, keys: Option<KeyRing>) -> Self {
+        let cell = OnceLock::new();
+        if let Some(keys) = keys {
+            let _ = cell.set(keys);
+        }
         Self {
             settings: settings.metrics.clone(),
             refresh: settings.ems_refresh.clone(),
             key_file: settings.server.key_file.clone(),
-            keys: OnceLock::new(),
+            keys: cell,
             clients: Mutex::new(HashMap::new()),
         }
     }

@@ -151,9 +151,14 @@ impl QueueStack {
         routes: watch::Receiver<RoutesChanged>,
         fence: Arc<ClaimFence>,
         supervision: &Supervision,
+        keys: crate::crypto::KeyRing,
     ) -> Self {
         let q = &settings.queue;
-        let handlers = Arc::new(handlers::for_node(settings, supervision.faults()));
+        let handlers = Arc::new(handlers::for_node(
+            settings,
+            supervision.faults(),
+            Some(keys),
+        ));
         let client = QueueClient::new(db.clone(), q.log_messages, q.max_args_bytes);
         let stats = Arc::new(NodeQueueStats::default());
         let (writer, sink) = CompletionWriter::new(

@@ -300,6 +300,7 @@ pub async fn boot(
         routes_rx.clone(),
         fence.clone(),
         &supervision,
+        keys.clone(),
     );
     supervision.start(MetricsCoordinator {
         db: db.clone(),

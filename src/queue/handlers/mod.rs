@@ -15,15 +15,20 @@ use crate::settings::Settings;
 use crate::supervision::FaultHooks;
 
 /// Every command a node with these settings can run: the one place where each
-/// subsystem registers its handlers.
-pub fn for_node(settings: &Settings, faults: &FaultHooks) -> HandlerRegistry {
+/// subsystem registers its handlers. `keys` is the node's credential key (None where
+/// the registry only answers which commands exist).
+pub fn for_node(
+    settings: &Settings,
+    faults: &FaultHooks,
+    keys: Option<crate::crypto::KeyRing>,
+) -> HandlerRegistry {
     let mut registry = HandlerRegistry::new();
     if settings.queue.diagnostic_commands {
         register_diagnostics(&mut registry, faults.clone());
     }
     crate::metrics::register_metrics(
         &mut registry,
-        std::sync::Arc::new(crate::metrics::MetricsEnv::new(settings)),
+        std::sync::Arc::new(crate::metrics::MetricsEnv::new(settings, keys)),
     );
     registry
 }
