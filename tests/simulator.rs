@@ -790,7 +790,7 @@ fn legacy_watch_paths_filtered_watches_and_versions_ahead() {
         sim.url
     );
     let watcher = std::thread::spawn(move || watch_events(&url, 1));
-    // A version ahead of the store: changes up to it are skipped, not refused.
+    // A version ahead of the store: changes up to it are withheld, not refused.
     let ahead = rv + 2;
     let url = format!(
         "{}/api/v1/pods?watch=1&resourceVersion={ahead}&timeoutSeconds=10",
