@@ -196,32 +196,26 @@ impl<'a> From<&'a ReplicationController> for Workload<'a> {
 
 impl<'a> From<&'a ReplicaSet> for Workload<'a> {
     fn from(o: &'a ReplicaSet) -> Self {
-        let spec = Some(&o.spec);
         let status = o.status.as_ref();
         Workload {
             meta: &o.metadata,
-            replicas: spec.and_then(|s| s.replicas),
+            replicas: o.spec.replicas,
             status_replicas: status.map_or(0, |s| s.replicas),
             ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            selector: spec
-                .and_then(|s| s.selector.match_labels.clone())
-                .unwrap_or_default(),
+            selector: o.spec.selector.match_labels.clone().unwrap_or_default(),
         }
     }
 }
 
 impl<'a> From<&'a Deployment> for Workload<'a> {
     fn from(o: &'a Deployment) -> Self {
-        let spec = Some(&o.spec);
         let status = o.status.as_ref();
         Workload {
             meta: &o.metadata,
-            replicas: spec.and_then(|s| s.replicas),
+            replicas: o.spec.replicas,
             status_replicas: status.and_then(|s| s.replicas).unwrap_or(0),
             ready_replicas: status.and_then(|s| s.ready_replicas).unwrap_or(0),
-            selector: spec
-                .and_then(|s| s.selector.match_labels.clone())
-                .unwrap_or_default(),
+            selector: o.spec.selector.match_labels.clone().unwrap_or_default(),
         }
     }
 }
