@@ -476,3 +476,122 @@ both_backends!(
         );
     }
 );
+
+both_backends!(key_rotation_under_load_loses_nothing, |db: TestDb| {
+    let dir = tempfile::tempdir().expect("dir");
+    let sim = Sim::start_tls(dir.path(), &["--nodes", "2", "--pods-per-node", "3"]);
+    let config = node_for(&db, "alpha");
+    let mut node = config.start();
+    let mut ids = Vec::new();
+    for mode in ["token", "cert"] {
+        let kubeconfig = sim.tls_file(&format!("kubeconfig-{mode}.yaml"));
+        ids.push(add(
+            &node,
+            json!({"name": mode, "kubeconfig": kubeconfig, "context": mode}),
+        ));
+    }
+    for id in &ids {
+        wait_status(&node, id, "ok", 60);
+    }
+    let keys = |cli: &[(&str, String)]| -> Value {
+        let out = common::steward(&["keys", "list", "--json"], cli);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("keys list --json")
+    };
+    let cli = config.cli_env();
+    let before = keys(&cli);
+    let old_id = before["region"][0]["key_id"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_eq!(before["region"][0]["current"], true, "{before}");
+    assert_eq!(before["sealed_values"], json!([[old_id, 2]]), "{before}");
+
+    // Load: the node re-seals provider `cert`'s credentials on every edit while
+    // the command line rotates the key under it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let url = node.url();
+    let edits = {
+        let stop = stop.clone();
+        let id = ids[1].clone();
+        let node_url = url.clone();
+        let token = node.admin_token();
+        std::thread::spawn(move || {
+            let mut codes = Vec::new();
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || n < 5 {
+                n += 1;
+                let (status, body) = common::http_request(
+                    "PATCH",
+                    &format!("{node_url}/api/providers/{id}"),
+                    Some(&json!({"refresh_interval_s": 3600 + n})),
+                    &[("X-Auth-Token", token.as_str())],
+                );
+                codes.push((status, body.to_string()));
+            }
+            codes
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let out = common::steward(&["keys", "rotate", "--json"], &cli);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).expect("rotate --json");
+    let new_id = rotated["key_id"].as_str().expect("new key").to_string();
+    assert_ne!(new_id, old_id);
+    assert_eq!(rotated["added_to_key_file"], true, "{rotated}");
+    assert_eq!(rotated["unreadable"], json!([]), "{rotated}");
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let codes = edits.join().expect("edits");
+    let failed: Vec<_> = codes.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "edits during the rotation failed: {failed:?}"
+    );
+
+    // Every credential is sealed with the new key, the old one is retired.
+    let after = keys(&cli);
+    assert_eq!(after["sealed_values"], json!([[new_id, 2]]), "{after}");
+    assert_eq!(after["region"][0]["key_id"], new_id.as_str(), "{after}");
+    assert_eq!(after["region"][0]["current"], true, "{after}");
+    assert_eq!(after["region"][1]["current"], false, "{after}");
+    assert_eq!(after["local"].as_array().map(Vec::len), Some(2), "{after}");
+
+    // The running node opens the new values: a change reaches the inventory
+    // through a refresh of each provider.
+    let uid = created_uid(&sim.admin("/_sim/churn", json!({"create": 1})));
+    for id in &ids {
+        let (status, body) = node.post_json(
+            &format!("/api/providers/{id}"),
+            &json!({"action": "refresh"}),
+        );
+        assert_eq!(status, 202, "{body}");
+    }
+    for id in &ids {
+        assert!(
+            wait_until(Duration::from_secs(60), || has_pod(&node, id, &uid)
+                && provider(&node, id)["status"] == "ok"),
+            "{}",
+            provider(&node, id)
+        );
+    }
+    // And a restarted node too.
+    node.terminate(Duration::from_secs(20));
+    let node = config.start();
+    for id in &ids {
+        wait_status(&node, id, "ok", 60);
+    }
+    assert!(
+        !node.logs().contains("could not re-seal"),
+        "{}",
+        node.logs()
+    );
+});

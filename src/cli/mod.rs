@@ -2,6 +2,7 @@
 //! same layered settings; a settings problem exits with code 2 and one line.
 
 mod bench;
+mod keys;
 mod metrics;
 mod migrate;
 mod provider;
@@ -80,6 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         command: user::UserCommand,
     },
+    /// The region's credential keys: list, add, rotate (online), generate.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
     /// Inspect the message queue, or put a message on it.
     Queue {
         #[command(subcommand)]
@@ -157,6 +163,7 @@ pub fn main() -> ExitCode {
         } => bench::api(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::User { command } => user::run(settings, command),
+        Command::Keys { command } => keys::run(settings, command),
         Command::Simulate(args) => simulate::run(settings, *args),
         Command::SimCredential(args) => simulate::credential(args),
         Command::Metrics { command } => metrics::run(settings, command),

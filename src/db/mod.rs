@@ -17,7 +17,7 @@ pub use connection::{Backend, DbConnection, Manager, statements_executed};
 pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};
 pub use pool::Db;
-pub use transaction::{lock_region, write_transaction};
+pub use transaction::{lock_region, write_transaction, write_transaction_with};
 
 /// Runs the same diesel code on the concrete connection of either backend, for the
 /// statements `MultiConnection` cannot express (batch inserts with SQLite, upserts,

@@ -639,5 +639,6 @@ diesel::table! {
         key_id -> Text,
         check_value -> Text,
         created_on -> Timestamp,
+        retired_on -> Nullable<Timestamp>,
     }
 }

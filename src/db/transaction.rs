@@ -27,6 +27,25 @@ pub fn write_transaction<T>(
     }
 }
 
+/// [`write_transaction`] for work with errors of its own, which roll it back too.
+pub fn write_transaction_with<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let mut failure: Option<E> = None;
+    let done = write_transaction(conn, |c| {
+        f(c).map_err(|e| {
+            failure = Some(e);
+            DbError::Task("rolled back".into())
+        })
+    });
+    match (done, failure) {
+        (_, Some(e)) => Err(e),
+        (Ok(value), None) => Ok(value),
+        (Err(e), None) => Err(e.into()),
+    }
+}
+
 /// Serialises region-wide bookkeeping (heartbeats, registration, role leases, master
 /// election) across servers, like ManageIQ's `MiqRegion#lock`. Take it first in the
 /// transaction: every such transaction then locks rows in the same order and none can

@@ -140,14 +140,17 @@ pub fn save(
 
     macro_rules! step {
         ($ops:ident, $rows:expr, $deleted:expr) => {{
+            let started = std::time::Instant::now();
             let rows = $rows;
             let wanted = lookup(keys(&rows, $deleted));
-            write_transaction(conn, |c| {
+            let written = write_transaction(conn, |c| {
                 let existing = $ops::existing(c, provider, wanted.as_deref())?;
                 let (write, vanish) = diff(rows, &existing, full, $deleted, now, &mut report);
                 $ops::upsert(c, &write)?;
-                $ops::mark_deleted(c, &vanish, now)
+                $ops::mark_deleted(c, &vanish, now)?;
+                Ok(write.len() + vanish.len())
             })?;
+            timed(stringify!($ops), written, started);
         }};
     }
 
@@ -241,7 +244,8 @@ pub fn save(
             })
         })
         .collect();
-    write_transaction(conn, |c| {
+    let started = std::time::Instant::now();
+    let written = write_transaction(conn, |c| {
         // A partial save replaces the containers of the pods it touched.
         let existing = if full {
             containers::existing(c, provider, None)?
@@ -254,8 +258,10 @@ pub fn save(
         };
         let (write, vanish) = diff(rows, &existing, true, &[], now, &mut report);
         containers::upsert(c, &write)?;
-        containers::mark_deleted(c, &vanish, now)
+        containers::mark_deleted(c, &vanish, now)?;
+        Ok(write.len() + vanish.len())
     })?;
+    timed("containers", written, started);
 
     let namespaces = if full {
         None
@@ -267,10 +273,24 @@ pub fn save(
         }
         Some(ns)
     };
+    let started = std::time::Instant::now();
     write_transaction(conn, |c| sync_links(c, provider, namespaces.as_ref()))?;
+    timed("service links", 0, started);
     // Labels mapped to tag categories follow the labels just written.
+    let started = std::time::Instant::now();
     crate::tags::labels::sync_provider(conn, provider)?;
+    timed("label tags", 0, started);
     Ok(report)
+}
+
+/// Logs how long a step of a save took (`RUST_LOG=steward::inventory=debug`).
+fn timed(step: &str, rows_written: usize, started: std::time::Instant) {
+    tracing::debug!(
+        step,
+        rows_written,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "inventory save step"
+    );
 }
 
 enum Named {

@@ -107,6 +107,22 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
     })
     .await?
     .map_err(|e| NodeError::Key(e.to_string()))?;
+    // Upgrade legacy values and finish a rotation that was interrupted.
+    let resealed = {
+        let keys = keys.clone();
+        db.run(move |c| crate::region::key::reseal_stale(c, &keys))
+            .await
+    };
+    match resealed {
+        Ok(report) if report.resealed > 0 || !report.unreadable.is_empty() => tracing::info!(
+            resealed = report.resealed,
+            unreadable = ?report.unreadable,
+            key_id = keys.id(),
+            "re-sealed stored credentials with the region's current key"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not re-seal stored credentials"),
+    }
     let demo = if options.demo {
         Some(super::start_demo(&db, &keys, &settings.server.zone).await?)
     } else {

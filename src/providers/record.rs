@@ -9,10 +9,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::KeyRing;
+use crate::crypto::{KeyRing, Secret};
 use crate::db::schema::{providers, zones};
-use crate::db::{DbConnection, DbError};
+use crate::db::{DbConnection, DbError, write_transaction_with};
 use crate::kube::{check_api_url, inspect_kubeconfig, parse_ca_pem};
+use crate::region::key::{SEALED_COLUMNS, prepare_to_seal, provider_binding};
 use crate::settings::ProviderSettings;
 
 /// Provider types.
@@ -443,6 +444,8 @@ pub enum ProviderError {
     #[error("cannot encrypt the credentials: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
+    Key(#[from] crate::region::RegionKeyError),
+    #[error(transparent)]
     Db(#[from] DbError),
 }
 
@@ -462,67 +465,103 @@ pub fn insert_provider(
         .optional()
         .map_err(DbError::from)?
         .ok_or(ProviderError::UnknownZone(zone))?;
-    let (credentials, prometheus_credentials) = encrypt_credentials(p, keys)?;
     let now = chrono::Utc::now().naive_utc();
-    let inserted = diesel::insert_into(providers::table)
-        .values((
-            providers::name.eq(&p.input.name),
-            providers::provider_type.eq(&p.input.provider_type),
-            providers::zone_id.eq(zone_id),
-            providers::api_url.eq(&p.api_url),
-            providers::auth_kind.eq(p.auth_kind),
-            providers::credentials.eq(credentials),
-            providers::kubeconfig_path.eq(""),
-            providers::kubeconfig_context.eq(p.input.context.clone().unwrap_or_default()),
-            providers::verify_tls.eq(p.input.verify_tls.unwrap_or(true)),
-            providers::ca_cert.eq(p.input.ca_cert.clone().unwrap_or_default()),
-            providers::allow_insecure_http.eq(p.input.allow_insecure_http.unwrap_or(false)),
-            providers::prometheus_url.eq(&p.prometheus_url),
-            providers::prometheus_auth.eq(p.prometheus_auth),
-            providers::prometheus_credentials.eq(prometheus_credentials),
-            providers::prometheus_ca_cert.eq(p
-                .input
-                .prometheus_ca_cert
-                .clone()
-                .unwrap_or_default()),
-            providers::refresh_interval_s.eq(p.input.refresh_interval_s),
-            providers::get_container_images.eq(p.input.get_container_images),
-            providers::store_unused_images.eq(p.input.store_unused_images),
-            providers::status.eq("unknown"),
-            providers::status_message.eq("waiting for the first refresh"),
-            providers::tenant_id.eq(tenant),
-            providers::created_on.eq(now),
-            providers::updated_on.eq(now),
-        ))
-        .execute(conn);
-    match inserted {
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => return Err(ProviderError::Duplicate(p.input.name.clone())),
-        other => other.map_err(DbError::from)?,
-    };
-    Ok(providers::table
-        .filter(providers::name.eq(&p.input.name))
-        .first(conn)
-        .map_err(DbError::from)?)
+    write_transaction_with(conn, |conn| {
+        prepare_to_seal(conn, keys)?;
+        // Credentials are sealed to the row, so the row comes first.
+        let inserted = diesel::insert_into(providers::table)
+            .values((
+                providers::name.eq(&p.input.name),
+                providers::provider_type.eq(&p.input.provider_type),
+                providers::zone_id.eq(zone_id),
+                providers::api_url.eq(&p.api_url),
+                providers::auth_kind.eq(p.auth_kind),
+                providers::credentials.eq(""),
+                providers::kubeconfig_path.eq(""),
+                providers::kubeconfig_context.eq(p.input.context.clone().unwrap_or_default()),
+                providers::verify_tls.eq(p.input.verify_tls.unwrap_or(true)),
+                providers::ca_cert.eq(p.input.ca_cert.clone().unwrap_or_default()),
+                providers::allow_insecure_http.eq(p.input.allow_insecure_http.unwrap_or(false)),
+                providers::prometheus_url.eq(&p.prometheus_url),
+                providers::prometheus_auth.eq(p.prometheus_auth),
+                providers::prometheus_credentials.eq(""),
+                providers::prometheus_ca_cert.eq(p
+                    .input
+                    .prometheus_ca_cert
+                    .clone()
+                    .unwrap_or_default()),
+                providers::refresh_interval_s.eq(p.input.refresh_interval_s),
+                providers::get_container_images.eq(p.input.get_container_images),
+                providers::store_unused_images.eq(p.input.store_unused_images),
+                providers::status.eq("unknown"),
+                providers::status_message.eq("waiting for the first refresh"),
+                providers::tenant_id.eq(tenant),
+                providers::created_on.eq(now),
+                providers::updated_on.eq(now),
+            ))
+            .execute(conn);
+        match inserted {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => return Err(ProviderError::Duplicate(p.input.name.clone())),
+            other => other.map_err(DbError::from)?,
+        };
+        let id: i64 = providers::table
+            .filter(providers::name.eq(&p.input.name))
+            .select(providers::id)
+            .first(conn)
+            .map_err(DbError::from)?;
+        let (credentials, prometheus_credentials) = seal_credentials(p, keys, id)?;
+        diesel::update(providers::table.find(id))
+            .set((
+                providers::credentials.eq(credentials),
+                providers::prometheus_credentials.eq(prometheus_credentials),
+            ))
+            .execute(conn)
+            .map_err(DbError::from)?;
+        Ok(providers::table
+            .find(id)
+            .first(conn)
+            .map_err(DbError::from)?)
+    })
 }
 
-/// The encrypted cluster credentials (token or kubeconfig) and Prometheus token.
-fn encrypt_credentials(
+/// The cluster credentials (token or kubeconfig) and Prometheus token of provider `id`,
+/// sealed to its row.
+fn seal_credentials(
     p: &ValidProvider,
     keys: &KeyRing,
+    id: i64,
 ) -> Result<(String, String), crate::crypto::CryptoError> {
+    let [cluster, prometheus] = SEALED_COLUMNS.map(|column| provider_binding(column, id));
     let credentials = match (&p.input.kubeconfig, &p.input.token) {
-        (Some(k), _) => keys.encrypt(k)?,
-        (None, Some(t)) => keys.encrypt(t.trim())?,
+        (Some(k), _) => keys.seal(k, cluster)?,
+        (None, Some(t)) => keys.seal(t.trim(), cluster)?,
         (None, None) => String::new(),
     };
     let prometheus = match &p.input.prometheus_token {
-        Some(t) => keys.encrypt(t.trim())?,
+        Some(t) => keys.seal(t.trim(), prometheus)?,
         None => String::new(),
     };
     Ok((credentials, prometheus))
+}
+
+/// The decrypted credentials of a stored provider: cluster's, then Prometheus'.
+pub fn open_credentials(
+    p: &Provider,
+    keys: &KeyRing,
+) -> Result<(Option<Secret>, Option<Secret>), crate::crypto::CryptoError> {
+    let [cluster, prometheus] = SEALED_COLUMNS.map(|column| provider_binding(column, p.id));
+    let open = |stored: &str, binding| {
+        (!stored.is_empty())
+            .then(|| keys.open(stored, binding))
+            .transpose()
+    };
+    Ok((
+        open(&p.credentials, cluster)?,
+        open(&p.prometheus_credentials, prometheus)?,
+    ))
 }
 
 /// All providers with their zone names, by name.
@@ -578,112 +617,104 @@ pub fn update_provider(
     keys: &KeyRing,
     policy: &ProviderSettings,
 ) -> Result<Provider, ProviderError> {
-    let (old, zone) = find_provider(conn, id)?;
-    let old_secret = if old.credentials.is_empty() {
-        None
-    } else {
-        Some(keys.decrypt(&old.credentials)?.expose().to_string())
-    };
-    let (old_token, old_kubeconfig) = match old.auth_kind.as_str() {
-        "kubeconfig" => (None, old_secret),
-        _ => (old_secret, None),
-    };
-    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    let (token, kubeconfig, api_url, context) = if edit.kubeconfig.is_some() {
-        (None, edit.kubeconfig, None, edit.context)
-    } else if edit.token.is_some() || edit.api_url.is_some() {
-        let api_url = edit.api_url.or_else(|| {
-            (old.auth_kind != "kubeconfig")
-                .then(|| non_empty(&old.api_url))
-                .flatten()
-        });
-        let token = edit.token.or(old_token);
-        (token, None, api_url, None)
-    } else if old.auth_kind == "kubeconfig" {
-        let context = edit.context.or_else(|| non_empty(&old.kubeconfig_context));
-        (None, old_kubeconfig, None, context)
-    } else if old.auth_kind == "in_cluster" {
-        (None, None, None, None)
-    } else {
-        (old_token, None, non_empty(&old.api_url), None)
-    };
-    let old_prometheus_token = if old.prometheus_credentials.is_empty() {
-        None
-    } else {
-        Some(
-            keys.decrypt(&old.prometheus_credentials)?
-                .expose()
-                .to_string(),
-        )
-    };
-    let prometheus_auth = edit
-        .prometheus_auth
-        .clone()
-        .unwrap_or_else(|| old.prometheus_auth.clone());
-    let prometheus_token = match (&edit.prometheus_token, prometheus_auth.as_str()) {
-        (Some(t), _) => Some(t.clone()),
-        (None, "token") => old_prometheus_token,
-        (None, _) => None,
-    };
-    let input = ProviderInput {
-        name: edit.name.unwrap_or(old.name.clone()),
-        provider_type: old.provider_type.clone(),
-        zone: Some(zone),
-        api_url,
-        token,
-        kubeconfig,
-        context,
-        in_cluster: Some(old.auth_kind == "in_cluster"),
-        verify_tls: Some(edit.verify_tls.unwrap_or(old.verify_tls)),
-        ca_cert: edit.ca_cert.or_else(|| non_empty(&old.ca_cert)),
-        allow_insecure_http: Some(edit.allow_insecure_http.unwrap_or(old.allow_insecure_http)),
-        prometheus_url: edit
-            .prometheus_url
-            .or_else(|| non_empty(&old.prometheus_url)),
-        prometheus_auth: Some(prometheus_auth),
-        prometheus_token,
-        prometheus_ca_cert: edit
-            .prometheus_ca_cert
-            .or_else(|| non_empty(&old.prometheus_ca_cert)),
-        refresh_interval_s: edit.refresh_interval_s.or(old.refresh_interval_s),
-        get_container_images: edit.get_container_images.or(old.get_container_images),
-        store_unused_images: edit.store_unused_images.or(old.store_unused_images),
-    };
-    let valid = input.validate(policy).map_err(ProviderError::Invalid)?;
-    let (credentials, prometheus_credentials) = encrypt_credentials(&valid, keys)?;
-    let updated = diesel::update(providers::table.find(id))
-        .set((
-            providers::name.eq(&valid.input.name),
-            providers::api_url.eq(&valid.api_url),
-            providers::auth_kind.eq(valid.auth_kind),
-            providers::credentials.eq(credentials),
-            providers::kubeconfig_path.eq(""),
-            providers::kubeconfig_context.eq(valid.input.context.clone().unwrap_or_default()),
-            providers::verify_tls.eq(valid.input.verify_tls.unwrap_or(true)),
-            providers::ca_cert.eq(valid.input.ca_cert.clone().unwrap_or_default()),
-            providers::allow_insecure_http.eq(valid.input.allow_insecure_http.unwrap_or(false)),
-            providers::prometheus_url.eq(&valid.prometheus_url),
-            providers::prometheus_auth.eq(valid.prometheus_auth),
-            providers::prometheus_credentials.eq(prometheus_credentials),
-            providers::prometheus_ca_cert.eq(valid
-                .input
+    write_transaction_with(conn, |conn| {
+        prepare_to_seal(conn, keys)?;
+        let (old, zone) = find_provider(conn, id)?;
+        let (old_secret, old_prometheus_secret) = open_credentials(&old, keys)?;
+        let old_secret = old_secret.map(|s| s.expose().to_string());
+        let (old_token, old_kubeconfig) = match old.auth_kind.as_str() {
+            "kubeconfig" => (None, old_secret),
+            _ => (old_secret, None),
+        };
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let (token, kubeconfig, api_url, context) = if edit.kubeconfig.is_some() {
+            (None, edit.kubeconfig, None, edit.context)
+        } else if edit.token.is_some() || edit.api_url.is_some() {
+            let api_url = edit.api_url.or_else(|| {
+                (old.auth_kind != "kubeconfig")
+                    .then(|| non_empty(&old.api_url))
+                    .flatten()
+            });
+            let token = edit.token.or(old_token);
+            (token, None, api_url, None)
+        } else if old.auth_kind == "kubeconfig" {
+            let context = edit.context.or_else(|| non_empty(&old.kubeconfig_context));
+            (None, old_kubeconfig, None, context)
+        } else if old.auth_kind == "in_cluster" {
+            (None, None, None, None)
+        } else {
+            (old_token, None, non_empty(&old.api_url), None)
+        };
+        let old_prometheus_token = old_prometheus_secret.map(|s| s.expose().to_string());
+        let prometheus_auth = edit
+            .prometheus_auth
+            .clone()
+            .unwrap_or_else(|| old.prometheus_auth.clone());
+        let prometheus_token = match (&edit.prometheus_token, prometheus_auth.as_str()) {
+            (Some(t), _) => Some(t.clone()),
+            (None, "token") => old_prometheus_token,
+            (None, _) => None,
+        };
+        let input = ProviderInput {
+            name: edit.name.unwrap_or(old.name.clone()),
+            provider_type: old.provider_type.clone(),
+            zone: Some(zone),
+            api_url,
+            token,
+            kubeconfig,
+            context,
+            in_cluster: Some(old.auth_kind == "in_cluster"),
+            verify_tls: Some(edit.verify_tls.unwrap_or(old.verify_tls)),
+            ca_cert: edit.ca_cert.or_else(|| non_empty(&old.ca_cert)),
+            allow_insecure_http: Some(edit.allow_insecure_http.unwrap_or(old.allow_insecure_http)),
+            prometheus_url: edit
+                .prometheus_url
+                .or_else(|| non_empty(&old.prometheus_url)),
+            prometheus_auth: Some(prometheus_auth),
+            prometheus_token,
+            prometheus_ca_cert: edit
                 .prometheus_ca_cert
-                .clone()
-                .unwrap_or_default()),
-            providers::refresh_interval_s.eq(valid.input.refresh_interval_s),
-            providers::get_container_images.eq(valid.input.get_container_images),
-            providers::store_unused_images.eq(valid.input.store_unused_images),
-            providers::updated_on.eq(chrono::Utc::now().naive_utc()),
-        ))
-        .execute(conn);
-    match updated {
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => return Err(ProviderError::Duplicate(valid.input.name.clone())),
-        other => other.map_err(DbError::from)?,
-    };
-    Ok(find_provider(conn, id)?.0)
+                .or_else(|| non_empty(&old.prometheus_ca_cert)),
+            refresh_interval_s: edit.refresh_interval_s.or(old.refresh_interval_s),
+            get_container_images: edit.get_container_images.or(old.get_container_images),
+            store_unused_images: edit.store_unused_images.or(old.store_unused_images),
+        };
+        let valid = input.validate(policy).map_err(ProviderError::Invalid)?;
+        let (credentials, prometheus_credentials) = seal_credentials(&valid, keys, id)?;
+        let updated = diesel::update(providers::table.find(id))
+            .set((
+                providers::name.eq(&valid.input.name),
+                providers::api_url.eq(&valid.api_url),
+                providers::auth_kind.eq(valid.auth_kind),
+                providers::credentials.eq(credentials),
+                providers::kubeconfig_path.eq(""),
+                providers::kubeconfig_context.eq(valid.input.context.clone().unwrap_or_default()),
+                providers::verify_tls.eq(valid.input.verify_tls.unwrap_or(true)),
+                providers::ca_cert.eq(valid.input.ca_cert.clone().unwrap_or_default()),
+                providers::allow_insecure_http.eq(valid.input.allow_insecure_http.unwrap_or(false)),
+                providers::prometheus_url.eq(&valid.prometheus_url),
+                providers::prometheus_auth.eq(valid.prometheus_auth),
+                providers::prometheus_credentials.eq(prometheus_credentials),
+                providers::prometheus_ca_cert.eq(valid
+                    .input
+                    .prometheus_ca_cert
+                    .clone()
+                    .unwrap_or_default()),
+                providers::refresh_interval_s.eq(valid.input.refresh_interval_s),
+                providers::get_container_images.eq(valid.input.get_container_images),
+                providers::store_unused_images.eq(valid.input.store_unused_images),
+                providers::updated_on.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(conn);
+        match updated {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => return Err(ProviderError::Duplicate(valid.input.name.clone())),
+            other => other.map_err(DbError::from)?,
+        };
+        Ok(find_provider(conn, id)?.0)
+    })
 }
 
 /// Removes a provider with its inventory; a protected one is refused (409).

@@ -2,7 +2,7 @@
 //! and the read-only view of the whole region that `steward status`, the API and the
 //! `Registry` actor share.
 
-mod key;
+pub mod key;
 mod role_assignment;
 mod role_leases;
 mod server_record;

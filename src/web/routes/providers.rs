@@ -24,7 +24,7 @@ impl From<ProviderError> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             ProviderError::Duplicate(_) => ApiError::Conflict(e.to_string()),
-            ProviderError::Crypto(_) => ApiError::Internal(e.to_string()),
+            ProviderError::Crypto(_) | ProviderError::Key(_) => ApiError::Internal(e.to_string()),
             ProviderError::Db(db) => db.into(),
         }
     }

@@ -1,0 +1,1 @@
+ALTER TABLE region_keys DROP COLUMN retired_on;
