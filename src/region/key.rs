@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use crate::crypto::{Binding, KeyRing, key_id_of};
 use crate::db::schema::{providers, region_keys};
-use crate::db::{DbConnection, DbError, db_now, lock_region, write_transaction};
+use crate::db::{
+    DbConnection, DbError, db_now, lock_region, write_transaction, write_transaction_with,
+};
 
 /// The encrypted columns of the providers table.
 pub const SEALED_COLUMNS: [&str; 2] = ["credentials", "prometheus_credentials"];
@@ -78,63 +80,49 @@ fn ring_ids(keys: &KeyRing) -> String {
 /// is none yet (after checking that it decrypts the credentials already stored, if
 /// any), and makes the region's current key the ring's sealing key.
 pub fn ensure_region_key(conn: &mut DbConnection, keys: &KeyRing) -> Result<(), RegionKeyError> {
-    let source = keys.source().display().to_string();
-    write_transaction(conn, |conn| {
-        lock_region(conn)?;
-        if let Some((key_id, check)) = current(conn)? {
-            let usable = keys.use_for_sealing(&check)
-                || (keys.reload().is_ok() && keys.use_for_sealing(&check));
-            return Ok(if usable {
-                Ok(())
-            } else {
-                Err(RegionKeyError::Mismatch {
-                    region: key_id,
-                    ours: ring_ids(keys),
-                    origin: source.clone(),
-                })
-            });
-        }
-        let unreadable = sealed_values(conn)?
-            .iter()
-            .any(|v| keys.open(&v.stored, v.binding()).is_err());
-        if unreadable {
-            return Ok(Err(RegionKeyError::Undecryptable {
-                ours: ring_ids(keys),
-                origin: source.clone(),
-            }));
-        }
-        let now = db_now(conn)?;
-        diesel::insert_into(region_keys::table)
-            .values((
-                region_keys::key_id.eq(keys.id()),
-                region_keys::check_value.eq(keys.check_value()),
-                region_keys::created_on.eq(now),
-            ))
-            .execute(conn)?;
-        tracing::info!(key_id = keys.id(), "recorded the region's credential key");
-        Ok(Ok(()))
-    })?
+    write_transaction_with(conn, |conn| prepare_to_seal(conn, keys))
 }
 
-/// Before sealing a value, inside the write's transaction: takes the region lock and
-/// makes sure the ring seals with the region's current key (re-reading the key file
-/// once if a rotation made a key current that this process has not loaded yet).
+/// [`ensure_region_key`] inside a write's own transaction, before it seals a value:
+/// takes the region lock and makes sure the ring seals with the region's current key
+/// (re-reading the key file once if a rotation made a key current that this process
+/// has not loaded yet).
 pub fn prepare_to_seal(conn: &mut DbConnection, keys: &KeyRing) -> Result<(), RegionKeyError> {
+    let source = keys.source().display().to_string();
     lock_region(conn)?;
-    let Some((key_id, check)) = current(conn)? else {
-        return Err(RegionKeyError::Rotate(
-            "the region has no credential key recorded yet: start a node first".into(),
-        ));
-    };
-    if keys.use_for_sealing(&check) || (keys.reload().is_ok() && keys.use_for_sealing(&check)) {
-        Ok(())
-    } else {
-        Err(RegionKeyError::Mismatch {
-            region: key_id,
-            ours: ring_ids(keys),
-            origin: keys.source().display().to_string(),
-        })
+    if let Some((key_id, check)) = current(conn)? {
+        let usable =
+            keys.use_for_sealing(&check) || (keys.reload().is_ok() && keys.use_for_sealing(&check));
+        return if usable {
+            Ok(())
+        } else {
+            Err(RegionKeyError::Mismatch {
+                region: key_id,
+                ours: ring_ids(keys),
+                origin: source,
+            })
+        };
     }
+    let unreadable = sealed_values(conn)?
+        .iter()
+        .any(|v| keys.open(&v.stored, v.binding()).is_err());
+    if unreadable {
+        return Err(RegionKeyError::Undecryptable {
+            ours: ring_ids(keys),
+            origin: source,
+        });
+    }
+    let now = db_now(conn)?;
+    diesel::insert_into(region_keys::table)
+        .values((
+            region_keys::key_id.eq(keys.id()),
+            region_keys::check_value.eq(keys.check_value()),
+            region_keys::created_on.eq(now),
+        ))
+        .execute(conn)
+        .map_err(DbError::from)?;
+    tracing::info!(key_id = keys.id(), "recorded the region's credential key");
+    Ok(())
 }
 
 /// One stored credential.
