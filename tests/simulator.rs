@@ -495,6 +495,208 @@ fn prometheus_serves_cadvisor_series_for_the_cluster() {
     );
 }
 
+/// An instant PromQL query at `time` (seconds), POSTed as a form as Grafana does; the
+/// result vector.
+fn promql(sim: &Sim, query: &str, time: i64) -> Vec<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut reply = agent
+        .post(&format!("{}/api/v1/query", sim.url))
+        .send_form([("query", query), ("time", &time.to_string())])
+        .expect("query");
+    let body: Value = reply.body_mut().read_json().expect("json");
+    assert_eq!(body["status"], "success", "{query}: {body}");
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The value of a one-series (or aggregated) instant query.
+fn promql_value(sim: &Sim, query: &str, time: i64) -> f64 {
+    let result = promql(sim, query, time);
+    assert_eq!(result.len(), 1, "{query}: {result:?}");
+    result[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Kubernetes' `Ki` quantities, as the simulator writes node memory.
+fn kibibytes(quantity: &str) -> f64 {
+    quantity
+        .strip_suffix("Ki")
+        .and_then(|k| k.parse::<f64>().ok())
+        .map_or(f64::NAN, |k| k * 1024.0)
+}
+
+#[test]
+fn prometheus_serves_up_node_exporter_and_kube_state_series_matching_the_api() {
+    let sim = Sim::start(&["--nodes", "3", "--pods-per-node", "5", "--seed", "8"]);
+    let now = chrono::Utc::now().timestamp() + 2;
+    let pods = sim.get_json("/api/v1/pods");
+    let pods = pods["items"].as_array().expect("pods").clone();
+    let nodes = sim.get_json("/api/v1/nodes");
+    let nodes = nodes["items"].as_array().expect("nodes").clone();
+    let deployments = sim.get_json("/apis/apps/v1/deployments");
+    let deployments = deployments["items"]
+        .as_array()
+        .expect("deployments")
+        .clone();
+    assert_eq!(nodes.len(), 3);
+
+    // A kubelet, a cAdvisor and a node-exporter target per node; KSM, the API server and
+    // Prometheus once. All up.
+    assert_eq!(promql_value(&sim, "count(up)", now), 3.0 * 3.0 + 3.0);
+    assert_eq!(promql_value(&sim, "sum(up)", now), 12.0);
+    assert_eq!(
+        promql(
+            &sim,
+            r#"up{job="kubelet",metrics_path="/metrics/cadvisor"}"#,
+            now
+        )
+        .len(),
+        3
+    );
+
+    // kube-state-metrics: the pods, phases, restarts and deployments the API lists.
+    assert_eq!(
+        promql_value(&sim, "count(kube_pod_info)", now),
+        pods.len() as f64
+    );
+    let running = pods
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Running")
+        .count();
+    assert_eq!(
+        promql_value(&sim, r#"sum(kube_pod_status_phase{phase="Running"})"#, now),
+        running as f64
+    );
+    assert_eq!(
+        promql_value(&sim, "sum(kube_pod_status_phase)", now),
+        pods.len() as f64,
+        "one phase per pod"
+    );
+    let restarts: u64 = pods
+        .iter()
+        .flat_map(|p| {
+            p["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|s| s["restartCount"].as_u64())
+        .sum();
+    assert_eq!(
+        promql_value(&sim, "sum(kube_pod_container_status_restarts_total)", now),
+        restarts as f64
+    );
+    let pod = &pods[0];
+    let info = promql(
+        &sim,
+        &format!(
+            r#"kube_pod_info{{namespace="{}",pod="{}"}}"#,
+            pod["metadata"]["namespace"].as_str().expect("ns"),
+            pod["metadata"]["name"].as_str().expect("name")
+        ),
+        now,
+    );
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0]["metric"]["uid"], pod["metadata"]["uid"]);
+    assert_eq!(info[0]["metric"]["node"], pod["spec"]["nodeName"]);
+    assert_eq!(info[0]["metric"]["host_ip"], pod["status"]["hostIP"]);
+    assert_eq!(info[0]["metric"]["job"], "kube-state-metrics");
+    let desired: u64 = deployments
+        .iter()
+        .filter_map(|d| d["spec"]["replicas"].as_u64())
+        .sum();
+    assert_eq!(
+        promql_value(&sim, "sum(kube_deployment_spec_replicas)", now),
+        desired as f64
+    );
+    assert_eq!(
+        promql_value(
+            &sim,
+            r#"sum(kube_node_status_condition{condition="Ready",status="true"})"#,
+            now
+        ),
+        3.0
+    );
+
+    // node-exporter: each node's memory and CPUs are its capacity.
+    let by_node = promql(&sim, "sum by (node) (node_memory_MemTotal_bytes)", now);
+    assert_eq!(by_node.len(), 3);
+    for node in &nodes {
+        let name = node["metadata"]["name"].as_str().expect("name");
+        let capacity = kibibytes(
+            node["status"]["capacity"]["memory"]
+                .as_str()
+                .expect("memory"),
+        );
+        let served = by_node
+            .iter()
+            .find(|s| s["metric"]["node"] == name)
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok());
+        assert_eq!(served, Some(capacity), "{name}");
+        let cores: f64 = node["status"]["capacity"]["cpu"]
+            .as_str()
+            .and_then(|c| c.parse().ok())
+            .expect("cpu");
+        assert_eq!(
+            promql_value(
+                &sim,
+                &format!(r#"count(node_cpu_seconds_total{{node="{name}",mode="idle"}})"#),
+                now
+            ),
+            cores
+        );
+        let used = promql_value(
+            &sim,
+            &format!(r#"sum(rate(node_cpu_seconds_total{{node="{name}",mode!="idle"}}[5m]))"#),
+            now,
+        );
+        assert!(used > 0.0 && used < cores, "{name}: {used} of {cores}");
+    }
+    let (status, text) = http_get(&format!(
+        "{}/api/v1/label/mountpoint/values?match[]=node_filesystem_avail_bytes",
+        sim.url
+    ));
+    assert_eq!(status, 200, "{text}");
+    let mountpoints: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(mountpoints["data"], json!(["/", "/run"]));
+
+    // A node going NotReady takes its targets down; a new pod shows up in KSM.
+    let changed = sim.admin("/_sim/churn", json!({"node_not_ready": 1, "create": 1}));
+    let down = changed["nodes_not_ready"][0]["name"]
+        .as_str()
+        .expect("node");
+    let later = chrono::Utc::now().timestamp() + 2;
+    assert_eq!(promql_value(&sim, "sum(up)", later), 12.0 - 3.0);
+    assert_eq!(
+        promql_value(&sim, &format!(r#"sum(up{{instance="{down}"}})"#), later),
+        0.0
+    );
+    assert!(
+        promql(&sim, &format!(r#"node_load1{{node="{down}"}}"#), later).is_empty(),
+        "a NotReady node's node-exporter is not scraped"
+    );
+    assert_eq!(
+        promql_value(
+            &sim,
+            r#"sum(kube_node_status_condition{condition="Ready",status="false"})"#,
+            later
+        ),
+        1.0
+    );
+    assert_eq!(
+        promql_value(&sim, "count(kube_pod_info)", later),
+        pods.len() as f64 + 1.0
+    );
+}
+
 /// Runs kubectl expecting it to fail; its stderr.
 fn kubectl_fails(sim: &Sim, args: &[&str]) -> String {
     let home = tempfile::tempdir().expect("home");
