@@ -13,7 +13,8 @@
 //! - [`store`] — objects, versions, watch history and the live feed.
 //! - [`selector`] — `labelSelector` and `fieldSelector`, for lists and watches.
 //! - [`churn`] — the [`churn::Cluster`] and the changes it undergoes.
-//! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing.
+//! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing;
+//!   `openapi` — the OpenAPI v2 and v3 documents `kubectl explain` reads.
 //! - `admin` — the `/_sim/` endpoints.
 //! - [`prometheus`] — `/api/v1/query` and `/api/v1/query_range` over the cluster's
 //!   cAdvisor, node-exporter and kube-state-metrics series and `up` (a PromQL subset).
@@ -24,6 +25,7 @@ pub mod api;
 pub mod churn;
 pub mod generate;
 pub mod objects;
+mod openapi;
 pub mod prng;
 pub mod prometheus;
 pub mod selector;
