@@ -102,7 +102,8 @@ fn served_versions(flavor: Flavor) -> Vec<&'static str> {
     v
 }
 
-fn served(flavor: Flavor, resource: Resource) -> bool {
+/// Whether the flavor serves a resource.
+pub(super) fn served(flavor: Flavor, resource: Resource) -> bool {
     resource != Resource::Image || flavor == Flavor::OpenShift
 }
 
@@ -133,6 +134,11 @@ pub async fn kube(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": req.connection_info().host()}],
         })),
         ["apis"] => HttpResponse::Ok().json(group_list(shared.flavor)),
+        ["openapi", "v2"] => super::openapi::v2(&req, shared.flavor),
+        ["openapi", "v3", rest @ ..] => {
+            let hash = query.get("hash").map(String::as_str);
+            super::openapi::v3(shared.flavor, rest, hash).unwrap_or_else(|| not_found(path))
+        }
         ["api", "v1", "watch", rest @ ..] => {
             resource_request(&req, &shared, "v1", rest, &query, true).await
         }

@@ -4,18 +4,20 @@
 //! and field selectors, read-only (writes get 405), for nodes, namespaces, pods, services, replication
 //! controllers, replica sets, deployments and events — plus OpenShift images in the
 //! OpenShift flavor — as `kubectl` expects them, a Prometheus query API over the
-//! cluster's cAdvisor series, and an admin API under `/_sim/` that makes things
-//! happen: churn, outages, lost watch history, objects that vanish without an event.
+//! cluster's cAdvisor, node-exporter and kube-state-metrics series, and an admin API
+//! under `/_sim/` that makes things happen: churn, outages, lost watch history, objects
+//! that vanish without an event.
 //!
 //! - [`objects`] — the typed objects and their wire shape.
 //! - [`generate`] — the deterministic cluster generator.
 //! - [`store`] — objects, versions, watch history and the live feed.
 //! - [`selector`] — `labelSelector` and `fieldSelector`, for lists and watches.
 //! - [`churn`] — the [`churn::Cluster`] and the changes it undergoes.
-//! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing.
+//! - [`api`] — the Kubernetes HTTP surface; `table` — kubectl's server-side printing;
+//!   `openapi` — the OpenAPI v2 and v3 documents `kubectl explain` reads.
 //! - `admin` — the `/_sim/` endpoints.
 //! - [`prometheus`] — `/api/v1/query` and `/api/v1/query_range` over the cluster's
-//!   cAdvisor and kube-state-metrics series (a PromQL subset).
+//!   cAdvisor, node-exporter and kube-state-metrics series and `up` (a PromQL subset).
 
 pub mod access;
 mod admin;
@@ -23,6 +25,7 @@ pub mod api;
 pub mod churn;
 pub mod generate;
 pub mod objects;
+mod openapi;
 pub mod prng;
 pub mod prometheus;
 pub mod selector;
@@ -39,7 +42,10 @@ use actix_web::{App, HttpServer, web};
 
 use churn::Cluster;
 use objects::Resource;
-use prometheus::{ContainerTarget, NodeTarget, PodTarget, Prometheus, Topology};
+use prometheus::{
+    ContainerTarget, DeploymentTarget, NodeInfoTarget, NodeTarget, PodTarget, Prometheus,
+    Quantities, Topology,
+};
 
 /// Which API the simulator serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -115,8 +121,8 @@ impl Shared {
         }
     }
 
-    /// What the Prometheus series describe: the current nodes and pods (rebuilt only
-    /// after pods or nodes changed).
+    /// What the Prometheus series describe: the current nodes, pods and deployments
+    /// (rebuilt only after one of them changed).
     pub fn topology(&self) -> Arc<Topology> {
         let cluster = self.cluster();
         let generation = cluster.store.topology_generation;
@@ -156,47 +162,132 @@ impl Shared {
 fn topology_of(store: &store::Store) -> Topology {
     let nodes = store
         .all(Resource::Node)
-        .filter_map(|o| {
-            let node = o.node()?;
-            let capacity = &node.status.capacity;
-            Some(NodeTarget {
-                name: o.metadata.name.clone(),
-                cpu_cores: capacity
-                    .get("cpu")
-                    .and_then(|c| crate::kube::quantity::cpu_millicores(c))
-                    .map_or(1, |m| (m / 1000).max(1) as u32),
-                memory_bytes: capacity
-                    .get("memory")
-                    .and_then(|m| crate::kube::quantity::bytes(m))
-                    .map_or(0, |b| b.max(0) as u64),
-            })
-        })
+        .filter_map(|o| Some(node_target(&o.metadata, o.node()?)))
         .collect();
     let pods = store
         .all(Resource::Pod)
+        .filter_map(|o| Some(pod_target(&o.metadata, o.pod()?)))
+        .collect();
+    let deployments = store
+        .all(Resource::Deployment)
         .filter_map(|o| {
-            let pod = o.pod()?;
-            let created = chrono::DateTime::parse_from_rfc3339(&o.metadata.creation_timestamp)
-                .map_or(0, |t| t.timestamp());
-            Some(PodTarget {
+            let objects::Body::Workload(w) = &o.body else {
+                return None;
+            };
+            Some(DeploymentTarget {
                 namespace: o.metadata.namespace.clone(),
                 name: o.metadata.name.clone(),
-                uid: o.metadata.uid.clone(),
-                node: pod.spec.node_name.clone(),
-                containers: pod
-                    .spec
-                    .containers
-                    .iter()
-                    .map(|c| ContainerTarget {
-                        name: c.name.clone(),
-                        image: c.image.clone(),
-                    })
-                    .collect(),
-                created_unix: created,
+                created_unix: unix_time(&o.metadata.creation_timestamp),
+                desired: w.spec.replicas,
+                replicas: w.status.replicas,
+                available: w.status.available_replicas,
+                ready: w.status.ready_replicas,
+                updated: w.status.updated_replicas.unwrap_or(w.status.replicas),
             })
         })
         .collect();
-    Topology { nodes, pods }
+    Topology {
+        nodes,
+        pods,
+        deployments,
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 timestamp (0 when malformed).
+fn unix_time(timestamp: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(timestamp).map_or(0, |t| t.timestamp())
+}
+
+fn node_target(meta: &objects::Meta, node: &objects::Node) -> NodeTarget {
+    let capacity = &node.status.capacity;
+    let quantity = |name: &str| {
+        capacity
+            .get(name)
+            .and_then(|m| crate::kube::quantity::bytes(m))
+            .map_or(0, |b| b.max(0) as u64)
+    };
+    let ready = node.status.conditions.iter().find(|c| c.kind == "Ready");
+    let info = &node.status.node_info;
+    NodeTarget {
+        name: meta.name.clone(),
+        cpu_cores: capacity
+            .get("cpu")
+            .and_then(|c| crate::kube::quantity::cpu_millicores(c))
+            .map_or(1, |m| (m / 1000).max(1) as u32),
+        memory_bytes: quantity("memory"),
+        disk_bytes: quantity("ephemeral-storage"),
+        created_unix: unix_time(&meta.creation_timestamp),
+        down_since: ready
+            .filter(|c| c.status != "True")
+            .map(|c| unix_time(&c.last_transition_time)),
+        conditions: node
+            .status
+            .conditions
+            .iter()
+            .map(|c| (c.kind, c.status))
+            .collect(),
+        info: NodeInfoTarget {
+            internal_ip: node
+                .status
+                .addresses
+                .iter()
+                .find(|a| a.kind == "InternalIP")
+                .map(|a| a.address.clone())
+                .unwrap_or_default(),
+            kernel_version: info.kernel_version,
+            os_image: info.os_image,
+            container_runtime_version: info.container_runtime_version,
+            kubelet_version: info.kubelet_version,
+            kube_proxy_version: info.kube_proxy_version,
+            provider_id: node.spec.provider_id.clone(),
+            pod_cidr: node.spec.pod_cidr.clone(),
+            system_uuid: info.system_uuid.clone(),
+        },
+    }
+}
+
+fn pod_target(meta: &objects::Meta, pod: &objects::Pod) -> PodTarget {
+    let quantities = |q: &std::collections::BTreeMap<&'static str, String>| Quantities {
+        cpu_millicores: q
+            .get("cpu")
+            .and_then(|c| crate::kube::quantity::cpu_millicores(c))
+            .map(|m| m.max(0) as u64),
+        memory_bytes: q
+            .get("memory")
+            .and_then(|m| crate::kube::quantity::bytes(m))
+            .map(|b| b.max(0) as u64),
+    };
+    PodTarget {
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone(),
+        uid: meta.uid.clone(),
+        node: pod.spec.node_name.clone(),
+        containers: pod
+            .spec
+            .containers
+            .iter()
+            .map(|c| ContainerTarget {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                restarts: pod
+                    .status
+                    .container_statuses
+                    .iter()
+                    .find(|s| s.name == c.name)
+                    .map_or(0, |s| s.restart_count),
+                requests: quantities(&c.resources.requests),
+                limits: quantities(&c.resources.limits),
+            })
+            .collect(),
+        created_unix: unix_time(&meta.creation_timestamp),
+        phase: pod.status.phase,
+        pod_ip: pod.status.pod_ip.clone(),
+        owner: meta
+            .owner_references
+            .iter()
+            .find(|o| o.controller)
+            .map(|o| (o.kind, o.name.clone())),
+    }
 }
 
 /// A running simulator.

@@ -133,7 +133,7 @@ pub struct Store {
     history_limit: usize,
     hidden: HashSet<String>,
     feed: broadcast::Sender<Arc<Change>>,
-    /// Bumped whenever pods or nodes change (the metrics topology follows it).
+    /// Bumped whenever pods, nodes or deployments change (the metrics topology follows it).
     pub topology_generation: u64,
 }
 
@@ -243,7 +243,10 @@ impl Store {
         object: &Object,
         prev: Option<Object>,
     ) {
-        if matches!(resource, Resource::Pod | Resource::Node) {
+        if matches!(
+            resource,
+            Resource::Pod | Resource::Node | Resource::Deployment
+        ) {
             self.topology_generation += 1;
         }
         let change = Arc::new(Change {

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::Prometheus;
 use super::eval::{Outcome, evaluate};
 use super::promql::{Expr, Selector, parse_query};
-use super::series::{LABEL_NAMES, LabelSet, METRICS};
+use super::series::{LABEL_NAMES, LabelSet, metrics};
 
 /// Bodies of POSTed queries: long `pod=~"a|b|…"` regexes need more than actix' 256 KiB.
 const MAX_BODY: usize = 16 << 20;
@@ -327,7 +327,7 @@ impl Prometheus {
                 }
             }
             None => {
-                for metric in METRICS {
+                for metric in metrics() {
                     index.for_each_series(metric, |r| {
                         if let Some(v) = index.label(r, name) {
                             values.insert(v);

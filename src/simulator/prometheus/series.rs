@@ -5,30 +5,59 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::kube_state::{self, StateMetric};
+use super::node_exporter::{self, ExporterMetric, Machine};
 use super::promql::Selector;
+use super::scrape::{self, Job};
 use super::values::{ContainerWaves, Moments, NodeSums, PodWaves, Sampler, SamplerKind, Wave};
 use super::{PodTarget, Topology};
 
 pub(super) const NAME: &str = "__name__";
 
 /// Every label name any series carries, in Prometheus' (byte) order.
-pub(super) const LABEL_NAMES: [&str; 14] = [
+pub(super) const LABEL_NAMES: [&str; 38] = [
     "__name__",
+    "condition",
     "container",
+    "container_runtime_version",
+    "cpu",
+    "created_by_kind",
+    "created_by_name",
+    "deployment",
     "device",
+    "fstype",
+    "host_ip",
+    "host_network",
     "id",
     "image",
     "instance",
     "interface",
+    "internal_ip",
     "job",
+    "kernel_version",
+    "kubelet_version",
+    "kubeproxy_version",
+    "metrics_path",
+    "mode",
+    "mountpoint",
     "name",
     "namespace",
     "node",
+    "os_image",
+    "phase",
     "pod",
+    "pod_cidr",
+    "pod_ip",
+    "provider_id",
     "resource",
+    "status",
+    "system_uuid",
+    "uid",
     "unit",
 ];
 
+/// A metric: cAdvisor's (through the kubelet), `up`, node-exporter's or
+/// kube-state-metrics'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Metric {
     CpuUsage,
@@ -39,9 +68,14 @@ pub(super) enum Metric {
     MachineCpuCores,
     MachineMemoryBytes,
     NodeCapacity,
+    /// Whether Prometheus could scrape a target.
+    Up,
+    Exporter(ExporterMetric),
+    State(StateMetric),
 }
 
-pub(super) const METRICS: [Metric; 8] = [
+/// The cAdvisor metrics, and kube-state-metrics' node capacity.
+const CADVISOR: [Metric; 8] = [
     Metric::CpuUsage,
     Metric::MemoryUsage,
     Metric::NetworkReceive,
@@ -51,6 +85,15 @@ pub(super) const METRICS: [Metric; 8] = [
     Metric::MachineMemoryBytes,
     Metric::NodeCapacity,
 ];
+
+/// Every metric, in the order queries walk them.
+pub(super) fn metrics() -> impl Iterator<Item = Metric> {
+    CADVISOR
+        .into_iter()
+        .chain([Metric::Up])
+        .chain(ExporterMetric::ALL.into_iter().map(Metric::Exporter))
+        .chain(StateMetric::ALL.into_iter().map(Metric::State))
+}
 
 /// Which cgroup levels carry a metric.
 struct Levels {
@@ -70,6 +113,9 @@ impl Metric {
             Metric::MachineCpuCores => "machine_cpu_cores",
             Metric::MachineMemoryBytes => "machine_memory_bytes",
             Metric::NodeCapacity => "kube_node_status_capacity",
+            Metric::Up => "up",
+            Metric::Exporter(m) => m.name(),
+            Metric::State(m) => m.name(),
         }
     }
 
@@ -79,7 +125,7 @@ impl Metric {
             Metric::NetworkReceive | Metric::NetworkTransmit => (false, true, true),
             Metric::FsUsage => (true, false, true),
             Metric::MachineCpuCores | Metric::MachineMemoryBytes => (false, false, true),
-            Metric::NodeCapacity => (false, false, false),
+            _ => (false, false, false),
         };
         Levels {
             container,
@@ -101,25 +147,66 @@ impl Metric {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Resource {
+pub(super) enum Resource {
     Cpu,
     Memory,
 }
 
-/// The thing a series describes, by index into the topology.
+/// The thing a series describes, by index into the topology (small indices into
+/// fixed tables for the rest: a CPU mode, a filesystem, a phase, a condition status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Target {
-    Container { pod: u32, container: u32 },
+pub(super) enum Target {
+    Container {
+        pod: u32,
+        container: u32,
+    },
     Pod(u32),
     Node(u32),
-    Capacity { node: u32, resource: Resource },
+    Capacity {
+        node: u32,
+        resource: Resource,
+    },
+    /// A scrape target of `job` (node-level jobs on `node`).
+    Scrape {
+        job: Job,
+        node: u32,
+    },
+    /// node-exporter: one CPU of a node in one mode.
+    NodeCpu {
+        node: u32,
+        cpu: u16,
+        mode: u8,
+    },
+    /// node-exporter: a filesystem or network device of a node.
+    NodeDevice {
+        node: u32,
+        device: u8,
+    },
+    /// kube-state-metrics: a pod in one of the phases.
+    PodPhase {
+        pod: u32,
+        phase: u8,
+    },
+    /// kube-state-metrics: a container's request or limit of one resource.
+    ContainerResource {
+        pod: u32,
+        container: u32,
+        resource: Resource,
+    },
+    /// kube-state-metrics: a node condition with one of the statuses.
+    NodeCondition {
+        node: u32,
+        condition: u8,
+        status: u8,
+    },
+    Deployment(u32),
 }
 
 /// One series: a metric of a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct SeriesRef {
-    metric: Metric,
-    target: Target,
+    pub(super) metric: Metric,
+    pub(super) target: Target,
 }
 
 /// Labels sorted by name; values borrowed from the topology where possible.
@@ -129,9 +216,12 @@ pub(super) type LabelSet<'t> = Vec<(&'static str, Cow<'t, str>)>;
 pub(super) struct Index {
     pub(super) topology: Arc<Topology>,
     seed: u64,
-    /// The node of each pod; pods on unknown nodes have no series (cAdvisor runs on nodes).
-    pod_node: Vec<Option<u32>>,
+    /// The node of each pod; pods on unknown nodes have no cAdvisor series (cAdvisor
+    /// runs on nodes).
+    pub(super) pod_node: Vec<Option<u32>>,
     nodes: Vec<NodeSums>,
+    /// What node-exporter sees on each node.
+    pub(super) machines: Vec<Machine>,
 }
 
 impl Index {
@@ -143,21 +233,28 @@ impl Index {
                 members[*node as usize].push(pod as u32);
             }
         }
-        let nodes = topology
+        let nodes: Vec<NodeSums> = topology
             .nodes
             .iter()
             .zip(&members)
             .map(|(node, pods)| NodeSums::build(seed, node, &topology.pods, pods))
+            .collect();
+        let machines = topology
+            .nodes
+            .iter()
+            .zip(&nodes)
+            .map(|(node, sums)| Machine::new(seed, node, sums))
             .collect();
         Index {
             topology,
             seed,
             pod_node,
             nodes,
+            machines,
         }
     }
 
-    fn pod(&self, pod: u32) -> &PodTarget {
+    pub(super) fn pod(&self, pod: u32) -> &PodTarget {
         &self.topology.pods[pod as usize]
     }
 
@@ -167,8 +264,14 @@ impl Index {
         metric: Metric,
         mut f: impl FnMut(SeriesRef) -> Result<(), E>,
     ) -> Result<(), E> {
-        let levels = metric.levels();
         let mut visit = |target| f(SeriesRef { metric, target });
+        match metric {
+            Metric::Up => return scrape::for_each_target(self, visit),
+            Metric::Exporter(m) => return node_exporter::for_each_target(self, m, visit),
+            Metric::State(m) => return kube_state::for_each_target(self, m, visit),
+            _ => {}
+        }
+        let levels = metric.levels();
         if levels.container || levels.pod {
             for (p, pod) in self.topology.pods.iter().enumerate() {
                 if self.pod_node[p].is_none() {
@@ -212,7 +315,7 @@ impl Index {
         selector: &Selector,
         mut f: impl FnMut(SeriesRef) -> Result<(), E>,
     ) -> Result<(), E> {
-        for metric in METRICS {
+        for metric in metrics() {
             if selector.admits_metric(metric) {
                 self.for_each_series(metric, |r| {
                     if selector.matches(self, r) {
@@ -231,15 +334,25 @@ impl Index {
         if name == NAME {
             return Some(Cow::Borrowed(r.metric.name()));
         }
-        let value = match r.target {
+        let value = match r.metric {
+            Metric::Up => scrape::label(self, r.target, name),
+            Metric::Exporter(m) => node_exporter::label(self, m, r.target, name),
+            Metric::State(m) => kube_state::label(self, m, r.target, name),
+            _ => self.cadvisor_label(r, name),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    fn cadvisor_label(&self, r: SeriesRef, name: &str) -> Option<Cow<'_, str>> {
+        match r.target {
             Target::Container { pod, container } => {
                 self.container_label(r.metric, pod, container, name)
             }
             Target::Pod(pod) => self.pod_label(r.metric, pod, name),
             Target::Node(node) => self.node_label(r.metric, node, name),
             Target::Capacity { node, resource } => self.capacity_label(node, resource, name),
-        };
-        value.filter(|v| !v.is_empty())
+            _ => None,
+        }
     }
 
     fn container_label(
@@ -289,6 +402,7 @@ impl Index {
     fn capacity_label(&self, node: u32, resource: Resource, name: &str) -> Option<Cow<'_, str>> {
         let value = match (name, resource) {
             ("job", _) => "kube-state-metrics",
+            ("instance", _) => kube_state::INSTANCE,
             ("node", _) => &self.topology.nodes[node as usize].name,
             ("resource", Resource::Cpu) => "cpu",
             ("resource", Resource::Memory) => "memory",
@@ -310,14 +424,27 @@ impl Index {
 
     /// When a series starts: its pod's creation; nodes always exist.
     pub(super) fn since(&self, r: SeriesRef) -> f64 {
-        match r.target {
-            Target::Container { pod, .. } | Target::Pod(pod) => self.pod(pod).created_unix as f64,
-            Target::Node(_) | Target::Capacity { .. } => f64::NEG_INFINITY,
+        match r.metric {
+            Metric::Up => f64::NEG_INFINITY,
+            Metric::Exporter(_) => node_exporter::since(self, r.target),
+            Metric::State(_) => kube_state::since(self, r.target),
+            _ => match r.target {
+                Target::Container { pod, .. } | Target::Pod(pod) => {
+                    self.pod(pod).created_unix as f64
+                }
+                _ => f64::NEG_INFINITY,
+            },
         }
     }
 
     /// What computes the samples of a series.
     pub(super) fn sampler(&self, r: SeriesRef) -> Sampler<'_> {
+        match r.metric {
+            Metric::Up => return scrape::sampler(self, r.target),
+            Metric::Exporter(m) => return node_exporter::sampler(self, m, r.target),
+            Metric::State(m) => return kube_state::sampler(self, m, r.target),
+            _ => {}
+        }
         let counter = r.metric.is_counter();
         let since = self.since(r);
         let kind = match r.target {
@@ -336,9 +463,11 @@ impl Index {
                     Resource::Memory => n.memory_bytes as f64,
                 })
             }
+            _ => SamplerKind::Constant(f64::NAN),
         };
         Sampler {
             since,
+            until: f64::INFINITY,
             counter,
             kind,
         }

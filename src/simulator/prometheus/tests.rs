@@ -15,22 +15,55 @@ use super::http::{
 use super::promql::parse_query;
 use super::regex::Regex;
 use super::values::{At, ContainerWaves, GIB, MIB, Moments, NodeWaves, SplitMix};
-use super::{ContainerTarget, NodeTarget, PodTarget, Prometheus, Topology};
+use super::{
+    ContainerTarget, DeploymentTarget, NodeInfoTarget, NodeTarget, PodTarget, Prometheus,
+    Quantities, Topology,
+};
 
 const T0: i64 = 1_700_000_000;
 
 /// `nodes` nodes, `pods` pods round-robin over them, pod i in namespace `ns-{i % 10}`,
-/// every third pod with a sidecar, pods created a minute apart before `T0`.
+/// every third pod with a sidecar, pods created a minute apart before `T0`; every
+/// seventh pod Pending, the others Running; one Deployment per namespace.
 fn topology(nodes: usize, pods: usize) -> Topology {
     Topology {
-        nodes: (0..nodes)
-            .map(|i| NodeTarget {
-                name: format!("node-{i}"),
-                cpu_cores: 8,
-                memory_bytes: 32 << 30,
+        nodes: (0..nodes).map(node).collect(),
+        pods: (0..pods).map(|i| pod(i, nodes)).collect(),
+        deployments: (0..10.min(pods))
+            .map(|i| DeploymentTarget {
+                namespace: format!("ns-{i}"),
+                name: format!("deploy-{i}"),
+                created_unix: T0 - 90_000,
+                desired: 3,
+                replicas: 3,
+                available: 2,
+                ready: 2,
+                updated: 3,
             })
             .collect(),
-        pods: (0..pods).map(|i| pod(i, nodes)).collect(),
+    }
+}
+
+fn node(i: usize) -> NodeTarget {
+    NodeTarget {
+        name: format!("node-{i}"),
+        cpu_cores: 8,
+        memory_bytes: 32 << 30,
+        disk_bytes: 100 << 30,
+        created_unix: T0 - 100 * 86_400,
+        down_since: None,
+        conditions: vec![("MemoryPressure", "False"), ("Ready", "True")],
+        info: NodeInfoTarget {
+            internal_ip: format!("10.0.0.{}", 10 + i),
+            kernel_version: "6.1.0-27-amd64",
+            os_image: "Debian GNU/Linux 12 (bookworm)",
+            container_runtime_version: "containerd://1.7.22",
+            kubelet_version: "v1.31.2",
+            kube_proxy_version: "v1.31.2",
+            provider_id: format!("steward-sim://node-{i}"),
+            pod_cidr: format!("10.244.{i}.0/24"),
+            system_uuid: format!("uuid-{i}"),
+        },
     }
 }
 
@@ -38,11 +71,21 @@ fn pod(i: usize, nodes: usize) -> PodTarget {
     let mut containers = vec![ContainerTarget {
         name: "app".into(),
         image: format!("registry/app:{}", i % 7),
+        restarts: (i % 4) as u32,
+        requests: Quantities {
+            cpu_millicores: Some(250),
+            memory_bytes: Some(256 << 20),
+        },
+        limits: Quantities {
+            cpu_millicores: None,
+            memory_bytes: Some(512 << 20),
+        },
     }];
     if i.is_multiple_of(3) {
         containers.push(ContainerTarget {
             name: "sidecar".into(),
             image: "envoy:1.30".into(),
+            ..ContainerTarget::default()
         });
     }
     PodTarget {
@@ -52,6 +95,15 @@ fn pod(i: usize, nodes: usize) -> PodTarget {
         node: format!("node-{}", i % nodes),
         containers,
         created_unix: T0 - 86_400 + (i as i64 % 1000) * 60,
+        phase: if i % 7 == 6 { "Pending" } else { "Running" },
+        pod_ip: if i % 7 == 6 {
+            String::new()
+        } else {
+            format!("10.128.0.{}", i % 250)
+        },
+        owner: i
+            .is_multiple_of(2)
+            .then(|| ("ReplicaSet", format!("deploy-{}-abc", i % 10))),
     }
 }
 
@@ -640,12 +692,27 @@ fn a_hundred_thousand_pods_stay_fast() {
     ))
     .unwrap();
     let nodes = start.elapsed();
+    let start = std::time::Instant::now();
+    let body = prom
+        .range_query(&params("sum by (phase) (kube_pod_status_phase)"))
+        .unwrap();
+    let phases = start.elapsed();
+    let json: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["data"]["result"].as_array().unwrap().len(), 5);
+    let start = std::time::Instant::now();
+    prom.range_query(&params(
+        "sum by (node) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))",
+    ))
+    .unwrap();
+    let node_cpu = start.elapsed();
     eprintln!(
-        "index {built:?}, 300 pods {by_pod:?}, namespace {by_namespace:?}, 1000 nodes {nodes:?}"
+        "index {built:?}, 300 pods {by_pod:?}, namespace {by_namespace:?}, 1000 nodes {nodes:?}, \
+         500,000 phase series {phases:?}, 56,000 node CPU series {node_cpu:?}"
     );
     // Generous bounds: unoptimised test builds are several times slower than release.
     assert!(by_pod.as_secs_f64() < 2.0, "{by_pod:?}");
     assert!(nodes.as_secs_f64() < 2.0, "{nodes:?}");
+    assert!(node_cpu.as_secs_f64() < 2.0, "{node_cpu:?}");
 }
 
 // --- HTTP ---
@@ -852,7 +919,11 @@ async fn series_and_label_endpoints() {
     let (_, body) = get(&prom, "/api/v1/label/namespace/values").await;
     assert_eq!(body["data"], serde_json::json!(["ns-0", "ns-1", "ns-2"]));
     let (_, body) = get(&prom, "/api/v1/label/__name__/values").await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 8);
+    // Every metric has series in this topology.
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        super::series::metrics().count()
+    );
 }
 
 #[actix_web::test]
@@ -926,4 +997,311 @@ async fn labels_and_values_honour_match_and_status_endpoints_answer() {
             web_test::call_service(&app, web_test::TestRequest::get().uri(path).to_request()).await;
         assert_eq!(resp.status(), StatusCode::OK, "{path}");
     }
+}
+
+// --- up, node-exporter, kube-state-metrics ---
+
+/// `topology(3, 14)` with node-1 NotReady since ten minutes before `T0`.
+fn with_a_node_down() -> Topology {
+    let mut t = topology(3, 14);
+    t.nodes[1].down_since = Some(T0 - 600);
+    t.nodes[1].conditions = vec![("MemoryPressure", "False"), ("Ready", "False")];
+    t
+}
+
+#[test]
+fn label_names_are_sorted_and_unique() {
+    let names = super::series::LABEL_NAMES;
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+}
+
+#[test]
+fn up_has_a_target_per_node_job_and_per_cluster_service() {
+    let prom = prometheus(1, with_a_node_down());
+    let t = T0 as f64;
+    let count = |q: &str| instant(&prom, q, t).len();
+    assert_eq!(count("up"), 3 * 3 + 3);
+    assert_eq!(count(r#"up{job="kubelet"}"#), 6);
+    assert_eq!(
+        count(r#"up{job="kubelet",metrics_path="/metrics/cadvisor"}"#),
+        3
+    );
+    assert_eq!(count(r#"up{job="node-exporter"}"#), 3);
+    // The NotReady node's three targets are down since it went NotReady, not before.
+    assert_eq!(single(&prom, "sum(up)", t), 12.0 - 3.0);
+    assert_eq!(single(&prom, "sum(up)", t - 601.0), 12.0);
+    assert_eq!(
+        single(&prom, r#"sum(up{instance="node-1"})"#, t),
+        0.0,
+        "node-1's targets are down"
+    );
+    let ksm = instant(&prom, r#"up{job="kube-state-metrics"}"#, t);
+    let capacity = instant(&prom, "kube_node_status_capacity", t);
+    assert_eq!(
+        label(&ksm[0].0, "instance"),
+        label(&capacity[0].0, "instance")
+    );
+    let apiserver = instant(&prom, r#"up{job="apiserver"}"#, t);
+    assert_eq!(label(&apiserver[0].0, "instance"), Some("10.0.0.10:6443"));
+    assert_eq!(count(r#"up{job="prometheus"}"#), 1);
+}
+
+#[test]
+fn node_exporter_series_follow_the_nodes_capacity() {
+    let prom = prometheus(4, topology(2, 30));
+    let t = T0 as f64 + 123.0;
+    let count = |q: &str| instant(&prom, q, t).len();
+    // 8 cores × 8 modes per node.
+    assert_eq!(count("node_cpu_seconds_total"), 2 * 8 * 8);
+    assert_eq!(
+        count(r#"node_cpu_seconds_total{node="node-0",mode="idle"}"#),
+        8
+    );
+    let cpus = instant(&prom, r#"node_cpu_seconds_total{cpu="3",mode="user"}"#, t);
+    assert_eq!(cpus.len(), 2);
+    let labels = &cpus[0].0;
+    assert_eq!(label(labels, "job"), Some("node-exporter"));
+    assert_eq!(label(labels, "instance"), label(labels, "node"));
+    // Every CPU spends one second per second in some mode.
+    let per_node = instant(&prom, "sum by (node) (rate(node_cpu_seconds_total[5m]))", t);
+    assert_eq!(per_node.len(), 2);
+    for (labels, cores) in &per_node {
+        assert!(close(*cores, 8.0, 1e-9), "{labels:?}: {cores}");
+    }
+    let busy = single(
+        &prom,
+        r#"sum(rate(node_cpu_seconds_total{node="node-0",mode!="idle"}[5m]))"#,
+        t,
+    );
+    assert!(busy > 0.0 && busy < 8.0, "{busy}");
+    let load1 = single(&prom, r#"node_load1{node="node-0"}"#, t);
+    assert!(load1 > 0.0 && load1 < 8.0, "{load1}");
+    // Counters grow.
+    let later = single(
+        &prom,
+        r#"sum(node_cpu_seconds_total{node="node-0",mode="user"})"#,
+        t + 60.0,
+    );
+    let now = single(
+        &prom,
+        r#"sum(node_cpu_seconds_total{node="node-0",mode="user"})"#,
+        t,
+    );
+    assert!(later > now && now > 0.0, "{now} {later}");
+
+    let total = single(&prom, r#"node_memory_MemTotal_bytes{node="node-1"}"#, t);
+    assert_eq!(total, (32u64 << 30) as f64);
+    let available = single(&prom, r#"node_memory_MemAvailable_bytes{node="node-1"}"#, t);
+    assert!(available > 0.0 && available < total, "{available}");
+    let parts = single(
+        &prom,
+        r#"node_memory_MemFree_bytes{node="node-1"} + node_memory_Cached_bytes{node="node-1"} + node_memory_Buffers_bytes{node="node-1"}"#,
+        t,
+    );
+    assert!(close(parts, available, 1e-9), "{parts} {available}");
+    assert_eq!(
+        single(&prom, "sum(node_memory_MemTotal_bytes)", t),
+        2.0 * total
+    );
+
+    let root = r#"{node="node-0",mountpoint="/",fstype="ext4",device="/dev/sda1"}"#;
+    let size = single(&prom, &format!("node_filesystem_size_bytes{root}"), t);
+    let free = single(&prom, &format!("node_filesystem_free_bytes{root}"), t);
+    let avail = single(&prom, &format!("node_filesystem_avail_bytes{root}"), t);
+    assert_eq!(size, (100u64 << 30) as f64);
+    assert!(0.0 < avail && avail < free && free < size, "{avail} {free}");
+    assert_eq!(count(r#"node_filesystem_size_bytes{mountpoint="/run"}"#), 2);
+
+    let received = single(
+        &prom,
+        r#"rate(node_network_receive_bytes_total{node="node-0",device="eth0"}[5m])"#,
+        t,
+    );
+    assert!(received > 0.0, "{received}");
+    assert_eq!(count("node_network_transmit_bytes_total"), 2 * 2);
+    let boot = single(&prom, r#"node_boot_time_seconds{node="node-0"}"#, t);
+    assert!(boot >= (T0 - 100 * 86_400) as f64 && boot < t, "{boot}");
+    assert_eq!(boot, boot.floor());
+    // Nothing before boot.
+    assert!(instant(&prom, r#"node_load1{node="node-0"}"#, boot - 1.0).is_empty());
+}
+
+#[test]
+fn node_exporter_series_stop_when_the_node_goes_down() {
+    let prom = prometheus(1, with_a_node_down());
+    let t = T0 as f64;
+    assert_eq!(instant(&prom, "node_memory_MemTotal_bytes", t).len(), 2);
+    assert_eq!(
+        instant(&prom, "node_memory_MemTotal_bytes", t - 601.0).len(),
+        3
+    );
+    assert!(instant(&prom, r#"node_load5{node="node-1"}"#, t).is_empty());
+}
+
+#[test]
+fn kube_state_metrics_describe_pods_nodes_and_deployments() {
+    let prom = prometheus(1, with_a_node_down());
+    let t = T0 as f64;
+    let count = |q: &str| instant(&prom, q, t).len();
+    // 14 pods, pods 6 and 13 Pending.
+    assert_eq!(count("kube_pod_info"), 14);
+    assert_eq!(count("kube_pod_status_phase"), 14 * 5);
+    assert_eq!(single(&prom, "sum(kube_pod_status_phase)", t), 14.0);
+    assert_eq!(
+        single(&prom, r#"sum(kube_pod_status_phase{phase="Running"})"#, t),
+        12.0
+    );
+    assert_eq!(
+        single(&prom, r#"sum(kube_pod_status_phase{phase="Pending"})"#, t),
+        2.0
+    );
+    let by_phase = instant(&prom, "sum by (phase) (kube_pod_status_phase)", t);
+    assert_eq!(by_phase.len(), 5);
+    let info = instant(&prom, r#"kube_pod_info{pod="pod-4"}"#, t);
+    let labels = &info[0].0;
+    assert_eq!(info[0].1, 1.0);
+    assert_eq!(label(labels, "job"), Some("kube-state-metrics"));
+    assert_eq!(label(labels, "namespace"), Some("ns-4"));
+    assert_eq!(label(labels, "uid"), Some("0000-00000004"));
+    assert_eq!(label(labels, "node"), Some("node-1"));
+    assert_eq!(label(labels, "host_ip"), Some("10.0.0.11"));
+    assert_eq!(label(labels, "pod_ip"), Some("10.128.0.4"));
+    assert_eq!(label(labels, "created_by_kind"), Some("ReplicaSet"));
+    assert_eq!(label(labels, "created_by_name"), Some("deploy-4-abc"));
+    let orphan = instant(&prom, r#"kube_pod_info{pod="pod-13"}"#, t);
+    assert_eq!(label(&orphan[0].0, "created_by_kind"), Some("<none>"));
+    assert_eq!(label(&orphan[0].0, "pod_ip"), None, "Pending: no address");
+
+    assert_eq!(
+        single(
+            &prom,
+            r#"kube_pod_container_status_restarts_total{pod="pod-7",container="app"}"#,
+            t
+        ),
+        3.0
+    );
+    // Pods 0, 3, 6, 9 and 12 have a sidecar.
+    assert_eq!(count("kube_pod_container_status_restarts_total"), 14 + 5);
+    // Sidecars set nothing; apps request CPU and memory and limit memory only.
+    assert_eq!(count("kube_pod_container_resource_requests"), 14 * 2);
+    assert_eq!(count("kube_pod_container_resource_limits"), 14);
+    let cpu = instant(
+        &prom,
+        r#"kube_pod_container_resource_requests{pod="pod-2",resource="cpu"}"#,
+        t,
+    );
+    assert_eq!(cpu[0].1, 0.25);
+    assert_eq!(label(&cpu[0].0, "unit"), Some("core"));
+    assert_eq!(label(&cpu[0].0, "container"), Some("app"));
+    assert_eq!(label(&cpu[0].0, "node"), Some("node-2"));
+    assert_eq!(
+        single(
+            &prom,
+            r#"sum by (node) (kube_pod_container_resource_limits{node="node-0",resource="memory"})"#,
+            t
+        ),
+        5.0 * (512u64 << 20) as f64
+    );
+
+    // Two conditions × three statuses per node; one of each is 1.
+    assert_eq!(count("kube_node_status_condition"), 3 * 2 * 3);
+    assert_eq!(
+        single(
+            &prom,
+            r#"sum(kube_node_status_condition{condition="Ready",status="true"})"#,
+            t
+        ),
+        2.0
+    );
+    assert_eq!(
+        single(
+            &prom,
+            r#"kube_node_status_condition{node="node-1",condition="Ready",status="false"}"#,
+            t
+        ),
+        1.0
+    );
+    let node = instant(&prom, r#"kube_node_info{node="node-2"}"#, t);
+    let labels = &node[0].0;
+    assert_eq!(label(labels, "internal_ip"), Some("10.0.0.12"));
+    assert_eq!(label(labels, "kubelet_version"), Some("v1.31.2"));
+    assert_eq!(label(labels, "provider_id"), Some("steward-sim://node-2"));
+
+    assert_eq!(count("kube_deployment_status_replicas"), 10);
+    assert_eq!(
+        single(
+            &prom,
+            r#"kube_deployment_status_replicas_available{namespace="ns-3",deployment="deploy-3"}"#,
+            t
+        ),
+        2.0
+    );
+    assert_eq!(single(&prom, "sum(kube_deployment_spec_replicas)", t), 30.0);
+    // A pod's series start at its creation.
+    let born = (T0 - 86_400) as f64;
+    assert!(instant(&prom, r#"kube_pod_info{pod="pod-0"}"#, born - 1.0).is_empty());
+    assert_eq!(
+        instant(&prom, r#"kube_pod_info{pod="pod-0"}"#, born).len(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn new_series_answer_series_labels_and_values_endpoints() {
+    let prom = prometheus(1, with_a_node_down());
+    let m = encode(r#"up{job="node-exporter"}"#);
+    let (status, body) = get(&prom, &format!("/api/v1/series?match[]={m}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(3));
+    assert_eq!(body["data"][0]["__name__"], "up");
+
+    let m = encode("kube_pod_status_phase");
+    let (_, phases) = get(&prom, &format!("/api/v1/label/phase/values?match[]={m}")).await;
+    assert_eq!(
+        phases["data"],
+        serde_json::json!(["Failed", "Pending", "Running", "Succeeded", "Unknown"])
+    );
+    let m = encode(r#"node_filesystem_avail_bytes{node="node-0"}"#);
+    let (_, names) = get(&prom, &format!("/api/v1/labels?match[]={m}")).await;
+    assert_eq!(
+        names["data"],
+        serde_json::json!([
+            "__name__",
+            "device",
+            "fstype",
+            "instance",
+            "job",
+            "mountpoint",
+            "node"
+        ])
+    );
+    let (_, jobs) = get(&prom, "/api/v1/label/job/values").await;
+    assert_eq!(
+        jobs["data"],
+        serde_json::json!([
+            "apiserver",
+            "kube-state-metrics",
+            "kubelet",
+            "node-exporter",
+            "prometheus"
+        ])
+    );
+    let q = encode("sum by (node) (node_memory_MemTotal_bytes)");
+    let (status, body) = get(
+        &prom,
+        &format!(
+            "/api/v1/query_range?query={q}&start={}&end={T0}&step=60",
+            T0 - 1200
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let result = body["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 3);
+    let down = result
+        .iter()
+        .find(|s| s["metric"]["node"] == "node-1")
+        .unwrap();
+    // node-1's series stop ten minutes before the end: 10 of the 21 steps have values.
+    assert_eq!(down["values"].as_array().map(Vec::len), Some(10));
 }

@@ -33,7 +33,7 @@ impl Wave {
     };
 
     /// A wave with a log-uniform base in `[low, high)` and a random phase.
-    fn draw(rng: &mut SplitMix, low: f64, high: f64) -> Self {
+    pub(super) fn draw(rng: &mut SplitMix, low: f64, high: f64) -> Self {
         let base = low * (high / low).powf(rng.unit());
         Wave {
             base,
@@ -41,10 +41,19 @@ impl Wave {
         }
     }
 
-    fn fixed(rng: &mut SplitMix, base: f64) -> Self {
+    /// A wave of the given base and a random phase.
+    pub(super) fn fixed(rng: &mut SplitMix, base: f64) -> Self {
         Wave {
             base,
             phase: rng.unit() * TAU,
+        }
+    }
+
+    /// The same wave `seconds` later: what it was `seconds` ago is its value now.
+    pub(super) fn delayed(self, seconds: f64) -> Self {
+        Wave {
+            base: self.base,
+            phase: self.phase - OMEGA * seconds,
         }
     }
 
@@ -165,6 +174,11 @@ impl Moments {
             base_cos: b * wave.phase.cos(),
             base_sin: b * wave.phase.sin(),
         }
+    }
+
+    /// The mean of the sum: its bases added up.
+    pub(super) fn mean(&self) -> f64 {
+        self.base
     }
 
     pub(super) fn plus(self, o: Moments) -> Self {
@@ -316,6 +330,8 @@ fn push_sum(prefix: &mut Vec<Moments>, m: Moments) {
 /// Computes the samples of one series.
 pub(super) struct Sampler<'t> {
     pub(super) since: f64,
+    /// No samples from this time on (a target that can no longer be scraped).
+    pub(super) until: f64,
     pub(super) counter: bool,
     pub(super) kind: SamplerKind<'t>,
 }
@@ -331,12 +347,26 @@ pub(super) enum SamplerKind<'t> {
         overhead: Moments,
     },
     Constant(f64),
+    /// `offset + scale × waves` for gauges; counters integrate both from `origin`:
+    /// `offset·(t − origin) + scale·∫waves`.
+    Scaled {
+        moments: Moments,
+        origin: f64,
+        offset: f64,
+        scale: f64,
+    },
+    /// `before` until `at`, then `after`.
+    Switch {
+        before: f64,
+        at: f64,
+        after: f64,
+    },
 }
 
 impl Sampler<'_> {
     /// The sample at `at`, `None` before the series existed.
     pub(super) fn at(&self, at: At) -> Option<f64> {
-        if at.t < self.since {
+        if at.t < self.since || at.t >= self.until {
             return None;
         }
         Some(match &self.kind {
@@ -352,6 +382,29 @@ impl Sampler<'_> {
                 pods.value(at, *origin, self.counter) + overhead.value(at, 0.0, self.counter)
             }
             SamplerKind::Constant(v) => *v,
+            SamplerKind::Scaled {
+                moments,
+                origin,
+                offset,
+                scale,
+            } => {
+                if self.counter {
+                    offset * (at.t - origin) + scale * moments.counter(at, *origin)
+                } else {
+                    offset + scale * moments.gauge(at)
+                }
+            }
+            SamplerKind::Switch {
+                before,
+                at: switch,
+                after,
+            } => {
+                if at.t < *switch {
+                    *before
+                } else {
+                    *after
+                }
+            }
         })
     }
 
@@ -389,7 +442,7 @@ impl Sampler<'_> {
 pub(super) struct SplitMix(pub(super) u64);
 
 impl SplitMix {
-    fn from_parts(seed: u64, parts: &[&str]) -> Self {
+    pub(super) fn from_parts(seed: u64, parts: &[&str]) -> Self {
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |bytes: &[u8]| {
             for b in bytes {
@@ -414,7 +467,7 @@ impl SplitMix {
     }
 
     /// Uniform in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
+    pub(super) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
