@@ -13,8 +13,11 @@ mod views;
 
 pub use counts::inventory_counts;
 pub use image_ref::{ImageName, digest_of, parse_image};
-pub use parse::{Collected, ParseOptions, Parsed, label_map, parse, selector_matches, timestamp};
-pub use persist::{Deleted, SaveReport, Scope, save};
+pub use parse::{
+    Collected, KnownVersions, ParseOptions, Parsed, Parser, Unchanged, label_map, parse,
+    selector_matches, timestamp,
+};
+pub use persist::{Deleted, SaveReport, Scope, known_versions, save};
 pub use rows::{Fnv, InventoryRow};
 pub use views::{
     ContainerView, ImageView, NodeView, PodView, ProjectView, RegistryView, ReplicatorView,

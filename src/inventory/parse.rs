@@ -3,7 +3,7 @@
 //! ids when saving; images and registries are derived from the pods' containers (and,
 //! on OpenShift, from the image API when unused images are kept).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -53,7 +53,7 @@ impl Collected {
 }
 
 /// What to keep.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParseOptions {
     pub provider_id: i64,
     pub get_container_images: bool,
@@ -101,6 +101,60 @@ pub struct Parsed {
     pub replicators: Vec<Linked<ReplicatorRow>>,
     pub services: Vec<Linked<ServiceRow>>,
     pub pods: Vec<ParsedPod>,
+    /// Objects skipped because their rows already hold their resourceVersion: still in
+    /// the cluster (a full save keeps them), nothing to write.
+    pub unchanged: Unchanged,
+}
+
+/// Keys (uids) of objects whose stored rows are current, per table.
+#[derive(Debug, Default, Clone)]
+pub struct Unchanged {
+    pub projects: HashSet<String>,
+    pub nodes: HashSet<String>,
+    pub replicators: HashSet<String>,
+    pub services: HashSet<String>,
+    pub pods: HashSet<String>,
+}
+
+/// The resourceVersion each live row was written from, per table (uid → version).
+#[derive(Debug, Default, Clone)]
+pub struct KnownVersions {
+    pub projects: HashMap<String, String>,
+    pub nodes: HashMap<String, String>,
+    pub replicators: HashMap<String, String>,
+    pub services: HashMap<String, String>,
+    pub pods: HashMap<String, String>,
+}
+
+impl KnownVersions {
+    pub fn len(&self) -> usize {
+        self.projects.len()
+            + self.nodes.len()
+            + self.replicators.len()
+            + self.services.len()
+            + self.pods.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether `m`'s uid is in `known` at the same resourceVersion; if so, records it in
+/// `unchanged`.
+fn skip(
+    known: Option<&HashMap<String, String>>,
+    m: &ObjectMeta,
+    unchanged: &mut HashSet<String>,
+) -> bool {
+    let (Some(known), Some(uid), Some(version)) = (known, &m.uid, &m.resource_version) else {
+        return false;
+    };
+    if version.is_empty() || known.get(uid) != Some(version) {
+        return false;
+    }
+    unchanged.insert(uid.clone());
+    true
 }
 
 const EPOCH: NaiveDateTime = NaiveDateTime::MIN;
@@ -222,52 +276,137 @@ impl<'a> From<&'a Deployment> for Workload<'a> {
 
 /// Parses collected objects into rows.
 pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
-    let p = o.provider_id;
-    let mut out = Parsed {
-        projects: c.namespaces.iter().map(|n| project(p, n)).collect(),
-        nodes: c.nodes.iter().map(|n| node(p, n)).collect(),
-        ..Default::default()
-    };
-    out.replicators.extend(
-        c.replication_controllers
-            .iter()
-            .map(|w| replicator(p, "ReplicationController", &w.into())),
-    );
-    out.replicators.extend(
-        c.replica_sets
-            .iter()
-            .map(|w| replicator(p, "ReplicaSet", &w.into())),
-    );
-    out.replicators.extend(
-        c.deployments
-            .iter()
-            .map(|w| replicator(p, "Deployment", &w.into())),
-    );
-    out.services = c.services.iter().map(|s| service(p, s)).collect();
-    let mut images: HashMap<String, Linked<ImageRow>> = HashMap::new();
-    let mut registries: HashMap<String, RegistryRow> = HashMap::new();
-    for pod_object in &c.pods {
-        let parsed = pod(
-            p,
-            pod_object,
-            o.get_container_images,
-            &mut images,
-            &mut registries,
-        );
-        out.pods.push(parsed);
-    }
-    if o.get_container_images && o.store_unused_images {
-        for image in &c.images {
-            add_openshift_image(p, image, &mut images, &mut registries);
+    let mut parser = Parser::new(o);
+    c.namespaces.iter().for_each(|n| parser.namespace(n));
+    c.nodes.iter().for_each(|n| parser.node(n));
+    c.replication_controllers
+        .iter()
+        .for_each(|w| parser.replication_controller(w));
+    c.replica_sets.iter().for_each(|w| parser.replica_set(w));
+    c.deployments.iter().for_each(|w| parser.deployment(w));
+    c.services.iter().for_each(|s| parser.service(s));
+    c.pods.iter().for_each(|pod| parser.pod(pod));
+    c.images.iter().for_each(|i| parser.openshift_image(i));
+    parser.finish()
+}
+
+/// Builds a [`Parsed`] object by object, so that a full refresh parses each page of a
+/// listing as it arrives and never holds the cluster's objects whole (a typed pod of
+/// three containers is ≈ 12 KB in memory; its rows a tenth of that).
+pub struct Parser {
+    o: ParseOptions,
+    out: Parsed,
+    images: HashMap<String, Linked<ImageRow>>,
+    registries: HashMap<String, RegistryRow>,
+    known: Option<KnownVersions>,
+}
+
+impl Parser {
+    pub fn new(o: ParseOptions) -> Self {
+        Self {
+            o,
+            out: Parsed::default(),
+            images: HashMap::new(),
+            registries: HashMap::new(),
+            known: None,
         }
     }
-    let mut images: Vec<Linked<ImageRow>> = images.into_values().collect();
-    images.sort_by(|a, b| a.row.ems_ref.cmp(&b.row.ems_ref));
-    let mut registries: Vec<RegistryRow> = registries.into_values().collect();
-    registries.sort_by(|a, b| a.ems_ref.cmp(&b.ems_ref));
-    out.images = images;
-    out.registries = registries;
-    out
+
+    /// Skips objects whose rows already hold their resourceVersion (a resync of a
+    /// provider whose rows this process wrote with the same options): their rows are
+    /// kept as they are, and only a pod's images are still derived.
+    pub fn skipping_known(mut self, known: KnownVersions) -> Self {
+        self.known = Some(known);
+        self
+    }
+
+    pub fn namespace(&mut self, n: &Namespace) {
+        let known = self.known.as_ref().map(|k| &k.projects);
+        if !skip(known, &n.metadata, &mut self.out.unchanged.projects) {
+            self.out.projects.push(project(self.o.provider_id, n));
+        }
+    }
+
+    pub fn node(&mut self, n: &Node) {
+        let known = self.known.as_ref().map(|k| &k.nodes);
+        if !skip(known, &n.metadata, &mut self.out.unchanged.nodes) {
+            self.out.nodes.push(node(self.o.provider_id, n));
+        }
+    }
+
+    fn workload(&mut self, kind: &str, meta: &ObjectMeta, w: &Workload<'_>) {
+        let known = self.known.as_ref().map(|k| &k.replicators);
+        if !skip(known, meta, &mut self.out.unchanged.replicators) {
+            let row = replicator(self.o.provider_id, kind, w);
+            self.out.replicators.push(row);
+        }
+    }
+
+    pub fn replication_controller(&mut self, w: &ReplicationController) {
+        self.workload("ReplicationController", &w.metadata, &w.into());
+    }
+
+    pub fn replica_set(&mut self, w: &ReplicaSet) {
+        self.workload("ReplicaSet", &w.metadata, &w.into());
+    }
+
+    pub fn deployment(&mut self, w: &Deployment) {
+        self.workload("Deployment", &w.metadata, &w.into());
+    }
+
+    pub fn service(&mut self, s: &Service) {
+        let known = self.known.as_ref().map(|k| &k.services);
+        if !skip(known, &s.metadata, &mut self.out.unchanged.services) {
+            self.out.services.push(service(self.o.provider_id, s));
+        }
+    }
+
+    pub fn pod(&mut self, pod_object: &Pod) {
+        let known = self.known.as_ref().map(|k| &k.pods);
+        if skip(known, &pod_object.metadata, &mut self.out.unchanged.pods) {
+            if self.o.get_container_images {
+                pod_images(
+                    self.o.provider_id,
+                    pod_object,
+                    &mut self.images,
+                    &mut self.registries,
+                );
+            }
+            return;
+        }
+        let parsed = pod(
+            self.o.provider_id,
+            pod_object,
+            self.o.get_container_images,
+            &mut self.images,
+            &mut self.registries,
+        );
+        self.out.pods.push(parsed);
+    }
+
+    /// An image of OpenShift's image API (kept only with unused images stored).
+    pub fn openshift_image(&mut self, image: &OpenShiftImage) {
+        if self.o.get_container_images && self.o.store_unused_images {
+            add_openshift_image(
+                self.o.provider_id,
+                image,
+                &mut self.images,
+                &mut self.registries,
+            );
+        }
+    }
+
+    /// The rows, images and registries in a stable order.
+    pub fn finish(self) -> Parsed {
+        let mut out = self.out;
+        let mut images: Vec<Linked<ImageRow>> = self.images.into_values().collect();
+        images.sort_by(|a, b| a.row.ems_ref.cmp(&b.row.ems_ref));
+        let mut registries: Vec<RegistryRow> = self.registries.into_values().collect();
+        registries.sort_by(|a, b| a.ems_ref.cmp(&b.ems_ref));
+        out.images = images;
+        out.registries = registries;
+        out
+    }
 }
 
 fn project(p: i64, n: &Namespace) -> ProjectRow {
@@ -525,6 +664,31 @@ fn pod(
 }
 
 /// Records an image (and its registry); returns the image's ems_ref.
+/// The images of a pod's containers (as [`pod`] derives them), for a pod skipped as
+/// unchanged: images and registries stay complete.
+fn pod_images(
+    p: i64,
+    pod: &Pod,
+    images: &mut HashMap<String, Linked<ImageRow>>,
+    registries: &mut HashMap<String, RegistryRow>,
+) {
+    let statuses = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref());
+    for spec in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        let image = spec.image.as_deref().unwrap_or_default();
+        if image.is_empty() {
+            continue;
+        }
+        let image_id = statuses
+            .and_then(|list| list.iter().find(|s| s.name == spec.name))
+            .map(|s| s.image_id.as_str())
+            .unwrap_or("");
+        add_image(p, image, image_id, true, images, registries);
+    }
+}
+
 fn add_image(
     p: i64,
     image: &str,
@@ -625,6 +789,53 @@ pub fn label_map(json: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pod_at(uid: &str, version: &str, image: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": uid, "namespace": "ns", "uid": uid, "resourceVersion": version},
+            "spec": {"containers": [{"name": "app", "image": image}]},
+            "status": {"phase": "Running", "containerStatuses": [{
+                "name": "app", "image": image, "imageID": "", "ready": true,
+                "restartCount": 0
+            }]}
+        }))
+        .expect("pod")
+    }
+
+    #[test]
+    fn a_resync_skips_objects_at_their_stored_version_but_keeps_their_images() {
+        let options = ParseOptions {
+            provider_id: 1,
+            get_container_images: true,
+            store_unused_images: false,
+        };
+        let known = KnownVersions {
+            pods: HashMap::from([
+                ("same".to_string(), "7".to_string()),
+                ("moved".to_string(), "7".to_string()),
+            ]),
+            ..Default::default()
+        };
+        let mut parser = Parser::new(options).skipping_known(known);
+        parser.pod(&pod_at("same", "7", "quay.io/a/one:1"));
+        parser.pod(&pod_at("moved", "8", "quay.io/a/two:1"));
+        parser.pod(&pod_at("new", "1", "quay.io/a/two:1"));
+        let parsed = parser.finish();
+        let parsed_uids: Vec<&str> = parsed
+            .pods
+            .iter()
+            .map(|p| p.pod.row.ems_ref.as_str())
+            .collect();
+        assert_eq!(parsed_uids, ["moved", "new"]);
+        assert_eq!(parsed.unchanged.pods, HashSet::from(["same".to_string()]));
+        // The skipped pod's image is still there: images are derived from every pod.
+        let images: Vec<&str> = parsed.images.iter().map(|i| i.row.name.as_str()).collect();
+        assert_eq!(images.len(), 2, "{images:?}");
+        // Without known versions nothing is skipped.
+        let mut parser = Parser::new(options);
+        parser.pod(&pod_at("same", "7", "quay.io/a/one:1"));
+        assert_eq!(parser.finish().pods.len(), 1);
+    }
 
     #[test]
     fn annotations_keep_small_values_and_drop_object_copies() {

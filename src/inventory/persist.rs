@@ -19,14 +19,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::parse::{Parsed, label_map, selector_matches};
+use super::parse::{KnownVersions, Parsed, label_map, selector_matches};
 use super::rows::InventoryRow;
 use super::table_ops::{
     Existing, containers, images, nodes, pods, projects, registries, replicators, services,
 };
 use crate::db::schema::{
     container_groups as cg, container_nodes as cn, container_projects as cp,
-    container_service_groups as csg, container_services as cs, containers as ct,
+    container_replicators as cr, container_service_groups as csg, container_services as cs,
+    containers as ct,
 };
 use crate::db::{DbConnection, DbError, write_transaction};
 
@@ -72,19 +73,52 @@ pub enum Scope {
     Partial(Deleted),
 }
 
-/// Splits rows into those to write and the ids to mark deleted; counts into `report`.
+/// How a table's rows are compared with what it holds.
+#[derive(Clone, Copy)]
+struct DiffScope<'a> {
+    /// The rows are everything: what else is live is marked deleted…
+    full: bool,
+    /// …or only these keys are.
+    deleted: &'a [String],
+    /// Live rows kept as they are (objects skipped as unchanged).
+    unchanged: &'a dyn Fn(&str) -> bool,
+}
+
+/// What a save writes to one table.
+struct Diff<R> {
+    /// Rows the table does not hold.
+    new: Vec<R>,
+    /// Rows it holds with other content, or marked deleted.
+    changed: Vec<R>,
+    /// Ids to mark deleted.
+    vanish: Vec<i64>,
+}
+
+impl<R> Diff<R> {
+    fn written(&self) -> usize {
+        self.new.len() + self.changed.len() + self.vanish.len()
+    }
+}
+
+/// Splits rows into new ones, changed ones and the ids to mark deleted; counts into
+/// `report`.
 fn diff<R: InventoryRow>(
     rows: Vec<R>,
     existing: &[Existing],
-    full: bool,
-    deleted_refs: &[String],
+    scope: DiffScope<'_>,
     now: NaiveDateTime,
     report: &mut SaveReport,
-) -> (Vec<R>, Vec<i64>) {
+) -> Diff<R> {
+    let DiffScope {
+        full,
+        deleted: deleted_refs,
+        unchanged,
+    } = scope;
     let by_ref: HashMap<&str, &Existing> =
         existing.iter().map(|e| (e.ems_ref.as_str(), e)).collect();
     let mut seen: HashSet<String> = HashSet::with_capacity(rows.len());
-    let mut write = Vec::new();
+    let mut new = Vec::new();
+    let mut changed = Vec::new();
     for mut row in rows {
         if !seen.insert(row.ems_ref().to_string()) {
             continue; // the same object twice in one batch: first wins
@@ -94,24 +128,34 @@ fn diff<R: InventoryRow>(
         match by_ref.get(row.ems_ref()) {
             None => {
                 report.added += 1;
-                write.push(row);
+                new.push(row);
             }
             Some(e) if e.deleted || e.hash != hash => {
                 report.updated += 1;
-                write.push(row);
+                changed.push(row);
             }
             Some(_) => report.unchanged += 1,
         }
     }
     let gone: HashSet<&str> = deleted_refs.iter().map(String::as_str).collect();
-    let vanish: Vec<i64> = existing
+    let mut vanish = Vec::new();
+    for e in existing
         .iter()
         .filter(|e| !e.deleted && !seen.contains(&e.ems_ref))
-        .filter(|e| full || gone.contains(e.ems_ref.as_str()))
-        .map(|e| e.id)
-        .collect();
+    {
+        if unchanged(&e.ems_ref) {
+            report.objects += 1;
+            report.unchanged += 1;
+        } else if full || gone.contains(e.ems_ref.as_str()) {
+            vanish.push(e.id);
+        }
+    }
     report.deleted += vanish.len();
-    (write, vanish)
+    Diff {
+        new,
+        changed,
+        vanish,
+    }
 }
 
 fn keys<R: InventoryRow>(rows: &[R], deleted: &[String]) -> Vec<String> {
@@ -125,7 +169,7 @@ fn keys<R: InventoryRow>(rows: &[R], deleted: &[String]) -> Vec<String> {
 pub fn save(
     conn: &mut DbConnection,
     provider: i64,
-    parsed: Parsed,
+    mut parsed: Parsed,
     scope: &Scope,
     now: NaiveDateTime,
 ) -> Result<SaveReport, DbError> {
@@ -135,33 +179,49 @@ pub fn save(
         Scope::Partial(d) => (false, d),
     };
     let mut report = SaveReport::default();
+    let unchanged = std::mem::take(&mut parsed.unchanged);
+    let none: HashSet<String> = HashSet::new();
     // In a partial save, only rows of the changed objects are compared.
     let lookup = |k: Vec<String>| if full { None } else { Some(k) };
 
     macro_rules! step {
-        ($ops:ident, $rows:expr, $deleted:expr) => {{
+        ($ops:ident, $rows:expr, $deleted:expr, $unchanged:expr) => {{
             let started = std::time::Instant::now();
             let rows = $rows;
             let wanted = lookup(keys(&rows, $deleted));
+            let unchanged = $unchanged;
+            let kept = |r: &str| unchanged.contains(r);
+            let scope = DiffScope {
+                full,
+                deleted: $deleted,
+                unchanged: &kept,
+            };
             let written = write_transaction(conn, |c| {
                 let existing = $ops::existing(c, provider, wanted.as_deref())?;
-                let (write, vanish) = diff(rows, &existing, full, $deleted, now, &mut report);
-                $ops::upsert(c, &write)?;
-                $ops::mark_deleted(c, &vanish, now)?;
-                Ok(write.len() + vanish.len())
+                let d = diff(rows, &existing, scope, now, &mut report);
+                $ops::insert_new(c, &d.new)?;
+                $ops::upsert(c, &d.changed)?;
+                $ops::mark_deleted(c, &d.vanish, now)?;
+                Ok(d.written())
             })?;
             timed(stringify!($ops), written, started);
+            written
         }};
     }
 
-    step!(projects, parsed.projects, &del.projects);
+    step!(
+        projects,
+        parsed.projects,
+        &del.projects,
+        &unchanged.projects
+    );
     let project_ids = ids_by_name(conn, provider, Named::Projects)?;
-    step!(nodes, parsed.nodes, &del.nodes);
+    step!(nodes, parsed.nodes, &del.nodes, &unchanged.nodes);
     let node_ids = ids_by_name(conn, provider, Named::Nodes)?;
 
     let touches_images = full || !parsed.images.is_empty();
     if touches_images {
-        step!(registries, parsed.registries, &[]);
+        step!(registries, parsed.registries, &[], &none);
         let wanted: Vec<String> = parsed
             .images
             .iter()
@@ -176,7 +236,7 @@ pub fn save(
                 i.row
             })
             .collect::<Vec<_>>();
-        step!(images, rows, &[]);
+        step!(images, rows, &[], &none);
     }
 
     let rows = parsed
@@ -187,7 +247,7 @@ pub fn save(
             r.row
         })
         .collect::<Vec<_>>();
-    step!(replicators, rows, &del.replicators);
+    step!(replicators, rows, &del.replicators, &unchanged.replicators);
     let rows = parsed
         .services
         .into_iter()
@@ -198,7 +258,7 @@ pub fn save(
         .collect::<Vec<_>>();
     let touched_service_namespaces: HashSet<String> =
         rows.iter().map(|s| s.namespace.clone()).collect();
-    step!(services, rows, &del.services);
+    let services_written = step!(services, rows, &del.services, &unchanged.services);
 
     let owners: Vec<String> = parsed
         .pods
@@ -223,7 +283,7 @@ pub fn save(
         .collect();
     let touched_pod_namespaces: HashSet<String> =
         pod_rows.iter().map(|p| p.namespace.clone()).collect();
-    step!(pods, pod_rows, &del.pods);
+    let pods_written = step!(pods, pod_rows, &del.pods, &unchanged.pods);
     let pod_ids = pods::ids(conn, provider, lookup(touched_pods.clone()).as_deref())?;
 
     let image_refs: Vec<String> = container_rows
@@ -256,10 +316,21 @@ pub fn save(
                 .collect();
             containers_of(c, &group_ids)?
         };
-        let (write, vanish) = diff(rows, &existing, true, &[], now, &mut report);
-        containers::upsert(c, &write)?;
-        containers::mark_deleted(c, &vanish, now)?;
-        Ok(write.len() + vanish.len())
+        // Containers of pods skipped as unchanged stay (their key is `<pod uid>/<name>`).
+        let kept = |r: &str| {
+            r.split_once('/')
+                .is_some_and(|(pod, _)| unchanged.pods.contains(pod))
+        };
+        let scope = DiffScope {
+            full: true,
+            deleted: &[],
+            unchanged: &kept,
+        };
+        let d = diff(rows, &existing, scope, now, &mut report);
+        containers::insert_new(c, &d.new)?;
+        containers::upsert(c, &d.changed)?;
+        containers::mark_deleted(c, &d.vanish, now)?;
+        Ok(d.written())
     })?;
     timed("containers", written, started);
 
@@ -273,9 +344,13 @@ pub fn save(
         }
         Some(ns)
     };
-    let started = std::time::Instant::now();
-    write_transaction(conn, |c| sync_links(c, provider, namespaces.as_ref()))?;
-    timed("service links", 0, started);
+    // Links follow the services' selectors and the live pods' labels: unchanged
+    // unless a pod or service row was written.
+    if services_written + pods_written > 0 {
+        let started = std::time::Instant::now();
+        write_transaction(conn, |c| sync_links(c, provider, namespaces.as_ref()))?;
+        timed("service links", 0, started);
+    }
     // Labels mapped to tag categories follow the labels just written.
     let started = std::time::Instant::now();
     crate::tags::labels::sync_provider(conn, provider)?;
@@ -291,6 +366,29 @@ fn timed(step: &str, rows_written: usize, started: std::time::Instant) {
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "inventory save step"
     );
+}
+
+/// The resourceVersion every live row of `provider` was written from (what a resync
+/// may skip).
+pub fn known_versions(conn: &mut DbConnection, provider: i64) -> Result<KnownVersions, DbError> {
+    macro_rules! versions {
+        ($t:ident) => {
+            $t::table
+                .filter($t::provider_id.eq(provider))
+                .filter($t::deleted_on.is_null())
+                .select(($t::ems_ref, $t::resource_version))
+                .load::<(String, String)>(conn)?
+                .into_iter()
+                .collect()
+        };
+    }
+    Ok(KnownVersions {
+        projects: versions!(cp),
+        nodes: versions!(cn),
+        replicators: versions!(cr),
+        services: versions!(cs),
+        pods: versions!(cg),
+    })
 }
 
 enum Named {

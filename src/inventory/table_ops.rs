@@ -83,6 +83,19 @@ macro_rules! table_ops {
                 Ok(())
             }
 
+            /// Inserts rows the table does not hold yet: on PostgreSQL by `COPY … FROM
+            /// STDIN (FORMAT binary)`, several times faster than multi-row inserts for a
+            /// first refresh; on SQLite as [`upsert`] does.
+            pub fn insert_new(conn: &mut DbConnection, rows: &[$row]) -> Result<(), DbError> {
+                match conn {
+                    DbConnection::Postgresql(pg) if !rows.is_empty() => {
+                        diesel::copy_from(t::table).from_insertable(rows).execute(pg)?;
+                        Ok(())
+                    }
+                    _ => upsert(conn, rows),
+                }
+            }
+
             /// Marks rows deleted (kept as history, back to life if they reappear).
             pub fn mark_deleted(
                 conn: &mut DbConnection,

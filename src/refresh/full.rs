@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::kinds::{Change, Kind, WatchMsg, watch_kind};
 use crate::db::Db;
-use crate::inventory::{Collected, ParseOptions, SaveReport, Scope, parse, save};
+use crate::inventory::{ParseOptions, Parser, SaveReport, Scope, known_versions, save};
 use crate::kube::openshift::{OpenShiftImage, image_resource};
 use crate::kube::{KubeError, list_all};
 use crate::providers::Timings;
@@ -73,7 +73,8 @@ pub enum RefreshError {
     Save(#[from] crate::db::DbError),
 }
 
-/// Lists, parses and saves everything of one provider.
+/// Lists, parses and saves everything of one provider. With `skip_unchanged`, objects
+/// whose rows already hold their resourceVersion are not parsed again (a resync).
 pub async fn full_refresh(
     client: &kube::Client,
     server: &str,
@@ -81,8 +82,15 @@ pub async fn full_refresh(
     options: ParseOptions,
     openshift: bool,
     page_size: u32,
+    skip_unchanged: bool,
 ) -> Result<FullRefresh, RefreshError> {
     let started = Instant::now();
+    let mut parser = Parser::new(options);
+    if skip_unchanged {
+        let provider = options.provider_id;
+        let known = db.run(move |c| known_versions(c, provider)).await?;
+        parser = parser.skipping_known(known);
+    }
     let mut watches = WatchSet::start(client, server, page_size);
     let images = async {
         if openshift && options.get_container_images && options.store_unused_images {
@@ -93,16 +101,16 @@ pub async fn full_refresh(
             Ok(Vec::new())
         }
     };
-    let (listed, images) = futures::join!(collect(&mut watches.rx), images);
-    let (collected_kinds, pending) = listed?;
-    let mut collected = collected_kinds;
-    collected.images = images?;
-    let collect_s = started.elapsed().as_secs_f64();
-
+    let (listed, images) = futures::join!(collect(&mut watches.rx, &mut parser), images);
+    let (pending, parse_s) = listed?;
+    let images: Vec<OpenShiftImage> = images?;
     let parse_started = Instant::now();
-    let parsed = parse(&collected, options);
-    drop(collected);
-    let parse_s = parse_started.elapsed().as_secs_f64();
+    images.iter().for_each(|i| parser.openshift_image(i));
+    drop(images);
+    let parsed = parser.finish();
+    let parse_s = parse_s + parse_started.elapsed().as_secs_f64();
+    // Listing and parsing interleave: collect is the listing's time without parsing.
+    let collect_s = (started.elapsed().as_secs_f64() - parse_s).max(0.0);
 
     let save_started = Instant::now();
     let provider = options.provider_id;
@@ -124,15 +132,17 @@ pub async fn full_refresh(
     })
 }
 
-/// Waits for every kind's first complete listing. The first failure fails the
-/// refresh (the watcher would retry, but a refresh reports). Changes of kinds already
-/// listed are kept for after the save.
+/// Waits for every kind's first complete listing, parsing each page as it arrives
+/// (the typed objects are dropped at once); returns the changes of kinds already listed
+/// that arrived meanwhile (for after the save) and the time spent parsing. The first
+/// failure fails the refresh (the watcher would retry, but a refresh reports).
 async fn collect(
     rx: &mut mpsc::Receiver<WatchMsg>,
-) -> Result<(Collected, Vec<WatchMsg>), KubeError> {
-    let mut collected = Collected::default();
+    parser: &mut Parser,
+) -> Result<(Vec<WatchMsg>, f64), KubeError> {
     let mut listed: HashSet<Kind> = HashSet::new();
     let mut pending = Vec::new();
+    let mut parse_s = 0.0;
     while listed.len() < Kind::ALL.len() {
         let Some(msg) = rx.recv().await else {
             return Err(KubeError::Config(
@@ -140,27 +150,31 @@ async fn collect(
             ));
         };
         match msg {
-            WatchMsg::Listed(kind, objects) if !listed.contains(&kind) => {
+            WatchMsg::ListedPage(kind, objects) if !listed.contains(&kind) => {
+                let started = Instant::now();
+                objects.into_iter().for_each(|o| feed(parser, o));
+                parse_s += started.elapsed().as_secs_f64();
+            }
+            // A relist of a kind already listed: its end is enough for the worker.
+            WatchMsg::ListedPage(..) => {}
+            WatchMsg::Listed(kind) if !listed.contains(&kind) => {
                 listed.insert(kind);
-                add(&mut collected, objects);
             }
             WatchMsg::Failed(_, error) => return Err(error),
             other => pending.push(other),
         }
     }
-    Ok((collected, pending))
+    Ok((pending, parse_s))
 }
 
-fn add(c: &mut Collected, objects: Vec<Change>) {
-    for o in objects {
-        match o {
-            Change::Namespace(o) => c.namespaces.push(o),
-            Change::Node(o) => c.nodes.push(o),
-            Change::Pod(o) => c.pods.push(o),
-            Change::Service(o) => c.services.push(o),
-            Change::ReplicationController(o) => c.replication_controllers.push(o),
-            Change::ReplicaSet(o) => c.replica_sets.push(o),
-            Change::Deployment(o) => c.deployments.push(o),
-        }
+fn feed(parser: &mut Parser, o: Change) {
+    match o {
+        Change::Namespace(o) => parser.namespace(&o),
+        Change::Node(o) => parser.node(&o),
+        Change::Pod(o) => parser.pod(&o),
+        Change::Service(o) => parser.service(&o),
+        Change::ReplicationController(o) => parser.replication_controller(&o),
+        Change::ReplicaSet(o) => parser.replica_set(&o),
+        Change::Deployment(o) => parser.deployment(&o),
     }
 }

@@ -9,7 +9,8 @@
 //! A task turns the watcher's events into [`WatchMsg`]s for its worker:
 //!
 //! ```text
-//! Init, InitApply(o)…, InitDone  ──▶  Listed(kind, every object)   (a complete listing)
+//! Init, InitApply(o)…, InitDone  ──▶  ListedPage(kind, ≤100 objects)…, Listed(kind)
+//!                                      (a complete listing, sent as it arrives)
 //! Apply(o) / Delete(o)           ──▶  Applied(o) / Deleted(o)      (batched by the worker)
 //! Err(e)                         ──▶  Failed(kind, e)              (the watcher retries)
 //! ```
@@ -108,14 +109,19 @@ impl Change {
 /// What a watch task tells its worker.
 #[derive(Debug)]
 pub enum WatchMsg {
-    /// A complete listing of the kind (the first one, or a relist after the history
-    /// was lost): what is not in it no longer exists.
-    Listed(Kind, Vec<Change>),
+    /// Objects of a listing of the kind (the first one, or a relist after the history
+    /// was lost), in pages as they arrive so that no one holds a whole listing.
+    ListedPage(Kind, Vec<Change>),
+    /// The listing's pages are complete: what was not in them no longer exists.
+    Listed(Kind),
     Applied(Change),
     Deleted(Change),
     /// The list or watch failed; the watcher retries after a backoff.
     Failed(Kind, KubeError),
 }
+
+/// Objects per [`WatchMsg::ListedPage`].
+const LISTED_PAGE: usize = 100;
 
 /// Follows `kind` until the receiver goes away.
 pub async fn watch_kind(
@@ -219,18 +225,31 @@ async fn follow<K>(
 {
     let stream = watcher::watcher(api, config).default_backoff();
     futures::pin_mut!(stream);
-    let mut listing: Vec<Change> = Vec::new();
+    let mut page: Vec<Change> = Vec::new();
     while let Some(item) = stream.next().await {
         let msg = match item {
             Ok(Event::Init) => {
-                listing = Vec::new();
+                page = Vec::new();
                 continue;
             }
             Ok(Event::InitApply(o)) => {
-                listing.push(wrap(o));
-                continue;
+                page.push(wrap(o));
+                if page.len() < LISTED_PAGE {
+                    continue;
+                }
+                WatchMsg::ListedPage(kind, std::mem::take(&mut page))
             }
-            Ok(Event::InitDone) => WatchMsg::Listed(kind, std::mem::take(&mut listing)),
+            Ok(Event::InitDone) => {
+                if !page.is_empty()
+                    && tx
+                        .send(WatchMsg::ListedPage(kind, std::mem::take(&mut page)))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                WatchMsg::Listed(kind)
+            }
             Ok(Event::Apply(o)) => WatchMsg::Applied(wrap(o)),
             Ok(Event::Delete(o)) => WatchMsg::Deleted(wrap(o)),
             Err(e) => WatchMsg::Failed(kind, from_watcher(&e, kind.name(), &server)),

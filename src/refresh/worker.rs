@@ -74,6 +74,12 @@ struct Session {
     failing_watches: HashMap<Kind, String>,
     /// Since when the current watches have run without a failure.
     healthy_since: Option<Instant>,
+    /// The options of the last full refresh whose rows have been kept current since
+    /// (by healthy watches): a full refresh with the same options may then skip the
+    /// objects whose rows hold their resourceVersion. Cleared by anything that may have
+    /// left rows behind the cluster (a watch failure, a relist, a failed save), so the
+    /// first refresh of a worker and every recovery parse everything.
+    rows_current: Option<ParseOptions>,
     retry: Backoff,
 }
 
@@ -86,6 +92,7 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
         watches: None,
         failing_watches: HashMap::new(),
         healthy_since: None,
+        rows_current: None,
         retry,
     };
     let exit = loop {
@@ -344,6 +351,8 @@ impl Session {
         let openshift = provider.provider_type == "openshift";
         let options = self.options(&provider);
         let started_on = crate::clock::now();
+        let skip_unchanged = self.rows_current == Some(options);
+        self.rows_current = None;
         match full_refresh(
             &client,
             &server,
@@ -351,10 +360,12 @@ impl Session {
             options,
             openshift,
             self.kit.settings.page_size,
+            skip_unchanged,
         )
         .await
         {
             Ok(done) => {
+                self.rows_current = Some(options);
                 let t = done.timings;
                 tracing::info!(
                     provider = %provider.name,
@@ -421,7 +432,10 @@ impl Session {
                     WatchMsg::Deleted(c) => {
                         changes.insert((c.kind(), c.uid().to_string()), None);
                     }
-                    WatchMsg::Listed(kind, _) => {
+                    // A relist's objects: only its end matters here.
+                    WatchMsg::ListedPage(..) => {}
+                    WatchMsg::Listed(kind) => {
+                        self.rows_current = None;
                         // The watcher relisted by itself (its history was gone): what
                         // vanished meanwhile is known only to a full listing.
                         tracing::info!(
@@ -438,6 +452,7 @@ impl Session {
                         full_needed = Some(full_needed.unwrap_or_default());
                     }
                     WatchMsg::Failed(kind, error) => {
+                        self.rows_current = None;
                         let text = format!("watch of {} failed: {error}", kind.name());
                         if self.failing_watches.insert(kind, text.clone()).is_none() {
                             tracing::warn!(error = %text, "watch failed; a full refresh follows");
@@ -477,7 +492,7 @@ impl Session {
     }
 
     async fn save_changes(
-        &self,
+        &mut self,
         changes: HashMap<(Kind, String), Option<Change>>,
         waited: Duration,
     ) {
@@ -544,6 +559,7 @@ impl Session {
                 // The changes are not lost for good: a full refresh brings the
                 // inventory back in line with the cluster.
                 tracing::warn!(%error, provider = %provider.name, "saving watched changes failed; a full refresh follows");
+                self.rows_current = None;
                 self.record("targeted", started_on, timings, Err(error.to_string()))
                     .await;
                 self.set_stale("saving watched changes failed; relisting")
