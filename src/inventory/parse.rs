@@ -296,8 +296,7 @@ pub fn parse(c: &Collected, o: ParseOptions) -> Parsed {
 pub struct Parser {
     o: ParseOptions,
     out: Parsed,
-    images: HashMap<String, Linked<ImageRow>>,
-    registries: HashMap<String, RegistryRow>,
+    images: ImageSet,
     known: Option<KnownVersions>,
 }
 
@@ -306,8 +305,7 @@ impl Parser {
         Self {
             o,
             out: Parsed::default(),
-            images: HashMap::new(),
-            registries: HashMap::new(),
+            images: ImageSet::default(),
             known: None,
         }
     }
@@ -365,12 +363,7 @@ impl Parser {
         let known = self.known.as_ref().map(|k| &k.pods);
         if skip(known, &pod_object.metadata, &mut self.out.unchanged.pods) {
             if self.o.get_container_images {
-                pod_images(
-                    self.o.provider_id,
-                    pod_object,
-                    &mut self.images,
-                    &mut self.registries,
-                );
+                pod_images(self.o.provider_id, pod_object, &mut self.images);
             }
             return;
         }
@@ -379,7 +372,6 @@ impl Parser {
             pod_object,
             self.o.get_container_images,
             &mut self.images,
-            &mut self.registries,
         );
         self.out.pods.push(parsed);
     }
@@ -390,8 +382,8 @@ impl Parser {
             add_openshift_image(
                 self.o.provider_id,
                 image,
-                &mut self.images,
-                &mut self.registries,
+                &mut self.images.images,
+                &mut self.images.registries,
             );
         }
     }
@@ -399,9 +391,9 @@ impl Parser {
     /// The rows, images and registries in a stable order.
     pub fn finish(self) -> Parsed {
         let mut out = self.out;
-        let mut images: Vec<Linked<ImageRow>> = self.images.into_values().collect();
+        let mut images: Vec<Linked<ImageRow>> = self.images.images.into_values().collect();
         images.sort_by(|a, b| a.row.ems_ref.cmp(&b.row.ems_ref));
-        let mut registries: Vec<RegistryRow> = self.registries.into_values().collect();
+        let mut registries: Vec<RegistryRow> = self.images.registries.into_values().collect();
         registries.sort_by(|a, b| a.ems_ref.cmp(&b.ems_ref));
         out.images = images;
         out.registries = registries;
@@ -538,8 +530,7 @@ fn pod(
     p: i64,
     pod: &Pod,
     with_images: bool,
-    images: &mut HashMap<String, Linked<ImageRow>>,
-    registries: &mut HashMap<String, RegistryRow>,
+    images: &mut ImageSet,
 ) -> ParsedPod {
     let m = meta(&pod.metadata);
     let status = pod.status.as_ref();
@@ -617,7 +608,7 @@ fn pod(
             updated_on: EPOCH,
         });
         if with_images && !image.is_empty() {
-            linked.image_ref = add_image(p, image, image_id, true, images, registries);
+            linked.image_ref = images.used(p, image, image_id);
         }
         containers.push(linked);
     }
@@ -666,12 +657,7 @@ fn pod(
 /// Records an image (and its registry); returns the image's ems_ref.
 /// The images of a pod's containers (as [`pod`] derives them), for a pod skipped as
 /// unchanged: images and registries stay complete.
-fn pod_images(
-    p: i64,
-    pod: &Pod,
-    images: &mut HashMap<String, Linked<ImageRow>>,
-    registries: &mut HashMap<String, RegistryRow>,
-) {
+fn pod_images(p: i64, pod: &Pod, images: &mut ImageSet) {
     let statuses = pod
         .status
         .as_ref()
@@ -685,7 +671,38 @@ fn pod_images(
             .and_then(|list| list.iter().find(|s| s.name == spec.name))
             .map(|s| s.image_id.as_str())
             .unwrap_or("");
-        add_image(p, image, image_id, true, images, registries);
+        images.used(p, image, image_id);
+    }
+}
+
+/// Images and registries derived so far, and what each container's (imageID, image)
+/// pair resolved to: pods share their images, so each pair is parsed once.
+#[derive(Default)]
+struct ImageSet {
+    images: HashMap<String, Linked<ImageRow>>,
+    registries: HashMap<String, RegistryRow>,
+    resolved: HashMap<String, HashMap<String, String>>,
+}
+
+impl ImageSet {
+    /// The key of the image a container runs, recorded as used.
+    fn used(&mut self, p: i64, image: &str, image_id: &str) -> String {
+        if let Some(key) = self.resolved.get(image_id).and_then(|m| m.get(image)) {
+            return key.clone();
+        }
+        let key = add_image(
+            p,
+            image,
+            image_id,
+            true,
+            &mut self.images,
+            &mut self.registries,
+        );
+        self.resolved
+            .entry(image_id.to_string())
+            .or_default()
+            .insert(image.to_string(), key.clone());
+        key
     }
 }
 
