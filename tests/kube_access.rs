@@ -595,3 +595,76 @@ both_backends!(key_rotation_under_load_loses_nothing, |db: TestDb| {
         node.logs()
     );
 });
+
+/// A minimal HTTP CONNECT proxy (what `proxy-url` points kubectl and kube at): counts
+/// the tunnels it opened.
+fn connect_proxy() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = tunnels.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    match client.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let Some(target) = head
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split_whitespace().next())
+                else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    return;
+                };
+                let Ok(upstream) = TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n");
+                let (Ok(mut client_in), Ok(mut upstream_out)) =
+                    (client.try_clone(), upstream.try_clone())
+                else {
+                    return;
+                };
+                std::thread::spawn(move || std::io::copy(&mut client_in, &mut upstream_out));
+                let (mut upstream_in, mut client_out) = (upstream, client);
+                let _ = std::io::copy(&mut upstream_in, &mut client_out);
+            });
+        }
+    });
+    (url, tunnels)
+}
+
+both_backends!(a_kubeconfig_proxy_url_carries_the_refresh, |db: TestDb| {
+    let dir = tempfile::tempdir().expect("dir");
+    let sim = Sim::start_tls(dir.path(), &["--nodes", "1", "--pods-per-node", "3"]);
+    let (proxy, tunnels) = connect_proxy();
+    // The token kubeconfig (the simulator writes JSON, which is YAML), its cluster
+    // reached through the proxy.
+    let mut config: Value =
+        serde_json::from_str(&sim.tls_file("kubeconfig-token.yaml")).expect("kubeconfig");
+    for cluster in config["clusters"].as_array_mut().expect("clusters") {
+        cluster["cluster"]["proxy-url"] = json!(proxy);
+    }
+    let kubeconfig = config.to_string();
+    assert!(kubeconfig.contains("proxy-url"), "{kubeconfig}");
+    let node = node_for(&db, "alpha").start();
+    let id = add(&node, json!({"name": "proxied", "kubeconfig": kubeconfig}));
+    wait_status(&node, &id, "ok", 60);
+    assert!(live_pods(&node, &id) >= 3, "{}", provider(&node, &id));
+    assert!(
+        tunnels.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the refresh went through the proxy"
+    );
+});

@@ -526,12 +526,7 @@ fn service(p: i64, s: &Service) -> Linked<ServiceRow> {
     linked
 }
 
-fn pod(
-    p: i64,
-    pod: &Pod,
-    with_images: bool,
-    images: &mut ImageSet,
-) -> ParsedPod {
+fn pod(p: i64, pod: &Pod, with_images: bool, images: &mut ImageSet) -> ParsedPod {
     let m = meta(&pod.metadata);
     let status = pod.status.as_ref();
     let ready = status
