@@ -668,3 +668,71 @@ both_backends!(a_kubeconfig_proxy_url_carries_the_refresh, |db: TestDb| {
         "the refresh went through the proxy"
     );
 });
+
+both_backends!(
+    an_in_cluster_provider_uses_the_pods_service_account,
+    |db: TestDb| {
+        let dir = tempfile::tempdir().expect("dir");
+        let sim = Sim::start_tls(dir.path(), &["--nodes", "1", "--pods-per-node", "3"]);
+        // What the kubelet mounts into a pod: the service account's token, CA and namespace.
+        let config: Value =
+            serde_json::from_str(&sim.tls_file("kubeconfig-token.yaml")).expect("kubeconfig");
+        let token = config["users"][0]["user"]["token"].as_str().expect("token");
+        let server = config["clusters"][0]["cluster"]["server"]
+            .as_str()
+            .expect("server");
+        let port = url::Url::parse(server)
+            .ok()
+            .and_then(|u| u.port())
+            .expect("port")
+            .to_string();
+        let account = dir.path().join("serviceaccount");
+        std::fs::create_dir_all(&account).expect("dir");
+        std::fs::write(account.join("token"), token).expect("token");
+        std::fs::write(account.join("ca.crt"), sim.tls_file("ca.pem")).expect("ca");
+        std::fs::write(account.join("namespace"), "steward").expect("namespace");
+        let mut node = node_for(&db, "alpha")
+            .env("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+            .env("KUBERNETES_SERVICE_PORT", &port)
+            .env(
+                "STEWARD__PROVIDERS__SERVICE_ACCOUNT_DIR",
+                &account.display().to_string(),
+            )
+            .start();
+        let id = add(&node, json!({"name": "self", "in_cluster": true}));
+        let view = wait_status(&node, &id, "ok", 60);
+        assert_eq!(view["auth_kind"], "in_cluster", "{view}");
+        let uid = created_uid(&sim.admin("/_sim/churn", json!({"create": 1})));
+        assert!(wait_until(Duration::from_secs(30), || has_pod(
+            &node, &id, &uid
+        )));
+        assert!(
+            sim.stats()["auth"]["accepted"]["token"]
+                .as_u64()
+                .unwrap_or(0)
+                > 0,
+            "{}",
+            sim.stats()["auth"]
+        );
+
+        // Without the pod's environment the provider says why, in Steward's words.
+        node.terminate(Duration::from_secs(20));
+        let bare = node_for(&db, "beta")
+            .env(
+                "STEWARD__PROVIDERS__SERVICE_ACCOUNT_DIR",
+                &dir.path().join("nothing").display().to_string(),
+            )
+            .start();
+        let id = add(&bare, json!({"name": "nowhere", "in_cluster": true}));
+        let mut last = Value::Null;
+        assert!(
+            wait_until(Duration::from_secs(90), || {
+                last = provider(&bare, &id);
+                last["status_message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("KUBERNETES_SERVICE_HOST is not set"))
+            }),
+            "{last}"
+        );
+    }
+);

@@ -336,7 +336,7 @@ pub async fn config_for(
                 .await
                 .map_err(|e| KubeError::Config(format!("kubeconfig: {e}")))?
         }
-        ClusterAuth::InCluster => kube::Config::incluster()
+        ClusterAuth::InCluster => in_cluster(&policy.service_account_dir)
             .map_err(|e| KubeError::Config(format!("in-cluster configuration: {e}")))?,
     };
     if let Some(pem) = &access.ca_pem {
@@ -351,6 +351,65 @@ pub async fn config_for(
     // Watches are protected by the watcher's idle timeout; a full refresh by its own.
     config.read_timeout = None;
     config.default_retry = false;
+    Ok(config)
+}
+
+/// The pod's own service account, as kube's `Config::incluster` builds it (the API
+/// server from `KUBERNETES_SERVICE_HOST`/`_PORT`, the service account's CA as the only
+/// trust anchor, its token file re-read by kube as it rotates), but from `dir`
+/// (`providers.service_account_dir`) rather than a fixed path — kube offers no other
+/// directory, and tests need one.
+fn in_cluster(dir: &std::path::Path) -> Result<kube::Config, String> {
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| format!("{name} is not set: is this node running in a pod?"))
+    };
+    let (host, port) = (
+        env("KUBERNETES_SERVICE_HOST")?,
+        env("KUBERNETES_SERVICE_PORT")?,
+    );
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let url = Url::parse(&format!("https://{host}:{port}"))
+        .map_err(|e| format!("KUBERNETES_SERVICE_HOST/PORT: {e}"))?;
+    let uri = url
+        .as_str()
+        .trim_end_matches('/')
+        .parse::<http::Uri>()
+        .map_err(|e| format!("KUBERNETES_SERVICE_HOST/PORT: {e}"))?;
+    let read = |name: &str| -> Result<String, String> {
+        use std::io::Read;
+        let path = dir.join(name);
+        let mut text = String::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(text)
+    };
+    let ca = parse_ca_pem(&read("ca.crt")?).map_err(|e| format!("ca.crt: {e}"))?;
+    let token_file = dir.join("token");
+    if !token_file.is_file() {
+        return Err(format!(
+            "{}: no service account token",
+            token_file.display()
+        ));
+    }
+    let mut config = kube::Config::new(uri);
+    config.default_namespace = read("namespace")
+        .map(|ns| ns.trim().to_string())
+        .ok()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| "default".into());
+    config.root_cert = Some(ca);
+    config.auth_info = kube::config::AuthInfo {
+        token_file: Some(token_file.display().to_string()),
+        ..Default::default()
+    };
     Ok(config)
 }
 
@@ -377,6 +436,7 @@ mod tests {
         ProviderSettings {
             exec_allowed_commands: vec!["kubelogin".into()],
             credential_file_dirs: vec!["/var/run/secrets".into()],
+            service_account_dir: "/var/run/secrets/kubernetes.io/serviceaccount".into(),
         }
     }
 

@@ -370,7 +370,19 @@ fn read_settings(
             .filter(|d| !d.is_empty())
             .map(std::path::PathBuf::from)
             .collect(),
+        service_account_dir: std::path::PathBuf::from(
+            r.string("providers.service_account_dir")?.trim(),
+        ),
     };
+    if !providers.service_account_dir.is_absolute() {
+        return Err(r.reject(
+            "providers.service_account_dir",
+            format!(
+                "`{}` is not an absolute path",
+                providers.service_account_dir.display()
+            ),
+        ));
+    }
     if let Some(dir) = providers
         .credential_file_dirs
         .iter()

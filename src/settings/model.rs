@@ -229,6 +229,9 @@ pub struct ProviderSettings {
     /// Directories kubeconfig file references (tokenFile, client-certificate, …) may
     /// point into.
     pub credential_file_dirs: Vec<std::path::PathBuf>,
+    /// Where an `in_cluster` provider finds the pod's service account (`token`,
+    /// `ca.crt`, `namespace`).
+    pub service_account_dir: std::path::PathBuf,
 }
 
 /// `metrics:` — capacity & utilization capture, rollups and retention.
