@@ -4,21 +4,17 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::record::Provider;
+use super::record::{Provider, Sealed};
 use crate::crypto::{KeyRing, Secret};
 use crate::kube::{ClusterAccess, ClusterAuth};
-use crate::region::key::provider_binding;
 use crate::settings::RefreshSettings;
 
-/// The decrypted value of a provider's sealed column.
-fn secret(keys: &KeyRing, p: &Provider, column: &'static str) -> Result<SecretString, String> {
-    let stored = match column {
-        "credentials" => &p.credentials,
-        _ => &p.prometheus_credentials,
-    };
-    keys.open(stored, provider_binding(column, p.id))
+/// The decrypted value of a provider's sealed column, which the caller knows is set.
+fn secret(keys: &KeyRing, p: &Provider, which: Sealed) -> Result<SecretString, String> {
+    p.open(which, keys)
+        .map_err(|e| e.to_string())?
         .map(Secret::into_secret_string)
-        .map_err(|e| e.to_string())
+        .ok_or_else(|| format!("provider `{}` has no stored credential", p.name))
 }
 
 /// The cluster access of `p`, or why there is none (shown as the provider's status).
@@ -35,12 +31,12 @@ pub fn access_for(
             );
         }
         "kubeconfig" => ClusterAuth::Kubeconfig {
-            content: secret(keys, p, "credentials")?,
+            content: secret(keys, p, Sealed::Cluster)?,
             context: (!p.kubeconfig_context.is_empty()).then(|| p.kubeconfig_context.clone()),
         },
         "in_cluster" => ClusterAuth::InCluster,
         _ if p.credentials.is_empty() => ClusterAuth::None,
-        _ => ClusterAuth::Token(secret(keys, p, "credentials")?),
+        _ => ClusterAuth::Token(secret(keys, p, Sealed::Cluster)?),
     };
     Ok(ClusterAccess {
         api_url: p.api_url.clone(),
@@ -69,18 +65,18 @@ pub struct PrometheusAccess {
 pub fn prometheus_access_for(p: &Provider, keys: &KeyRing) -> Result<PrometheusAccess, String> {
     let token = match p.prometheus_auth.as_str() {
         "token" if !p.prometheus_credentials.is_empty() => {
-            Some(secret(keys, p, "prometheus_credentials")?)
+            Some(secret(keys, p, Sealed::Prometheus)?)
         }
         "same_as_provider" => match p.auth_kind.as_str() {
             "kubeconfig" => {
-                let content = secret(keys, p, "credentials")?;
+                let content = secret(keys, p, Sealed::Cluster)?;
                 let context =
                     (!p.kubeconfig_context.is_empty()).then_some(p.kubeconfig_context.as_str());
                 Some(static_token(content.expose_secret(), context).ok_or(
                     "prometheus_auth is same_as_provider but the kubeconfig's user has no bearer token",
                 )?)
             }
-            _ if !p.credentials.is_empty() => Some(secret(keys, p, "credentials")?),
+            _ if !p.credentials.is_empty() => Some(secret(keys, p, Sealed::Cluster)?),
             _ => None,
         },
         _ => None,

@@ -8,8 +8,8 @@ mod refreshes;
 pub use connection::{PrometheusAccess, access_for, prometheus_access_for};
 pub use record::{
     InvalidProvider, MAX_KUBECONFIG, PROMETHEUS_AUTH, PROVIDER_TYPES, Provider, ProviderEdit,
-    ProviderError, ProviderInput, ProviderView, ValidProvider, delete_provider, find_provider,
-    insert_provider, list_providers, open_credentials, providers_in_zone, queue_name,
+    ProviderError, ProviderInput, ProviderView, Sealed, ValidProvider, delete_provider,
+    find_provider, insert_provider, list_providers, providers_in_zone, queue_name,
     set_metrics_status, set_protected, set_provider_endpoint, set_provider_stale,
     set_provider_status, update_provider,
 };

@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{KeyRing, Secret};
+use crate::crypto::{CryptoError, KeyRing, Secret};
 use crate::db::schema::{providers, zones};
 use crate::db::{DbConnection, DbError, write_transaction_with};
 use crate::kube::{check_api_url, inspect_kubeconfig, parse_ca_pem};
@@ -533,7 +533,7 @@ fn seal_credentials(
     p: &ValidProvider,
     keys: &KeyRing,
     id: i64,
-) -> Result<(String, String), crate::crypto::CryptoError> {
+) -> Result<(String, String), CryptoError> {
     let [cluster, prometheus] = SEALED_COLUMNS.map(|column| provider_binding(column, id));
     let credentials = match (&p.input.kubeconfig, &p.input.token) {
         (Some(k), _) => keys.seal(k, cluster)?,
@@ -547,21 +547,28 @@ fn seal_credentials(
     Ok((credentials, prometheus))
 }
 
-/// The decrypted credentials of a stored provider: cluster's, then Prometheus'.
-pub fn open_credentials(
-    p: &Provider,
-    keys: &KeyRing,
-) -> Result<(Option<Secret>, Option<Secret>), crate::crypto::CryptoError> {
-    let [cluster, prometheus] = SEALED_COLUMNS.map(|column| provider_binding(column, p.id));
-    let open = |stored: &str, binding| {
-        (!stored.is_empty())
-            .then(|| keys.open(stored, binding))
-            .transpose()
-    };
-    Ok((
-        open(&p.credentials, cluster)?,
-        open(&p.prometheus_credentials, prometheus)?,
-    ))
+/// A provider's encrypted columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// `credentials`: the cluster's token or kubeconfig.
+    Cluster,
+    /// `prometheus_credentials`: Prometheus' own token.
+    Prometheus,
+}
+
+impl Provider {
+    /// The decrypted value of one of its sealed columns (None when it holds nothing).
+    pub fn open(&self, which: Sealed, keys: &KeyRing) -> Result<Option<Secret>, CryptoError> {
+        let (column, stored) = match which {
+            Sealed::Cluster => (SEALED_COLUMNS[0], &self.credentials),
+            Sealed::Prometheus => (SEALED_COLUMNS[1], &self.prometheus_credentials),
+        };
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        keys.open(stored, provider_binding(column, self.id))
+            .map(Some)
+    }
 }
 
 /// All providers with their zone names, by name.
@@ -620,8 +627,9 @@ pub fn update_provider(
     write_transaction_with(conn, |conn| {
         prepare_to_seal(conn, keys)?;
         let (old, zone) = find_provider(conn, id)?;
-        let (old_secret, old_prometheus_secret) = open_credentials(&old, keys)?;
-        let old_secret = old_secret.map(|s| s.expose().to_string());
+        let old_secret = old
+            .open(Sealed::Cluster, keys)?
+            .map(|s| s.expose().to_string());
         let (old_token, old_kubeconfig) = match old.auth_kind.as_str() {
             "kubeconfig" => (None, old_secret),
             _ => (old_secret, None),
@@ -645,7 +653,9 @@ pub fn update_provider(
         } else {
             (old_token, None, non_empty(&old.api_url), None)
         };
-        let old_prometheus_token = old_prometheus_secret.map(|s| s.expose().to_string());
+        let old_prometheus_token = old
+            .open(Sealed::Prometheus, keys)?
+            .map(|s| s.expose().to_string());
         let prometheus_auth = edit
             .prometheus_auth
             .clone()

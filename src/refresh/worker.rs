@@ -584,7 +584,7 @@ fn kubeconfig_skips_tls(p: &Provider, keys: &KeyRing) -> bool {
     if p.auth_kind != "kubeconfig" {
         return false;
     }
-    let Ok((Some(content), _)) = crate::providers::open_credentials(p, keys) else {
+    let Ok(Some(content)) = p.open(crate::providers::Sealed::Cluster, keys) else {
         return false;
     };
     // Only the cluster's flag is read here; the policy was checked when connecting.
