@@ -12,7 +12,6 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use base64::Engine;
 use secrecy::SecretString;
 
 use super::route_table::{Access, Match, Matcher};
@@ -276,22 +275,28 @@ fn header_text(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError
     Ok(Some(text.trim().to_string()))
 }
 
-/// `Basic base64(userid:password)`.
+/// `Basic base64(userid:password)`, parsed by actix-web-httpauth; a missing or empty
+/// password is refused here (the crate reads `user:` as "no password").
 fn basic_credentials(header: &str) -> Result<(String, SecretString), ApiError> {
-    let bad = || ApiError::Unauthorized("malformed Basic credentials".into());
-    let (scheme, encoded) = header.split_once(' ').ok_or_else(bad)?;
+    use actix_web_httpauth::headers::authorization::{Basic, Scheme};
+    let scheme = header.split(' ').next().unwrap_or_default();
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(ApiError::Unauthorized(format!(
             "unsupported authorization scheme `{}`; use Basic or X-Auth-Token",
             crate::text::truncate(scheme, 20)
         )));
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| bad())?;
-    let text = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (userid, password) = text.split_once(':').ok_or_else(bad)?;
-    Ok((userid.to_string(), SecretString::from(password.to_string())))
+    let bad = |why: String| ApiError::Unauthorized(format!("malformed Basic credentials: {why}"));
+    // The crate expects the scheme spelled `Basic`; HTTP schemes are case-insensitive.
+    let normalised = format!("Basic {}", header[scheme.len()..].trim());
+    let value = actix_web::http::header::HeaderValue::from_str(&normalised)
+        .map_err(|e| bad(e.to_string()))?;
+    let basic = Basic::parse(&value).map_err(|e| bad(e.to_string()))?;
+    let password = basic.password().ok_or_else(|| bad("no password".into()))?;
+    Ok((
+        basic.user_id().to_string(),
+        SecretString::from(password.to_string()),
+    ))
 }
 
 /// The caller, for handlers of routes that need a login.
@@ -327,5 +332,9 @@ mod tests {
         assert!(basic_credentials("Basic").is_err());
         // "nocolon" has no separator.
         assert!(basic_credentials("Basic bm9jb2xvbg==").is_err());
+        // "admin:" has an empty password.
+        assert!(basic_credentials("Basic YWRtaW46").is_err());
+        let (u, _) = basic_credentials("basic YWRtaW46c2VjcmV0").expect("lower-case scheme");
+        assert_eq!(u, "admin");
     }
 }
