@@ -595,7 +595,7 @@ async fn collection(
 }
 
 /// `{"kind":"PodList",…,"items":[…]}`, written item by item. Like the API server, it
-/// counts the remaining items only when no selector filters them.
+/// estimates the remaining items only when no selector filters them.
 fn list_body(resource: Resource, page: &Page<'_>, unfiltered: bool) -> Vec<u8> {
     let info = resource.info();
     let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});

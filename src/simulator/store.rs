@@ -341,17 +341,17 @@ impl Store {
         limit: Option<usize>,
         continue_token: Option<&str>,
     ) -> Result<Page<'_>, Refusal> {
-        let (list_rv, after) = match continue_token.filter(|t| !t.is_empty()) {
+        let (list_rv, after, served) = match continue_token.filter(|t| !t.is_empty()) {
             Some(token) => {
-                let (rv, key) = decode_continue(token)?;
+                let (rv, key, served) = decode_continue(token)?;
                 if rv < self.lists_expired_before {
                     return Err(Refusal::Expired(
                         "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
                     ));
                 }
-                (rv, Some(key))
+                (rv, Some(key), served)
             }
-            None => (self.rv, None),
+            None => (self.rv, None, 0),
         };
         let Some(map) = self.objects.get(&resource) else {
             return Ok(Page {
@@ -366,6 +366,11 @@ impl Store {
             (None, Some(ns)) => std::ops::Bound::Included((ns.to_string(), String::new())),
             (None, None) => std::ops::Bound::Unbounded,
         };
+        // A cluster-wide list of everything estimates the rest from the collection's size
+        // and what earlier pages served (as remainingItemCount is documented: an
+        // estimate), so a page costs its own length, not the rest of the collection;
+        // a filtered list only needs to know that one more object follows.
+        let estimated = namespace.is_none() && filter.is_everything();
         let mut items = Vec::new();
         let mut remaining = 0;
         let mut last: Option<&Key> = None;
@@ -385,11 +390,20 @@ impl Store {
                 last = Some(key);
             } else {
                 remaining += 1;
+                if estimated || !filter.is_everything() {
+                    break;
+                }
             }
+        }
+        if remaining > 0 && estimated {
+            remaining = map
+                .len()
+                .saturating_sub(self.hidden.len() + served + items.len())
+                .max(1);
         }
         let continue_token = match (remaining, last) {
             (0, _) | (_, None) => String::new(),
-            (_, Some(key)) => encode_continue(list_rv, key),
+            (_, Some(key)) => encode_continue(list_rv, key, served + items.len()),
         };
         Ok(Page {
             items,
@@ -473,16 +487,18 @@ impl Store {
     }
 }
 
-fn encode_continue(rv: u64, key: &Key) -> String {
-    let raw = serde_json::json!([rv, key.0, key.1]).to_string();
+/// `[version, namespace, name, objects served before]`, base64.
+fn encode_continue(rv: u64, key: &Key, served: usize) -> String {
+    let raw = serde_json::json!([rv, key.0, key.1, served]).to_string();
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn decode_continue(token: &str) -> Result<(u64, Key), Refusal> {
+fn decode_continue(token: &str) -> Result<(u64, Key, usize), Refusal> {
     let bad = || Refusal::BadRequest(format!("continue key is not valid: {token}"));
     let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let (rv, ns, name): (u64, String, String) = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    Ok((rv, (ns, name)))
+    let (rv, ns, name, served): (u64, String, String, usize) =
+        serde_json::from_slice(&raw).map_err(|_| bad())?;
+    Ok((rv, (ns, name), served))
 }
 
 #[cfg(test)]
