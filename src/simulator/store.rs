@@ -398,12 +398,12 @@ impl Store {
         if remaining > 0 && estimated {
             remaining = map
                 .len()
-                .saturating_sub(self.hidden.len() + served + items.len())
+                .saturating_sub(served.saturating_add(self.hidden.len() + items.len()))
                 .max(1);
         }
         let continue_token = match (remaining, last) {
             (0, _) | (_, None) => String::new(),
-            (_, Some(key)) => encode_continue(list_rv, key, served + items.len()),
+            (_, Some(key)) => encode_continue(list_rv, key, served.saturating_add(items.len())),
         };
         Ok(Page {
             items,
