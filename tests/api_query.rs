@@ -191,7 +191,7 @@ both_backends!(paging_links_sorting_attributes_and_errors, |db: TestDb| {
 });
 
 both_backends!(every_filter_operator, |db: TestDb| {
-    let (_sim, node, _config, _id, total) = setup(&db);
+    let (sim, node, _config, _id, total) = setup(&db);
     let pods = all_pods(&node);
     let sample = &pods[0];
     let name = sample["name"].as_str().expect("name");
@@ -352,6 +352,29 @@ both_backends!(every_filter_operator, |db: TestDb| {
         )
         .0,
         400
+    );
+
+    // Counts follow the cluster: a filter's counts asked twice (kept by change stamp on
+    // PostgreSQL), then a pod is deleted in the cluster and the same query's counts drop.
+    let query = format!("filter[]={}", enc("name != \"no-such-pod\""));
+    let counts = |node: &common::Node| {
+        let page = node.get_json(&format!("/api/container_groups?{query}"));
+        (page["count"].as_i64(), page["subquery_count"].as_i64())
+    };
+    let before = (Some(total as i64), Some(total as i64));
+    assert_eq!(counts(&node), before);
+    assert_eq!(counts(&node), before);
+    let changed = sim.admin("/_sim/churn", json!({"delete": 1}));
+    assert_eq!(
+        changed["deleted"].as_array().map(Vec::len),
+        Some(1),
+        "{changed}"
+    );
+    let after = (Some(total as i64 - 1), Some(total as i64 - 1));
+    assert!(
+        wait_until(Duration::from_secs(30), || counts(&node) == after),
+        "the counts stayed at {:?}",
+        counts(&node)
     );
 });
 

@@ -83,6 +83,14 @@ pub struct Built {
     /// one scan of the matching rows, which are materialised once for the count and the
     /// sort instead of being found twice.
     pub filtered_sql: Option<String>,
+    /// PostgreSQL, with a filter: `stamp` (the region's change stamp), `total` and
+    /// `matched` (NULL when the stamp equals the one put in place of [`STAMP`]: the
+    /// caller holds those counts already) and `ids`, the page read in the sort's order
+    /// (off an index where one serves it) rather than sorted from every match.
+    pub stamped_sql: Option<String>,
+    /// What the counts of [`Built::stamped_sql`] depend on besides the binds (not the
+    /// page's place: every page of a filter shares its counts).
+    pub count_key: String,
     /// `row` for the ids put in place of [`IDS`] (no binds).
     pub render_sql: String,
     pub binds: Vec<Bind>,
@@ -91,6 +99,9 @@ pub struct Built {
 
 /// Where [`Built::render_sql`] takes the page's ids.
 pub const IDS: &str = "{ids}";
+
+/// Where [`Built::stamped_sql`] takes the change stamp its caller's counts belong to.
+pub const STAMP: &str = "{stamp}";
 
 /// Why a request cannot be served (a 400 naming the part at fault).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -697,10 +708,28 @@ pub fn build(
              CAST(COALESCE({ids}, '') AS TEXT) AS ids"
         )
     });
+    let stamped_sql = match (&filter, backend) {
+        (Some(_), Backend::Postgres) => {
+            let stamp = "(SELECT CAST(sum(n) AS BIGINT) FROM change_stamps)";
+            Some(format!(
+                "SELECT {stamp} AS stamp, \
+                 CASE WHEN {stamp} = {STAMP} THEN NULL ELSE \
+                 CAST((SELECT count(*) FROM {table} t WHERE {base_sql}) AS BIGINT) END AS total, \
+                 CASE WHEN {stamp} = {STAMP} THEN NULL ELSE \
+                 CAST((SELECT count(*) FROM {table} t WHERE {where_sql}) AS BIGINT) END AS matched, \
+                 CAST(COALESCE(array_to_string(ARRAY(SELECT t.id FROM {table} t WHERE {where_sql} \
+                 ORDER BY {order_sql} LIMIT {limit} OFFSET {offset}), ','), '') AS TEXT) AS ids"
+            ))
+        }
+        _ => None,
+    };
+    let count_key = format!("{table}\u{0}{base_sql}\u{0}{where_sql}");
     Ok(Built {
         count_sql,
         page_sql,
         filtered_sql,
+        stamped_sql,
+        count_key,
         render_sql,
         binds: b.binds,
         filtered: filter.is_some(),

@@ -195,6 +195,7 @@ async fn serve(
     };
     let web_state = AppState {
         token_cache: Arc::new(crate::web::TokenCache::new(settings.api.token_ttl)),
+        count_cache: Arc::default(),
         request_counts: Arc::new(crate::web::RequestCounts::default()),
         login_throttle: Arc::new(crate::web::LoginThrottle::new(
             settings.api.login_rate_limit,

@@ -84,7 +84,7 @@ pub(super) async fn inventory(
     let (page, provider_names, pod_tags) = state
         .db
         .run(move |conn| {
-            let page = exec::run(conn, &built, false)?;
+            let page = exec::run(conn, &built, None)?;
             let names: Vec<(i64, String)> = providers::table
                 .select((providers::id, providers::name))
                 .load(conn)?;

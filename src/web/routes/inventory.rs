@@ -169,7 +169,7 @@ pub(super) async fn visible_providers(
     let built = build(state.db.backend(), c, &query, &v).map_err(|e| ApiError::BadRequest(e.0))?;
     let page = state
         .db
-        .run(move |conn| exec::run(conn, &built, false))
+        .run(move |conn| exec::run(conn, &built, None))
         .await?;
     Ok(Some(
         page.rows
@@ -190,7 +190,7 @@ async fn one(
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let page = state
         .db
-        .run(move |conn| exec::run(conn, &built, false))
+        .run(move |conn| exec::run(conn, &built, None))
         .await?;
     Ok(page.rows.into_iter().next())
 }
@@ -214,9 +214,10 @@ async fn answer_list(
     let built = build(state.db.backend(), c, &query, &visibility(identity))
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let filtered = built.filtered;
+    let cache = state.count_cache.clone();
     let page = state
         .db
-        .run(move |conn| exec::run(conn, &built, true))
+        .run(move |conn| exec::run(conn, &built, Some(&cache)))
         .await?;
     let (total, matched_rows) = (page.total, page.matched);
     let mut rows = page.rows;
@@ -285,7 +286,7 @@ async fn expand_sub(
         .map_err(|e| ApiError::BadRequest(e.0))?;
     let page = state
         .db
-        .run(move |conn| exec::run(conn, &built, false))
+        .run(move |conn| exec::run(conn, &built, None))
         .await?;
     if page.rows.len() as i64 > MAX_EXPANDED {
         return Err(ApiError::BadRequest(format!(

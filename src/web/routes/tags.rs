@@ -251,7 +251,7 @@ async fn object(
     .map_err(|e| ApiError::BadRequest(e.0))?;
     let page = state
         .db
-        .run(move |conn| crate::api_query::exec::run(conn, &found, false))
+        .run(move |conn| crate::api_query::exec::run(conn, &found, None))
         .await?;
     if page.rows.is_empty() {
         return Err(ApiError::NotFound(format!("{} {id} not found", c.name)));
