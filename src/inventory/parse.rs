@@ -147,14 +147,70 @@ fn skip(
     m: &ObjectMeta,
     unchanged: &mut HashSet<String>,
 ) -> bool {
-    let (Some(known), Some(uid), Some(version)) = (known, &m.uid, &m.resource_version) else {
+    let Some(uid) = unchanged_uid(known, m) else {
         return false;
     };
-    if version.is_empty() || known.get(uid) != Some(version) {
-        return false;
-    }
-    unchanged.insert(uid.clone());
+    unchanged.insert(uid.to_string());
     true
+}
+
+/// `m`'s uid when `known` holds it at the same resourceVersion.
+fn unchanged_uid<'m>(
+    known: Option<&HashMap<String, String>>,
+    m: &'m ObjectMeta,
+) -> Option<&'m str> {
+    let (Some(uid), Some(version)) = (&m.uid, &m.resource_version) else {
+        return None;
+    };
+    is_unchanged(known?, uid, version).then_some(uid.as_str())
+}
+
+fn is_unchanged(known: &HashMap<String, String>, uid: &str, version: &str) -> bool {
+    !version.is_empty() && known.get(uid).is_some_and(|v| v == version)
+}
+
+/// A pod's identity and the images it runs, read from its JSON, and nothing else.
+#[derive(serde::Deserialize)]
+struct PodSummary {
+    metadata: SummaryMeta,
+    spec: Option<SpecImages>,
+    status: Option<StatusImages>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryMeta {
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    resource_version: String,
+}
+
+#[derive(serde::Deserialize)]
+struct SpecImages {
+    #[serde(default)]
+    containers: Vec<ContainerImage>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContainerImage {
+    #[serde(default)]
+    name: String,
+    image: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct StatusImages {
+    #[serde(rename = "containerStatuses")]
+    container_statuses: Option<Vec<ContainerImageId>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ContainerImageId {
+    #[serde(default)]
+    name: String,
+    #[serde(rename = "imageID", default)]
+    image_id: String,
 }
 
 const EPOCH: NaiveDateTime = NaiveDateTime::MIN;
@@ -374,6 +430,40 @@ impl Parser {
             &mut self.images,
         );
         self.out.pods.push(parsed);
+    }
+
+    /// A pod as the JSON the server sent: true when its row already holds this
+    /// resourceVersion (a resync), in which case it is recorded as unchanged and the
+    /// images it runs are counted — read in one pass over the JSON, the pod is never
+    /// decoded whole. False (not a resync, a changed pod, or JSON that is not a pod's):
+    /// the caller decodes it and hands it to [`Parser::pod`].
+    pub fn known_pod(&mut self, json: &str) -> bool {
+        let Some(known) = self.known.as_ref().map(|k| &k.pods) else {
+            return false;
+        };
+        let Ok(pod) = serde_json::from_str::<PodSummary>(json) else {
+            return false;
+        };
+        if !is_unchanged(known, &pod.metadata.uid, &pod.metadata.resource_version) {
+            return false;
+        }
+        if self.o.get_container_images {
+            let statuses = pod.status.and_then(|s| s.container_statuses);
+            for spec in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+                let image = spec.image.as_deref().unwrap_or_default();
+                if image.is_empty() {
+                    continue;
+                }
+                let image_id = statuses
+                    .as_ref()
+                    .and_then(|list| list.iter().find(|s| s.name == spec.name))
+                    .map(|s| s.image_id.as_str())
+                    .unwrap_or("");
+                self.images.used(self.o.provider_id, image, image_id);
+            }
+        }
+        self.out.unchanged.pods.insert(pod.metadata.uid);
+        true
     }
 
     /// An image of OpenShift's image API (kept only with unused images stored).
@@ -847,6 +937,41 @@ mod tests {
         let mut parser = Parser::new(options);
         parser.pod(&pod_at("same", "7", "quay.io/a/one:1"));
         assert_eq!(parser.finish().pods.len(), 1);
+    }
+
+    #[test]
+    fn a_known_pod_read_from_its_json_gives_what_the_decoded_pod_gives() {
+        let options = ParseOptions {
+            provider_id: 1,
+            get_container_images: true,
+            store_unused_images: false,
+        };
+        let known = || KnownVersions {
+            pods: HashMap::from([("same".to_string(), "7".to_string())]),
+            ..Default::default()
+        };
+        let pod = pod_at("same", "7", "quay.io/a/one:1");
+        let json = serde_json::to_string(&pod).expect("json");
+        let mut by_json = Parser::new(options).skipping_known(known());
+        assert!(by_json.known_pod(&json));
+        let mut by_type = Parser::new(options).skipping_known(known());
+        by_type.pod(&pod);
+        let (a, b) = (by_json.finish(), by_type.finish());
+        assert_eq!(a.unchanged.pods, b.unchanged.pods);
+        let names = |p: &Parsed| -> Vec<String> {
+            p.images.iter().map(|i| i.row.ems_ref.clone()).collect()
+        };
+        assert_eq!(names(&a), names(&b));
+        assert_eq!(names(&a).len(), 1);
+        // Another version, or no known versions: not skipped, the caller decodes it.
+        let moved = pod_at("same", "8", "quay.io/a/one:1");
+        let moved = serde_json::to_string(&moved).expect("json");
+        let mut parser = Parser::new(options).skipping_known(known());
+        assert!(!parser.known_pod(&moved));
+        assert!(!parser.known_pod("{\"metadata\": 7}"));
+        let mut parser = Parser::new(options);
+        assert!(!parser.known_pod(&json));
+        assert!(parser.finish().unchanged.pods.is_empty());
     }
 
     #[test]

@@ -152,7 +152,9 @@ async fn collect(
         match msg {
             WatchMsg::ListedPage(kind, objects) if !listed.contains(&kind) => {
                 let started = Instant::now();
-                objects.into_iter().for_each(|o| feed(parser, o));
+                for o in objects {
+                    feed(parser, o)?;
+                }
                 parse_s += started.elapsed().as_secs_f64();
             }
             // A relist of a kind already listed: its end is enough for the worker.
@@ -167,14 +169,33 @@ async fn collect(
     Ok((pending, parse_s))
 }
 
-fn feed(parser: &mut Parser, o: Change) {
+fn feed(parser: &mut Parser, o: Change) -> Result<(), KubeError> {
     match o {
         Change::Namespace(o) => parser.namespace(&o),
         Change::Node(o) => parser.node(&o),
-        Change::Pod(o) => parser.pod(&o),
+        Change::Pod(o) => {
+            if !parser.known_pod(o.json()) {
+                parser.pod(&o.typed().map_err(|e| undecodable("pods", &e))?);
+            }
+        }
         Change::Service(o) => parser.service(&o),
         Change::ReplicationController(o) => parser.replication_controller(&o),
         Change::ReplicaSet(o) => parser.replica_set(&o),
         Change::Deployment(o) => parser.deployment(&o),
+    }
+    Ok(())
+}
+
+/// An object the server listed that does not decode as its kind (where, not what:
+/// the server's text is not repeated).
+pub fn undecodable(resource: &str, e: &serde_json::Error) -> KubeError {
+    KubeError::Decode {
+        verb: "list".into(),
+        resource: resource.into(),
+        reason: format!(
+            "an object is not a valid {resource} object (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
     }
 }

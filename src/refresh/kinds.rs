@@ -18,6 +18,8 @@
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+
+use super::lazy::Lazy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::runtime::WatchStreamExt;
@@ -68,7 +70,8 @@ impl Kind {
 pub enum Change {
     Namespace(Namespace),
     Node(Node),
-    Pod(Pod),
+    /// Pods stay JSON until they are known to have changed (see [`Lazy`]).
+    Pod(Lazy<Pod>),
     Service(Service),
     ReplicationController(ReplicationController),
     ReplicaSet(ReplicaSet),
@@ -80,7 +83,7 @@ impl Change {
         match self {
             Change::Namespace(o) => &o.metadata,
             Change::Node(o) => &o.metadata,
-            Change::Pod(o) => &o.metadata,
+            Change::Pod(o) => k8s_openapi::Metadata::metadata(o),
             Change::Service(o) => &o.metadata,
             Change::ReplicationController(o) => &o.metadata,
             Change::ReplicaSet(o) => &o.metadata,
@@ -157,7 +160,7 @@ pub async fn watch_kind(
         }
         Kind::Pod => {
             follow(
-                Api::<Pod>::all(client),
+                Api::<Lazy<Pod>>::all(client),
                 config,
                 server,
                 kind,

@@ -3,6 +3,7 @@
 
 mod full;
 mod kinds;
+mod lazy;
 mod manager;
 mod worker;
 

@@ -507,7 +507,17 @@ impl Session {
             match change {
                 Some(Change::Namespace(o)) => collected.namespaces.push(o),
                 Some(Change::Node(o)) => collected.nodes.push(o),
-                Some(Change::Pod(o)) => collected.pods.push(o),
+                Some(Change::Pod(o)) => match o.typed() {
+                    Ok(pod) => collected.pods.push(pod),
+                    // Where, not what: the server's text is not repeated.
+                    Err(e) => tracing::warn!(
+                        provider = provider.id,
+                        uid = %uid,
+                        line = e.line(),
+                        column = e.column(),
+                        "a watched pod is not a valid Pod object; skipped until the next full refresh"
+                    ),
+                },
                 Some(Change::Service(o)) => collected.services.push(o),
                 Some(Change::ReplicationController(o)) => collected.replication_controllers.push(o),
                 Some(Change::ReplicaSet(o)) => collected.replica_sets.push(o),
