@@ -41,6 +41,7 @@ pub mod db;
 pub mod inventory;
 pub mod json;
 pub mod kube;
+pub mod live;
 pub mod metrics;
 pub mod node;
 pub mod providers;

@@ -196,6 +196,7 @@ async fn serve(
     let web_state = AppState {
         token_cache: Arc::new(crate::web::TokenCache::new(settings.api.token_ttl)),
         count_cache: Arc::default(),
+        hub: node.hub.clone(),
         request_counts: Arc::new(crate::web::RequestCounts::default()),
         login_throttle: Arc::new(crate::web::LoginThrottle::new(
             settings.api.login_rate_limit,
@@ -263,6 +264,8 @@ pub struct BootedNode {
     pub queue_client: crate::queue::QueueClient,
     pub handlers: Arc<crate::queue::handlers::HandlerRegistry>,
     pub queue_stats: Arc<crate::queue::NodeQueueStats>,
+    /// The live feed served at `/ws`.
+    pub hub: Arc<crate::live::Hub>,
 }
 
 /// Registers the server `guid` (status `starting`), assigns its roles, and starts its
@@ -329,6 +332,13 @@ pub async fn boot(
         RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx);
     let refresh = refresh_manager.handle();
     supervision.start(refresh_manager);
+    let ws = &settings.websocket;
+    let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
+    supervision.start(crate::live::QueueFeed {
+        db: db.clone(),
+        hub: hub.clone(),
+        interval: ws.queue_interval,
+    });
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),
         queue.handlers.clone(),
@@ -366,6 +376,7 @@ pub async fn boot(
         queue_client,
         handlers,
         queue_stats,
+        hub,
     })
 }
 

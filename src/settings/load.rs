@@ -12,7 +12,7 @@ use super::error::SettingsError;
 use super::model::{
     ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
     ProviderSettings, QueueSettings, RefreshSettings, RoleSettings, ServerSettings,
-    SupervisionSettings, WebSettings, WorkerSettingsMap, WorkerTypeSettings,
+    SupervisionSettings, WebSettings, WebsocketSettings, WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -45,6 +45,7 @@ pub struct Settings {
     pub workers: WorkerSettingsMap,
     pub web: WebSettings,
     pub api: ApiSettings,
+    pub websocket: WebsocketSettings,
     pub log: LogSettings,
     /// The sources that were layered, for `steward settings check`.
     pub layers: Vec<String>,
@@ -474,6 +475,13 @@ fn read_settings(
         bulk_confirm_threshold: r.int_in("api.bulk_confirm_threshold", 0, 100_000)? as u32,
     };
 
+    let websocket = WebsocketSettings {
+        queue_interval: r.duration("websocket.queue_interval", Duration::from_millis(100))?,
+        client_buffer: r.int_in("websocket.client_buffer", 1, 1_000_000)? as usize,
+        replay: r.int_in("websocket.replay", 0, 1_000_000)? as usize,
+        ping_interval: r.duration("websocket.ping_interval", Duration::from_millis(100))?,
+    };
+
     let log = LogSettings {
         level: r.one_of("log.level", &["trace", "debug", "info", "warn", "error"])?,
         format: match r.one_of("log.format", &["text", "json"])?.as_str() {
@@ -494,6 +502,7 @@ fn read_settings(
         workers,
         web,
         api,
+        websocket,
         log,
         layers,
     })

@@ -15,6 +15,6 @@ pub use load::{DEFAULT_YAML, Settings, SettingsSources, default_settings_files};
 pub use model::{
     ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
     ProviderSettings, QueueSettings, RefreshSettings, RoleSettings, ServerSettings,
-    SupervisionSettings, WebSettings, WorkerTypeSettings,
+    SupervisionSettings, WebSettings, WebsocketSettings, WorkerTypeSettings,
 };
 pub use render::render_masked;

@@ -330,6 +330,22 @@ pub struct ApiSettings {
     pub bulk_confirm_threshold: u32,
 }
 
+/// `websocket:` — the live feed behind `GET /ws`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebsocketSettings {
+    /// How often the queue's counts are pushed to subscribers.
+    #[serde(with = "human_duration")]
+    pub queue_interval: Duration,
+    /// Events held for a client that reads slower than they come; one that falls
+    /// further behind is told and dropped.
+    pub client_buffer: usize,
+    /// Recent events kept so that a reconnecting client can resume.
+    pub replay: usize,
+    /// How often idle connections are pinged (closed after three silent intervals).
+    #[serde(with = "human_duration")]
+    pub ping_interval: Duration,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

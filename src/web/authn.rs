@@ -238,6 +238,22 @@ async fn identify_token(
     }
 }
 
+/// The caller of a long-lived connection (a websocket), checked again: by the token it
+/// came with (revoked or expired: 401), else by its user (removed: 401), in the group it
+/// connected with (left: 403).
+pub async fn recheck(
+    state: &AppState,
+    token: Option<&SecretString>,
+    caller: &Identity,
+) -> Result<Identity, ApiError> {
+    use secrecy::ExposeSecret;
+    let group = Some(caller.group.clone());
+    match token {
+        Some(token) => identify_token(state, token.expose_secret().to_string(), group).await,
+        None => identity_of(state, caller.user_id, None, group).await,
+    }
+}
+
 async fn identity_of(
     state: &AppState,
     user_id: i64,

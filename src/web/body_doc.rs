@@ -46,6 +46,8 @@ impl DescribeBody for Caller {}
 impl<T> DescribeBody for web::Path<T> {}
 impl<T> DescribeBody for web::Query<T> {}
 impl<T: ?Sized> DescribeBody for web::Data<T> {}
+/// A websocket's frames (`GET /ws`), not a JSON body.
+impl DescribeBody for web::Payload {}
 
 impl DescribeBody for () {}
 

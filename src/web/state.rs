@@ -29,6 +29,8 @@ pub struct AppState {
     pub request_counts: Arc<super::RequestCounts>,
     /// Recently seen tokens and their holders.
     pub token_cache: Arc<super::TokenCache>,
+    /// The live feed served at `/ws`.
+    pub hub: Arc<crate::live::Hub>,
     /// Counts of filtered lists by change stamp (PostgreSQL).
     pub count_cache: Arc<crate::api_query::exec::CountCache>,
     /// Failed logins per peer address.

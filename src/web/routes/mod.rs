@@ -7,6 +7,7 @@ mod auth;
 mod collection;
 mod entry;
 mod inventory;
+mod live;
 mod metrics;
 mod openapi;
 mod ping;
@@ -37,6 +38,7 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     r.get("/api/product_info", Public, entry::product_info);
     r.get("/metrics", Access::Public, prom::metrics);
     r.get("/api", LoggedIn, entry::entry_point);
+    r.get("/ws", LoggedIn, live::connect);
     r.get("/api/openapi.json", LoggedIn, openapi::openapi);
     r.get("/api/auth", LoggedIn, auth::login);
     r.delete("/api/auth", LoggedIn, auth::logout);

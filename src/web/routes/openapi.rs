@@ -171,7 +171,12 @@ fn operation(spec: &RouteSpec, method: &Method) -> Value {
     } else {
         json!({"application/json": {"schema": {"type": "object"}}})
     };
-    if ok_status == "204" {
+    if path == "/ws" {
+        responses.insert(
+            "101".into(),
+            json!({"description": "switching to the websocket of the live feed (JSON text frames: hello, subscribe, subscribed, event, dropped, error)"}),
+        );
+    } else if ok_status == "204" {
         responses.insert("204".into(), json!({"description": "done"}));
     } else {
         responses.insert(

@@ -1,0 +1,332 @@
+//! The hub of a node's live feed: what happens is published once, numbered, kept for a
+//! while for clients that reconnect, and handed to every subscriber of its topic
+//! through that subscriber's own bounded buffer. A subscriber whose buffer is full is
+//! cut off (its socket task tells the client why and closes); nobody else waits for it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::auth::Feature;
+
+/// What a client can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    /// The region's queue counts by zone, role and state, every `websocket.queue_interval`.
+    Queue,
+}
+
+impl Topic {
+    /// Every topic.
+    pub const ALL: [Topic; 1] = [Topic::Queue];
+
+    /// The feature a user needs to receive the topic.
+    pub fn feature(self) -> Feature {
+        match self {
+            Topic::Queue => Feature::OpsView,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Queue => "queue",
+        }
+    }
+}
+
+/// One published message, as sent to clients.
+#[derive(Debug, Serialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The hub's incarnation: sequence numbers of another epoch mean nothing here.
+    pub epoch: u64,
+    /// 1, 2, 3… within the epoch, across topics.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub topic: Topic,
+    pub data: serde_json::Value,
+    /// This event as sent: serialised once for every client.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// Where a reconnecting client stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Position {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+/// A client's place in the hub: what it missed (when it said where it stopped), then
+/// what comes.
+pub struct Subscription {
+    hub: Arc<Hub>,
+    id: u64,
+    /// Events after the client's position still held, oldest first.
+    pub backlog: Vec<Arc<Event>>,
+    /// The client's position could not be honoured in full (another epoch, or events
+    /// it missed are no longer held): it should reload what it shows.
+    pub gap: bool,
+    /// The last sequence number published when the subscription began.
+    pub seq: u64,
+    pub epoch: u64,
+    pub rx: mpsc::Receiver<Arc<Event>>,
+    /// Set when the hub cut the client off for falling behind.
+    pub overflowed: Arc<AtomicBool>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.lock().clients.remove(&self.id);
+    }
+}
+
+struct Client {
+    topics: HashSet<Topic>,
+    tx: mpsc::Sender<Arc<Event>>,
+    overflowed: Arc<AtomicBool>,
+}
+
+struct Inner {
+    next_seq: u64,
+    next_client: u64,
+    recent: VecDeque<Arc<Event>>,
+    clients: HashMap<u64, Client>,
+}
+
+/// A node's live feed.
+pub struct Hub {
+    epoch: u64,
+    /// Events buffered per client before it is cut off.
+    client_buffer: usize,
+    /// Events kept for reconnecting clients.
+    replay: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Hub {
+    pub fn new(client_buffer: usize, replay: usize) -> Arc<Self> {
+        // Microseconds since the epoch: distinct across restarts of a node.
+        let epoch = Utc::now().timestamp_micros().unsigned_abs();
+        Arc::new(Self {
+            epoch,
+            client_buffer: client_buffer.max(1),
+            replay,
+            inner: Mutex::new(Inner {
+                next_seq: 1,
+                next_client: 1,
+                recent: VecDeque::new(),
+                clients: HashMap::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the maps consistent (every change is a
+        // single insert or remove), so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// This hub's incarnation (sequence numbers restart with it).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether anyone listens to `topic` (publishers skip the work otherwise).
+    pub fn has_subscribers(&self, topic: Topic) -> bool {
+        self.lock()
+            .clients
+            .values()
+            .any(|c| c.topics.contains(&topic))
+    }
+
+    /// Clients connected.
+    pub fn clients(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    /// Publishes `data` on `topic`; answers its sequence number. Subscribers whose
+    /// buffers are full are cut off.
+    pub fn publish(&self, topic: Topic, data: serde_json::Value) -> u64 {
+        let mut inner = self.lock();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let mut event = Event {
+            kind: "event",
+            epoch: self.epoch,
+            seq,
+            at: Utc::now(),
+            topic,
+            data,
+            text: String::new(),
+        };
+        event.text = serde_json::to_string(&event).unwrap_or_default();
+        let event = Arc::new(event);
+        if self.replay > 0 {
+            if inner.recent.len() >= self.replay {
+                inner.recent.pop_front();
+            }
+            inner.recent.push_back(event.clone());
+        }
+        let mut gone = Vec::new();
+        for (id, client) in &inner.clients {
+            if !client.topics.contains(&topic) {
+                continue;
+            }
+            match client.tx.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    client.overflowed.store(true, Ordering::Release);
+                    gone.push(*id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
+            }
+        }
+        for id in gone {
+            inner.clients.remove(&id);
+        }
+        seq
+    }
+
+    /// Subscribes to `topics`; with `since`, first the held events after it.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        topics: HashSet<Topic>,
+        since: Option<Position>,
+    ) -> Subscription {
+        let (tx, rx) = mpsc::channel(self.client_buffer);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let mut inner = self.lock();
+        let last = inner.next_seq - 1;
+        let (backlog, gap) = match since {
+            None => (Vec::new(), false),
+            Some(p) if p.epoch != self.epoch || p.seq > last => (Vec::new(), true),
+            Some(p) => {
+                let oldest = inner.recent.front().map_or(last + 1, |e| e.seq);
+                let backlog = inner
+                    .recent
+                    .iter()
+                    .filter(|e| e.seq > p.seq && topics.contains(&e.topic))
+                    .cloned()
+                    .collect();
+                (backlog, p.seq + 1 < oldest)
+            }
+        };
+        let id = inner.next_client;
+        inner.next_client += 1;
+        inner.clients.insert(
+            id,
+            Client {
+                topics,
+                tx,
+                overflowed: overflowed.clone(),
+            },
+        );
+        drop(inner);
+        Subscription {
+            hub: self.clone(),
+            id,
+            backlog,
+            gap,
+            seq: last,
+            epoch: self.epoch,
+            rx,
+            overflowed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn queue() -> HashSet<Topic> {
+        HashSet::from([Topic::Queue])
+    }
+
+    #[test]
+    fn events_are_numbered_and_reach_subscribers_of_their_topic() {
+        let hub = Hub::new(8, 16);
+        assert!(!hub.has_subscribers(Topic::Queue));
+        assert_eq!(
+            hub.publish(Topic::Queue, json!(1)),
+            1,
+            "no subscriber: still numbered"
+        );
+        let mut sub = hub.subscribe(queue(), None);
+        let mut none = hub.subscribe(HashSet::new(), None);
+        assert!(hub.has_subscribers(Topic::Queue));
+        assert_eq!(sub.seq, 1);
+        assert_eq!(hub.publish(Topic::Queue, json!(2)), 2);
+        let got = sub.rx.try_recv().expect("delivered");
+        assert_eq!((got.seq, got.data.clone()), (2, json!(2)));
+        assert!(none.rx.try_recv().is_err(), "not subscribed to the topic");
+        drop(sub);
+        drop(none);
+        assert_eq!(hub.clients(), 0, "a dropped subscription leaves the hub");
+    }
+
+    #[test]
+    fn a_slow_subscriber_is_cut_off_and_the_others_keep_receiving() {
+        let hub = Hub::new(2, 0);
+        let mut slow = hub.subscribe(queue(), None);
+        let mut fast = hub.subscribe(queue(), None);
+        for i in 0..5 {
+            hub.publish(Topic::Queue, json!(i));
+            assert_eq!(fast.rx.try_recv().map(|e| e.seq).ok(), Some(i + 1));
+        }
+        assert!(slow.overflowed.load(Ordering::Acquire));
+        assert_eq!(hub.clients(), 1);
+        // The slow one drains what it had, then its channel ends.
+        assert!(slow.rx.try_recv().is_ok());
+        assert!(slow.rx.try_recv().is_ok());
+        assert!(matches!(
+            slow.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        assert!(!fast.overflowed.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_reconnecting_client_gets_what_it_missed_or_is_told_of_a_gap() {
+        let hub = Hub::new(8, 3);
+        for i in 1..=5 {
+            hub.publish(Topic::Queue, json!(i));
+        }
+        // Held: 3, 4, 5.
+        let at = |seq| {
+            Some(Position {
+                epoch: hub.epoch,
+                seq,
+            })
+        };
+        let sub = hub.subscribe(queue(), at(3));
+        let seqs: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
+        assert_eq!((seqs, sub.gap), (vec![4, 5], false));
+        let sub = hub.subscribe(queue(), at(2));
+        assert_eq!(
+            (sub.backlog.len(), sub.gap),
+            (3, false),
+            "3 is the oldest held"
+        );
+        let sub = hub.subscribe(queue(), at(1));
+        assert_eq!((sub.backlog.len(), sub.gap), (3, true), "2 is lost");
+        let sub = hub.subscribe(queue(), at(5));
+        assert_eq!((sub.backlog.len(), sub.gap), (0, false), "up to date");
+        let sub = hub.subscribe(queue(), at(9));
+        assert!(sub.gap, "a position from the future");
+        let other = Some(Position {
+            epoch: hub.epoch + 1,
+            seq: 4,
+        });
+        let sub = hub.subscribe(queue(), other);
+        assert!(sub.gap && sub.backlog.is_empty(), "another epoch");
+    }
+}

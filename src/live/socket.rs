@@ -1,0 +1,290 @@
+//! One websocket client of the live feed (`GET /ws`): the conversation after the
+//! handshake. The client was authenticated before the upgrade; what it may subscribe
+//! to follows its features.
+//!
+//! Messages are JSON text frames. The server starts with `hello` (its epoch, the last
+//! sequence number, the topics this user may have); the client sends
+//! `{"type": "subscribe", "topics": [...], "since": {"epoch": E, "seq": N}?}` and gets
+//! `subscribed` (with `gap: true` when what it missed is no longer held), then the held
+//! events after `since`, then `event`s as they happen. A client that falls more than
+//! `websocket.client_buffer` events behind gets `dropped` and the connection closes. The
+//! server pings every `websocket.ping_interval` and closes a connection that sent
+//! nothing for three intervals.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::hub::{Hub, Position, Subscription, Topic};
+use crate::auth::Feature;
+
+/// Largest message a client may send (they are small commands).
+pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+
+/// How a connection behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketConfig {
+    pub ping_interval: Duration,
+    pub client_buffer: usize,
+}
+
+/// What a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum ClientMessage {
+    Subscribe {
+        topics: Vec<String>,
+        #[serde(default)]
+        since: Option<Position>,
+    },
+}
+
+/// The caller's features now, or why the caller may no longer listen.
+pub type Recheck = futures::future::LocalBoxFuture<'static, Result<BTreeSet<Feature>, String>>;
+
+fn allowed_by(features: &BTreeSet<Feature>) -> Vec<Topic> {
+    Topic::ALL
+        .into_iter()
+        .filter(|t| features.contains(&t.feature()))
+        .collect()
+}
+
+/// Runs the conversation until either side ends it. `recheck` is asked at every ping
+/// whether the caller may still listen (its token revoked, its user removed, a topic's
+/// feature taken away: the connection ends).
+pub async fn converse(
+    mut session: Session,
+    mut stream: AggregatedMessageStream,
+    hub: Arc<Hub>,
+    features: BTreeSet<Feature>,
+    config: SocketConfig,
+    recheck: impl Fn() -> Recheck,
+) {
+    let mut allowed = allowed_by(&features);
+    let mut listening: Vec<Topic> = Vec::new();
+    let hello = json!({
+        "type": "hello",
+        "epoch": hub.epoch(),
+        "topics": allowed.iter().map(|t| t.name()).collect::<Vec<_>>(),
+        "ping_interval_s": config.ping_interval.as_secs_f64(),
+    });
+    if session.text(hello.to_string()).await.is_err() {
+        return;
+    }
+    let mut subscription: Option<Subscription> = None;
+    let mut last_heard = Instant::now();
+    let mut ping =
+        tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+    let why: Option<CloseReason> = loop {
+        tokio::select! {
+            incoming = stream.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    None => break None,
+                    Some(Err(error)) => {
+                        break Some(close(CloseCode::Protocol, &format!("protocol error: {error}")));
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Close(_))) => break None,
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        if reply_error(&mut session, "binary messages are not understood; send JSON text").await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        match answer(&text, &hub, &allowed) {
+                            Ok((mut sub, topics)) => {
+                                let reply = json!({
+                                    "type": "subscribed",
+                                    "topics": topics.iter().map(|t| t.name()).collect::<Vec<_>>(),
+                                    "epoch": sub.epoch,
+                                    "seq": sub.seq,
+                                    "gap": sub.gap,
+                                });
+                                if session.text(reply.to_string()).await.is_err() {
+                                    return;
+                                }
+                                for event in std::mem::take(&mut sub.backlog) {
+                                    if session.text(event.text.clone()).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                subscription = Some(sub);
+                                listening = topics;
+                            }
+                            Err(message) => {
+                                if reply_error(&mut session, &message).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            event = next_event(&mut subscription) => match event {
+                Some(event) => {
+                    if session.text(event.text.clone()).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let overflowed = subscription
+                        .as_ref()
+                        .is_some_and(|s| s.overflowed.load(Ordering::Acquire));
+                    let reason = if overflowed {
+                        format!(
+                            "the client fell more than {} messages behind; reconnect and resume from the last sequence number received",
+                            config.client_buffer
+                        )
+                    } else {
+                        "the server is stopping".to_string()
+                    };
+                    let notice = json!({"type": "dropped", "reason": reason});
+                    let _ = session.text(notice.to_string()).await;
+                    break Some(close(CloseCode::Policy, "dropped"));
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > config.ping_interval * 3 {
+                    break Some(close(CloseCode::Away, "no answer to pings"));
+                }
+                match recheck().await {
+                    Ok(features) => {
+                        allowed = allowed_by(&features);
+                        if let Some(lost) = listening.iter().find(|t| !allowed.contains(t)) {
+                            let why = format!("topic `{}` needs the feature `{}`", lost.name(), lost.feature().identifier());
+                            let _ = reply_error(&mut session, &why).await;
+                            break Some(close(CloseCode::Policy, &why));
+                        }
+                    }
+                    Err(why) => {
+                        let _ = reply_error(&mut session, &why).await;
+                        break Some(close(CloseCode::Policy, "the credentials are no longer valid"));
+                    }
+                }
+                if session.ping(b"steward").await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    drop(subscription);
+    let _ = session.close(why).await;
+}
+
+fn close(code: CloseCode, description: &str) -> CloseReason {
+    CloseReason {
+        code,
+        description: Some(crate::text::elide(description, 120)),
+    }
+}
+
+async fn reply_error(session: &mut Session, message: &str) -> Result<(), actix_ws::Closed> {
+    session
+        .text(json!({"type": "error", "message": message}).to_string())
+        .await
+}
+
+/// The next event of the subscription; pending forever without one.
+async fn next_event(subscription: &mut Option<Subscription>) -> Option<Arc<super::hub::Event>> {
+    match subscription {
+        Some(sub) => sub.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The subscription a client's message asks for, or why not (in the client's words).
+fn answer(
+    text: &str,
+    hub: &Arc<Hub>,
+    allowed: &[Topic],
+) -> Result<(Subscription, Vec<Topic>), String> {
+    let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "not a message this server understands ({}): expected {{\"type\": \"subscribe\", \"topics\": [...], \"since\": {{\"epoch\": E, \"seq\": N}}}}",
+            e.classify_text()
+        )
+    })?;
+    let ClientMessage::Subscribe { topics, since } = message;
+    if topics.len() > Topic::ALL.len() * 4 {
+        return Err("too many topics".into());
+    }
+    let mut wanted = Vec::new();
+    for name in &topics {
+        let topic = Topic::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown topic `{}` (known: {})",
+                    crate::text::elide(name, 60),
+                    Topic::ALL.map(|t| t.name()).join(", ")
+                )
+            })?;
+        if !allowed.contains(&topic) {
+            return Err(format!(
+                "topic `{}` needs the feature `{}`",
+                topic.name(),
+                topic.feature().identifier()
+            ));
+        }
+        if !wanted.contains(&topic) {
+            wanted.push(topic);
+        }
+    }
+    let sub = hub.subscribe(wanted.iter().copied().collect(), since);
+    Ok((sub, wanted))
+}
+
+/// `serde_json`'s error category, without echoing the client's text.
+trait Classify {
+    fn classify_text(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_text(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "unreadable",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "unknown type or fields",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_are_checked_against_topics_and_features() {
+        let hub = Hub::new(4, 4);
+        let all = [Topic::Queue];
+        let ok = answer(
+            r#"{"type":"subscribe","topics":["queue","queue"]}"#,
+            &hub,
+            &all,
+        )
+        .map(|(_, topics)| topics);
+        assert_eq!(ok.ok(), Some(vec![Topic::Queue]));
+        let refused = answer(r#"{"type":"subscribe","topics":["queue"]}"#, &hub, &[]);
+        assert!(refused.is_err_and(|e| e.contains("ops_view")));
+        let unknown = answer(r#"{"type":"subscribe","topics":["nope"]}"#, &hub, &all);
+        assert!(unknown.is_err_and(|e| e.contains("unknown topic `nope`")));
+        let garbage = answer("{", &hub, &all);
+        assert!(garbage.is_err_and(|e| e.contains("truncated JSON")));
+        let extra = answer(r#"{"type":"subscribe","topics":[],"x":1}"#, &hub, &all);
+        assert!(extra.is_err_and(|e| e.contains("unknown type or fields")));
+    }
+}

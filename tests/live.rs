@@ -1,0 +1,256 @@
+//! The live feed (`GET /ws`) through a real websocket against a real node: refused
+//! without credentials, topics by feature, queue statistics arriving, sequence numbers,
+//! and a reconnecting client resuming where it stopped.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{NodeConfig, TestDb, basic_auth};
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn ws_url(node: &common::Node) -> String {
+    format!("{}/ws", node.url().replacen("http://", "ws://", 1))
+}
+
+/// Opens `/ws` with `headers`; the handshake's HTTP status when refused.
+fn open(node: &common::Node, headers: &[(&str, &str)]) -> Result<Socket, u16> {
+    let mut request = ws_url(node).into_client_request().expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    match tungstenite::connect(request) {
+        Ok((socket, _)) => {
+            if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+                tcp.set_read_timeout(Some(Duration::from_secs(10)))
+                    .expect("timeout");
+            }
+            Ok(socket)
+        }
+        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(e) => panic!("websocket: {e}"),
+    }
+}
+
+/// The next JSON text message (pings are answered by tungstenite).
+fn next(socket: &mut Socket) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        match socket.read().expect("read") {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("json"),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+    panic!("no message in 15 s");
+}
+
+fn send(socket: &mut Socket, message: Value) {
+    socket
+        .send(Message::text(message.to_string()))
+        .expect("send");
+}
+
+fn node(db: &TestDb) -> common::Node {
+    NodeConfig::new(db, "live")
+        .env("STEWARD__WEBSOCKET__QUEUE_INTERVAL", "200ms")
+        .start()
+}
+
+both_backends!(
+    the_live_feed_needs_a_login_and_numbers_what_it_sends,
+    |db: TestDb| {
+        let node = node(&db);
+        // Refused without credentials, or with wrong ones, before any upgrade.
+        assert_eq!(open(&node, &[]).err(), Some(401));
+        assert_eq!(
+            open(&node, &[("X-Auth-Token", "not-a-token")]).err(),
+            Some(401)
+        );
+        // A plain GET that is no handshake is a clear 400.
+        let (status, body) = node.get("/ws");
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains("websocket handshake"), "{body}");
+
+        let token = node.admin_token();
+        let mut socket = open(&node, &[("X-Auth-Token", &token)]).expect("admin connects");
+        let hello = next(&mut socket);
+        assert_eq!(hello["type"], "hello", "{hello}");
+        assert_eq!(hello["topics"], json!(["queue"]), "{hello}");
+        let epoch = hello["epoch"].as_u64().expect("epoch");
+
+        // Bad messages get an error and the connection stays.
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topics": ["nope"]}),
+        );
+        let error = next(&mut socket);
+        assert_eq!(error["type"], "error", "{error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("unknown topic"))
+        );
+        socket.send(Message::text("{not json")).expect("send");
+        assert_eq!(next(&mut socket)["type"], "error");
+
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topics": ["queue"]}),
+        );
+        let subscribed = next(&mut socket);
+        assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+        assert_eq!(subscribed["gap"], false);
+        let mut seqs = Vec::new();
+        for _ in 0..3 {
+            let event = next(&mut socket);
+            assert_eq!(
+                (event["type"].clone(), event["topic"].clone()),
+                (json!("event"), json!("queue")),
+                "{event}"
+            );
+            assert_eq!(event["epoch"].as_u64(), Some(epoch));
+            assert!(event["data"]["totals"].is_object(), "{event}");
+            assert!(event["at"].is_string());
+            seqs.push(event["seq"].as_u64().expect("seq"));
+        }
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+        let last = *seqs.last().expect("seen");
+        drop(socket);
+
+        // Reconnect and resume: first what was published meanwhile, in order, no gap.
+        std::thread::sleep(Duration::from_millis(700));
+        let mut socket = open(&node, &[("Authorization", &node.admin_auth())]).expect("reconnects");
+        assert_eq!(next(&mut socket)["type"], "hello");
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topics": ["queue"], "since": {"epoch": epoch, "seq": last}}),
+        );
+        let subscribed = next(&mut socket);
+        assert_eq!(subscribed["gap"], false, "{subscribed}");
+        let first = next(&mut socket);
+        assert_eq!(
+            first["seq"].as_u64(),
+            Some(last + 1),
+            "resumes right after {last}: {first}"
+        );
+        // From another epoch (a restarted node): told there is a gap.
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topics": ["queue"], "since": {"epoch": epoch + 1, "seq": 1}}),
+        );
+        let mut answer = next(&mut socket);
+        while answer["type"] == "event" {
+            answer = next(&mut socket);
+        }
+        assert_eq!(
+            (answer["type"].clone(), answer["gap"].clone()),
+            (json!("subscribed"), json!(true)),
+            "{answer}"
+        );
+    }
+);
+
+both_backends!(topics_follow_the_users_features, |db: TestDb| {
+    let node = node(&db);
+    let (status, role) = node.post_json(
+        "/api/roles",
+        &json!({"name": "auditor", "features": ["audit_view"]}),
+    );
+    assert_eq!(status, 201, "{role}");
+    let (status, group) = node.post_json(
+        "/api/groups",
+        &json!({"name": "auditors", "role": "auditor"}),
+    );
+    assert_eq!(status, 201, "{group}");
+    let (status, user) = node.post_json(
+        "/api/users",
+        &json!({"userid": "aud", "password": "auditor-pw-1", "groups": ["auditors"]}),
+    );
+    assert_eq!(status, 201, "{user}");
+    let auth = basic_auth("aud", "auditor-pw-1");
+    let mut socket = open(&node, &[("Authorization", &auth)]).expect("a user connects");
+    let hello = next(&mut socket);
+    assert_eq!(hello["topics"], json!([]), "{hello}");
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topics": ["queue"]}),
+    );
+    let error = next(&mut socket);
+    assert_eq!(error["type"], "error", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ops_view")),
+        "{error}"
+    );
+});
+
+both_backends!(a_revoked_token_ends_its_connection, |db: TestDb| {
+    let node = NodeConfig::new(&db, "live")
+        .env("STEWARD__WEBSOCKET__QUEUE_INTERVAL", "200ms")
+        .env("STEWARD__WEBSOCKET__PING_INTERVAL", "300ms")
+        .start();
+    // A token of its own (the node helper's cached admin token stays usable).
+    let (status, login) = node.request(
+        "GET",
+        "/api/auth",
+        None,
+        &[("Authorization", &node.admin_auth())],
+    );
+    assert_eq!(status, 200, "{login}");
+    let token = login["auth_token"].as_str().expect("token").to_string();
+    let mut socket = open(&node, &[("X-Auth-Token", &token)]).expect("connects");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topics": ["queue"]}),
+    );
+    assert_eq!(next(&mut socket)["type"], "subscribed");
+    // Still open across several pings while the token is good.
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert_eq!(next(&mut socket)["type"], "event");
+    }
+    let (status, _) = node.request("DELETE", "/api/auth", None, &[("X-Auth-Token", &token)]);
+    assert!(status == 200 || status == 204, "{status}");
+    // Within a few pings (the token cache holds a holder for up to 5 s): told, then closed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut told = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still open after the token was revoked"
+        );
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                let message: Value = serde_json::from_str(text.as_str()).expect("json");
+                if message["type"] == "error" {
+                    told = Some(message);
+                }
+            }
+            Ok(Message::Close(frame)) => {
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(1008));
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let told = told.expect("an error message before the close");
+    assert!(
+        told["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("token")),
+        "{told}"
+    );
+});
