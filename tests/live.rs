@@ -85,7 +85,7 @@ both_backends!(
         let mut socket = open(&node, &[("X-Auth-Token", &token)]).expect("admin connects");
         let hello = next(&mut socket);
         assert_eq!(hello["type"], "hello", "{hello}");
-        assert_eq!(hello["topics"], json!(["queue"]), "{hello}");
+        assert_eq!(hello["topics"], json!(["queue", "servers"]), "{hello}");
         let epoch = hello["epoch"].as_u64().expect("epoch");
 
         // Bad messages get an error and the connection stays.
@@ -253,4 +253,56 @@ both_backends!(a_revoked_token_ends_its_connection, |db: TestDb| {
             .is_some_and(|m| m.contains("token")),
         "{told}"
     );
+});
+
+both_backends!(servers_coming_and_going_are_pushed, |db: TestDb| {
+    let node = NodeConfig::new(&db, "live-a")
+        .env("STEWARD__WEBSOCKET__SERVERS_INTERVAL", "200ms")
+        .start();
+    let mut socket = open(&node, &[("X-Auth-Token", &node.admin_token())]).expect("connects");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topics": ["servers"]}),
+    );
+    assert_eq!(next(&mut socket)["type"], "subscribed");
+    // Let the feed take its baseline, then a second node joins the region.
+    std::thread::sleep(Duration::from_millis(600));
+    let mut other = NodeConfig::new(&db, "live-b").start();
+    let named = |event: &Value, name: &str, status: &str| {
+        event["data"]["changed"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|s| s["name"] == name && s["status"] == status))
+    };
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.iter().any(|e| named(e, "live-b", "started")) {
+        assert!(
+            Instant::now() < deadline,
+            "no event for the new server: {seen:?}"
+        );
+        let event = next(&mut socket);
+        assert_eq!(event["topic"], "servers", "{event}");
+        // Heartbeats alone are not changes: every event names a server.
+        assert!(
+            event["data"]["changed"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+                || event["data"]["removed"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty()),
+            "{event}"
+        );
+        seen.push(event);
+    }
+    // It stops: its status change is pushed too.
+    other.terminate(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no event for the stopped server");
+        let event = next(&mut socket);
+        if named(&event, "live-b", "stopped") {
+            break;
+        }
+    }
 });

@@ -1,26 +1,36 @@
-//! `QueueFeed`: publishes the region's queue counts (by state, zone and role — what
-//! `GET /api/queue/stats` answers under `region`) on the `queue` topic every
-//! `websocket.queue_interval`, while a client of this node listens. A supervised
-//! [`Component`]: it holds nothing a rebuild would miss.
+//! `LiveFeeds`: what the region's database says, published while a client of this node
+//! listens — the queue's counts (by state, zone and role: what `GET /api/queue/stats`
+//! answers under `region`) on `queue` every `websocket.queue_interval`, and on `servers`
+//! the servers whose status, master flag, roles or supervised components changed (as
+//! `GET /api/servers` shows them; heartbeat times, memory and CPU move every beat and do
+//! not count as a change), checked every `websocket.servers_interval`. Each node reads
+//! the database itself, so every node's subscribers see the whole region. A supervised
+//! [`Component`]: it holds nothing a rebuild would miss (a rebuilt feed takes the
+//! servers it sees first as its baseline).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use super::hub::{Hub, Topic};
 use crate::db::Db;
 use crate::queue::queue_counts;
+use crate::region::{ServerView, load_region_view};
 use crate::supervision::{Component, ComponentContext, ComponentFuture};
 
 #[derive(Clone)]
-pub struct QueueFeed {
+pub struct LiveFeeds {
     pub db: Db,
     pub hub: Arc<Hub>,
-    pub interval: Duration,
+    pub queue_interval: Duration,
+    pub servers_interval: Duration,
 }
 
-impl Component for QueueFeed {
+impl Component for LiveFeeds {
     fn name(&self) -> &'static str {
-        "queue_feed"
+        "live_feeds"
     }
 
     fn run(&self, ctx: ComponentContext) -> ComponentFuture {
@@ -28,25 +38,95 @@ impl Component for QueueFeed {
     }
 }
 
-async fn run(feed: QueueFeed, ctx: ComponentContext) -> Result<(), String> {
+fn due(last: Option<Instant>, every: Duration) -> bool {
+    last.is_none_or(|t| t.elapsed() >= every)
+}
+
+async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
+    let tick = feeds.queue_interval.min(feeds.servers_interval);
+    let (mut queue_at, mut servers_at) = (None, None);
+    // What subscribers of `servers` were last told, by server id (None: no baseline).
+    let mut servers: Option<BTreeMap<i64, Value>> = None;
     loop {
         tokio::select! {
             _ = ctx.stopped() => return Ok(()),
-            _ = tokio::time::sleep(feed.interval) => {}
+            _ = tokio::time::sleep(tick) => {}
         }
         ctx.progress();
-        if !feed.hub.has_subscribers(Topic::Queue) {
-            continue;
+        if due(queue_at, feeds.queue_interval) {
+            queue_at = Some(Instant::now());
+            if feeds.hub.has_subscribers(Topic::Queue) {
+                publish_queue(&feeds).await;
+            }
         }
-        match feed.db.run(queue_counts).await {
-            Ok(counts) => match serde_json::to_value(&counts) {
-                Ok(data) => {
-                    feed.hub.publish(Topic::Queue, data);
-                }
-                Err(error) => tracing::warn!(%error, "cannot render the queue counts"),
-            },
-            // A database outage: the counts resume when it is back.
-            Err(error) => tracing::warn!(%error, "cannot read the queue counts for the live feed"),
+        if due(servers_at, feeds.servers_interval) {
+            servers_at = Some(Instant::now());
+            if feeds.hub.has_subscribers(Topic::Servers) {
+                publish_servers(&feeds, &mut servers).await;
+            } else {
+                servers = None;
+            }
         }
+    }
+}
+
+async fn publish_queue(feeds: &LiveFeeds) {
+    match feeds.db.run(queue_counts).await {
+        Ok(counts) => match serde_json::to_value(&counts) {
+            Ok(data) => {
+                feeds.hub.publish(Topic::Queue, data);
+            }
+            Err(error) => tracing::warn!(%error, "cannot render the queue counts"),
+        },
+        // A database outage: the counts resume when it is back.
+        Err(error) => tracing::warn!(%error, "cannot read the queue counts for the live feed"),
+    }
+}
+
+/// What of a server counts as a change: everything but the per-beat figures.
+fn change_key(server: &ServerView) -> Value {
+    let mut value = serde_json::to_value(server).unwrap_or(Value::Null);
+    if let Some(object) = value.as_object_mut() {
+        for volatile in [
+            "last_heartbeat",
+            "heartbeat_age_s",
+            "memory_rss",
+            "memory_heap",
+            "cpu_percent",
+        ] {
+            object.remove(volatile);
+        }
+    }
+    value
+}
+
+/// The servers that changed since `known` (all of them are the baseline the first
+/// time, published as nothing), and the ids of those gone.
+fn server_changes(known: &mut Option<BTreeMap<i64, Value>>, now: &[ServerView]) -> Option<Value> {
+    let current: BTreeMap<i64, Value> = now.iter().map(|s| (s.id, change_key(s))).collect();
+    let Some(before) = known.replace(current.clone()) else {
+        return None;
+    };
+    let changed: Vec<&ServerView> = now
+        .iter()
+        .filter(|s| before.get(&s.id) != current.get(&s.id))
+        .collect();
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|id| !current.contains_key(id))
+        .map(i64::to_string)
+        .collect();
+    (!changed.is_empty() || !removed.is_empty())
+        .then(|| json!({"changed": changed, "removed": removed}))
+}
+
+async fn publish_servers(feeds: &LiveFeeds, known: &mut Option<BTreeMap<i64, Value>>) {
+    match feeds.db.run(load_region_view).await {
+        Ok(view) => {
+            if let Some(data) = server_changes(known, &view.servers) {
+                feeds.hub.publish(Topic::Servers, data);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the servers for the live feed"),
     }
 }

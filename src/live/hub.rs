@@ -19,22 +19,25 @@ use crate::auth::Feature;
 pub enum Topic {
     /// The region's queue counts by zone, role and state, every `websocket.queue_interval`.
     Queue,
+    /// Servers whose status, roles or supervised components changed.
+    Servers,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 1] = [Topic::Queue];
+    pub const ALL: [Topic; 2] = [Topic::Queue, Topic::Servers];
 
     /// The feature a user needs to receive the topic.
     pub fn feature(self) -> Feature {
         match self {
-            Topic::Queue => Feature::OpsView,
+            Topic::Queue | Topic::Servers => Feature::OpsView,
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
             Topic::Queue => "queue",
+            Topic::Servers => "servers",
         }
     }
 }

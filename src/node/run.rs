@@ -334,10 +334,11 @@ pub async fn boot(
     supervision.start(refresh_manager);
     let ws = &settings.websocket;
     let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
-    supervision.start(crate::live::QueueFeed {
+    supervision.start(crate::live::LiveFeeds {
         db: db.clone(),
         hub: hub.clone(),
-        interval: ws.queue_interval,
+        queue_interval: ws.queue_interval,
+        servers_interval: ws.servers_interval,
     });
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),

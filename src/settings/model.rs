@@ -336,6 +336,9 @@ pub struct WebsocketSettings {
     /// How often the queue's counts are pushed to subscribers.
     #[serde(with = "human_duration")]
     pub queue_interval: Duration,
+    /// How often the servers are checked for changes to push.
+    #[serde(with = "human_duration")]
+    pub servers_interval: Duration,
     /// Events held for a client that reads slower than they come; one that falls
     /// further behind is told and dropped.
     pub client_buffer: usize,
