@@ -104,9 +104,7 @@ fn change_key(server: &ServerView) -> Value {
 /// time, published as nothing), and the ids of those gone.
 fn server_changes(known: &mut Option<BTreeMap<i64, Value>>, now: &[ServerView]) -> Option<Value> {
     let current: BTreeMap<i64, Value> = now.iter().map(|s| (s.id, change_key(s))).collect();
-    let Some(before) = known.replace(current.clone()) else {
-        return None;
-    };
+    let before = known.replace(current.clone())?;
     let changed: Vec<&ServerView> = now
         .iter()
         .filter(|s| before.get(&s.id) != current.get(&s.id))
