@@ -7,7 +7,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{NodeConfig, TestDb, basic_auth};
+use common::{NodeConfig, Sim, TestDb, basic_auth};
 use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
@@ -85,7 +85,11 @@ both_backends!(
         let mut socket = open(&node, &[("X-Auth-Token", &token)]).expect("admin connects");
         let hello = next(&mut socket);
         assert_eq!(hello["type"], "hello", "{hello}");
-        assert_eq!(hello["topics"], json!(["queue", "servers"]), "{hello}");
+        assert_eq!(
+            hello["topics"],
+            json!(["queue", "servers", "refreshes"]),
+            "{hello}"
+        );
         let epoch = hello["epoch"].as_u64().expect("epoch");
 
         // Bad messages get an error and the connection stays.
@@ -306,3 +310,79 @@ both_backends!(servers_coming_and_going_are_pushed, |db: TestDb| {
         }
     }
 });
+
+both_backends!(
+    refreshes_reach_only_those_who_may_see_the_provider,
+    |db: TestDb| {
+        let node = NodeConfig::new(&db, "live")
+            .env("STEWARD__WEBSOCKET__SERVERS_INTERVAL", "200ms")
+            .start();
+        let add = |name: &str, sim: &Sim| {
+            let (status, reply) = node.post_json(
+                "/api/providers",
+                &json!({"name": name, "api_url": sim.url, "allow_insecure_http": true}),
+            );
+            assert_eq!(status, 201, "{reply}");
+            reply["id"].as_str().expect("id").to_string()
+        };
+        let sim_a = Sim::start(&["--nodes", "1", "--pods-per-node", "2", "--seed", "1"]);
+        let sim_b = Sim::start(&["--nodes", "1", "--pods-per-node", "2", "--seed", "2"]);
+        let a = add("cluster-a", &sim_a);
+        // A viewer limited to cluster-a.
+        let (status, group) = node.post_json(
+            "/api/groups",
+            &json!({"name": "a-viewers", "role": "viewer", "filters": {"providers": [a]}}),
+        );
+        assert_eq!(status, 201, "{group}");
+        let (status, user) = node.post_json(
+            "/api/users",
+            &json!({"userid": "ava", "password": "viewer-pw-1", "groups": ["a-viewers"]}),
+        );
+        assert_eq!(status, 201, "{user}");
+        let subscribe = |headers: &[(&str, &str)]| {
+            let mut socket = open(&node, headers).expect("connects");
+            assert_eq!(next(&mut socket)["type"], "hello");
+            send(
+                &mut socket,
+                json!({"type": "subscribe", "topics": ["refreshes"]}),
+            );
+            assert_eq!(next(&mut socket)["type"], "subscribed");
+            socket
+        };
+        let mut admin = subscribe(&[("X-Auth-Token", &node.admin_token())]);
+        let mut ava = subscribe(&[("Authorization", &basic_auth("ava", "viewer-pw-1"))]);
+        // Let the feed take its baseline, then cluster-b arrives and refreshes.
+        std::thread::sleep(Duration::from_millis(600));
+        let b = add("cluster-b", &sim_b);
+        let until_full = |socket: &mut Socket, provider: &str| -> Vec<Value> {
+            let mut seen = Vec::new();
+            loop {
+                let event = next(socket);
+                assert_eq!(event["topic"], "refreshes", "{event}");
+                let done =
+                    event["data"]["provider_id"] == provider && event["data"]["kind"] == "full";
+                seen.push(event);
+                if done {
+                    return seen;
+                }
+            }
+        };
+        let seen = until_full(&mut admin, &b);
+        let last = seen.last().expect("event");
+        assert_eq!(last["data"]["status"], "ok", "{last}");
+        assert!(last["data"]["total_s"].as_f64().is_some(), "{last}");
+        // Now cluster-a refreshes: ava sees it, and nothing of cluster-b before it.
+        let (status, body) = node.post_json(
+            &format!("/api/providers/{a}"),
+            &json!({"action": "refresh"}),
+        );
+        assert_eq!(status, 202, "{body}");
+        let seen = until_full(&mut ava, &a);
+        assert!(
+            seen.iter().all(|e| e["data"]["provider_id"] == a.as_str()),
+            "ava saw another provider's refresh: {seen:?}"
+        );
+        let seen = until_full(&mut admin, &a);
+        assert!(!seen.is_empty());
+    }
+);

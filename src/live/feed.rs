@@ -3,7 +3,9 @@
 //! answers under `region`) on `queue` every `websocket.queue_interval`, and on `servers`
 //! the servers whose status, master flag, roles or supervised components changed (as
 //! `GET /api/servers` shows them; heartbeat times, memory and CPU move every beat and do
-//! not count as a change), checked every `websocket.servers_interval`. Each node reads
+//! not count as a change), checked every `websocket.servers_interval`; and on
+//! `refreshes` each provider refresh recorded since (to the subscribers who may see the
+//! provider), checked as often as the servers. Each node reads
 //! the database itself, so every node's subscribers see the whole region. A supervised
 //! [`Component`]: it holds nothing a rebuild would miss (a rebuilt feed takes the
 //! servers it sees first as its baseline).
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::hub::{Hub, Topic};
+use super::hub::{Hub, Scope, Topic};
 use crate::db::Db;
 use crate::queue::queue_counts;
 use crate::region::{ServerView, load_region_view};
@@ -47,6 +49,7 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
     let (mut queue_at, mut servers_at) = (None, None);
     // What subscribers of `servers` were last told, by server id (None: no baseline).
     let mut servers: Option<BTreeMap<i64, Value>> = None;
+    let mut refreshes = RefreshCursor::default();
     loop {
         tokio::select! {
             _ = ctx.stopped() => return Ok(()),
@@ -66,6 +69,11 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
             } else {
                 servers = None;
             }
+            if feeds.hub.has_subscribers(Topic::Refreshes) {
+                publish_refreshes(&feeds, &mut refreshes).await;
+            } else {
+                refreshes = RefreshCursor::default();
+            }
         }
     }
 }
@@ -74,7 +82,7 @@ async fn publish_queue(feeds: &LiveFeeds) {
     match feeds.db.run(queue_counts).await {
         Ok(counts) => match serde_json::to_value(&counts) {
             Ok(data) => {
-                feeds.hub.publish(Topic::Queue, data);
+                feeds.hub.publish(Topic::Queue, Scope::Region, data);
             }
             Err(error) => tracing::warn!(%error, "cannot render the queue counts"),
         },
@@ -122,9 +130,63 @@ async fn publish_servers(feeds: &LiveFeeds, known: &mut Option<BTreeMap<i64, Val
     match feeds.db.run(load_region_view).await {
         Ok(view) => {
             if let Some(data) = server_changes(known, &view.servers) {
-                feeds.hub.publish(Topic::Servers, data);
+                feeds.hub.publish(Topic::Servers, Scope::Region, data);
             }
         }
         Err(error) => tracing::warn!(%error, "cannot read the servers for the live feed"),
+    }
+}
+
+/// Which recorded refreshes were published. Ids are taken in commit order only roughly
+/// (a transaction may commit after one that took a later id), so each look goes back
+/// [`RefreshCursor::WINDOW`] ids and skips those already published.
+#[derive(Default)]
+struct RefreshCursor {
+    /// None: no baseline yet (what exists when someone starts listening is history).
+    newest: Option<i64>,
+    published: std::collections::BTreeSet<i64>,
+}
+
+impl RefreshCursor {
+    const WINDOW: i64 = 1000;
+}
+
+async fn publish_refreshes(feeds: &LiveFeeds, cursor: &mut RefreshCursor) {
+    let floor = cursor
+        .newest
+        .map_or(i64::MAX, |n| n - RefreshCursor::WINDOW);
+    let baseline = cursor.newest.is_none();
+    let found = feeds
+        .db
+        .run(move |c| {
+            if baseline {
+                crate::providers::newest_refresh_id(c).map(|id| (Vec::new(), id))
+            } else {
+                crate::providers::refreshes_after(c, floor).map(|rows| (rows, None))
+            }
+        })
+        .await;
+    match found {
+        Ok((_, newest)) if baseline => cursor.newest = Some(newest.unwrap_or(0)),
+        Ok((rows, _)) => {
+            for row in rows {
+                if row.id <= floor || !cursor.published.insert(row.id) {
+                    continue;
+                }
+                cursor.newest = cursor.newest.max(Some(row.id));
+                let provider = row.provider_id;
+                match serde_json::to_value(&row) {
+                    Ok(data) => {
+                        feeds
+                            .hub
+                            .publish(Topic::Refreshes, Scope::Provider(provider), data);
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot render a refresh"),
+                }
+            }
+            let floor = cursor.newest.map_or(0, |n| n - RefreshCursor::WINDOW);
+            cursor.published = cursor.published.split_off(&floor);
+        }
+        Err(error) => tracing::warn!(%error, "cannot read the refreshes for the live feed"),
     }
 }

@@ -21,16 +21,19 @@ pub enum Topic {
     Queue,
     /// Servers whose status, roles or supervised components changed.
     Servers,
+    /// Provider refreshes as they finish: kind, outcome, timings, object counts.
+    Refreshes,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 2] = [Topic::Queue, Topic::Servers];
+    pub const ALL: [Topic; 3] = [Topic::Queue, Topic::Servers, Topic::Refreshes];
 
     /// The feature a user needs to receive the topic.
     pub fn feature(self) -> Feature {
         match self {
             Topic::Queue | Topic::Servers => Feature::OpsView,
+            Topic::Refreshes => Feature::InventoryView,
         }
     }
 
@@ -38,6 +41,32 @@ impl Topic {
         match self {
             Topic::Queue => "queue",
             Topic::Servers => "servers",
+            Topic::Refreshes => "refreshes",
+        }
+    }
+}
+
+/// Whom an event concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The region: every subscriber of the topic.
+    Region,
+    /// One provider: its subscribers who may see that provider.
+    Provider(i64),
+}
+
+/// The providers a subscriber may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible {
+    All,
+    Providers(HashSet<i64>),
+}
+
+impl Visible {
+    fn allows(&self, scope: Scope) -> bool {
+        match (self, scope) {
+            (Visible::All, _) | (_, Scope::Region) => true,
+            (Visible::Providers(ids), Scope::Provider(id)) => ids.contains(&id),
         }
     }
 }
@@ -54,6 +83,8 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub topic: Topic,
     pub data: serde_json::Value,
+    #[serde(skip)]
+    pub scope: Scope,
     /// This event as sent: serialised once for every client.
     #[serde(skip)]
     pub text: String,
@@ -84,6 +115,15 @@ pub struct Subscription {
     pub overflowed: Arc<AtomicBool>,
 }
 
+impl Subscription {
+    /// What the subscriber may see from now on (its rights are checked again).
+    pub fn set_visible(&self, visible: Visible) {
+        if let Some(client) = self.hub.lock().clients.get_mut(&self.id) {
+            client.visible = visible;
+        }
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.hub.lock().clients.remove(&self.id);
@@ -92,6 +132,7 @@ impl Drop for Subscription {
 
 struct Client {
     topics: HashSet<Topic>,
+    visible: Visible,
     tx: mpsc::Sender<Arc<Event>>,
     overflowed: Arc<AtomicBool>,
 }
@@ -156,7 +197,7 @@ impl Hub {
 
     /// Publishes `data` on `topic`; answers its sequence number. Subscribers whose
     /// buffers are full are cut off.
-    pub fn publish(&self, topic: Topic, data: serde_json::Value) -> u64 {
+    pub fn publish(&self, topic: Topic, scope: Scope, data: serde_json::Value) -> u64 {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
@@ -167,6 +208,7 @@ impl Hub {
             at: Utc::now(),
             topic,
             data,
+            scope,
             text: String::new(),
         };
         event.text = serde_json::to_string(&event).unwrap_or_default();
@@ -179,7 +221,7 @@ impl Hub {
         }
         let mut gone = Vec::new();
         for (id, client) in &inner.clients {
-            if !client.topics.contains(&topic) {
+            if !client.topics.contains(&topic) || !client.visible.allows(scope) {
                 continue;
             }
             match client.tx.try_send(event.clone()) {
@@ -201,6 +243,7 @@ impl Hub {
     pub fn subscribe(
         self: &Arc<Self>,
         topics: HashSet<Topic>,
+        visible: Visible,
         since: Option<Position>,
     ) -> Subscription {
         let (tx, rx) = mpsc::channel(self.client_buffer);
@@ -215,7 +258,9 @@ impl Hub {
                 let backlog = inner
                     .recent
                     .iter()
-                    .filter(|e| e.seq > p.seq && topics.contains(&e.topic))
+                    .filter(|e| {
+                        e.seq > p.seq && topics.contains(&e.topic) && visible.allows(e.scope)
+                    })
                     .cloned()
                     .collect();
                 (backlog, p.seq + 1 < oldest)
@@ -227,6 +272,7 @@ impl Hub {
             id,
             Client {
                 topics,
+                visible,
                 tx,
                 overflowed: overflowed.clone(),
             },
@@ -259,15 +305,15 @@ mod tests {
         let hub = Hub::new(8, 16);
         assert!(!hub.has_subscribers(Topic::Queue));
         assert_eq!(
-            hub.publish(Topic::Queue, json!(1)),
+            hub.publish(Topic::Queue, Scope::Region, json!(1)),
             1,
             "no subscriber: still numbered"
         );
-        let mut sub = hub.subscribe(queue(), None);
-        let mut none = hub.subscribe(HashSet::new(), None);
+        let mut sub = hub.subscribe(queue(), Visible::All, None);
+        let mut none = hub.subscribe(HashSet::new(), Visible::All, None);
         assert!(hub.has_subscribers(Topic::Queue));
         assert_eq!(sub.seq, 1);
-        assert_eq!(hub.publish(Topic::Queue, json!(2)), 2);
+        assert_eq!(hub.publish(Topic::Queue, Scope::Region, json!(2)), 2);
         let got = sub.rx.try_recv().expect("delivered");
         assert_eq!((got.seq, got.data.clone()), (2, json!(2)));
         assert!(none.rx.try_recv().is_err(), "not subscribed to the topic");
@@ -277,12 +323,51 @@ mod tests {
     }
 
     #[test]
+    fn provider_events_reach_only_those_who_may_see_the_provider() {
+        let hub = Hub::new(8, 16);
+        let refreshes = || HashSet::from([Topic::Refreshes]);
+        let mut all = hub.subscribe(refreshes(), Visible::All, None);
+        let mut one = hub.subscribe(refreshes(), Visible::Providers(HashSet::from([1])), None);
+        hub.publish(Topic::Refreshes, Scope::Provider(2), json!("p2"));
+        hub.publish(Topic::Refreshes, Scope::Provider(1), json!("p1"));
+        assert_eq!(
+            all.rx.try_recv().map(|e| e.data.clone()).ok(),
+            Some(json!("p2"))
+        );
+        assert_eq!(
+            all.rx.try_recv().map(|e| e.data.clone()).ok(),
+            Some(json!("p1"))
+        );
+        assert_eq!(
+            one.rx.try_recv().map(|e| e.data.clone()).ok(),
+            Some(json!("p1"))
+        );
+        assert!(one.rx.try_recv().is_err(), "provider 2 is not visible");
+        // Rights checked again: provider 2 now visible, 1 no longer.
+        one.set_visible(Visible::Providers(HashSet::from([2])));
+        hub.publish(Topic::Refreshes, Scope::Provider(1), json!("p1 again"));
+        assert!(one.rx.try_recv().is_err());
+        // A reconnecting client's backlog is filtered the same way.
+        let position = Some(Position {
+            epoch: hub.epoch,
+            seq: 0,
+        });
+        let back = hub.subscribe(
+            refreshes(),
+            Visible::Providers(HashSet::from([2])),
+            position,
+        );
+        let data: Vec<_> = back.backlog.iter().map(|e| e.data.clone()).collect();
+        assert_eq!(data, vec![json!("p2")]);
+    }
+
+    #[test]
     fn a_slow_subscriber_is_cut_off_and_the_others_keep_receiving() {
         let hub = Hub::new(2, 0);
-        let mut slow = hub.subscribe(queue(), None);
-        let mut fast = hub.subscribe(queue(), None);
+        let mut slow = hub.subscribe(queue(), Visible::All, None);
+        let mut fast = hub.subscribe(queue(), Visible::All, None);
         for i in 0..5 {
-            hub.publish(Topic::Queue, json!(i));
+            hub.publish(Topic::Queue, Scope::Region, json!(i));
             assert_eq!(fast.rx.try_recv().map(|e| e.seq).ok(), Some(i + 1));
         }
         assert!(slow.overflowed.load(Ordering::Acquire));
@@ -301,7 +386,7 @@ mod tests {
     fn a_reconnecting_client_gets_what_it_missed_or_is_told_of_a_gap() {
         let hub = Hub::new(8, 3);
         for i in 1..=5 {
-            hub.publish(Topic::Queue, json!(i));
+            hub.publish(Topic::Queue, Scope::Region, json!(i));
         }
         // Held: 3, 4, 5.
         let at = |seq| {
@@ -310,26 +395,26 @@ mod tests {
                 seq,
             })
         };
-        let sub = hub.subscribe(queue(), at(3));
+        let sub = hub.subscribe(queue(), Visible::All, at(3));
         let seqs: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
         assert_eq!((seqs, sub.gap), (vec![4, 5], false));
-        let sub = hub.subscribe(queue(), at(2));
+        let sub = hub.subscribe(queue(), Visible::All, at(2));
         assert_eq!(
             (sub.backlog.len(), sub.gap),
             (3, false),
             "3 is the oldest held"
         );
-        let sub = hub.subscribe(queue(), at(1));
+        let sub = hub.subscribe(queue(), Visible::All, at(1));
         assert_eq!((sub.backlog.len(), sub.gap), (3, true), "2 is lost");
-        let sub = hub.subscribe(queue(), at(5));
+        let sub = hub.subscribe(queue(), Visible::All, at(5));
         assert_eq!((sub.backlog.len(), sub.gap), (0, false), "up to date");
-        let sub = hub.subscribe(queue(), at(9));
+        let sub = hub.subscribe(queue(), Visible::All, at(9));
         assert!(sub.gap, "a position from the future");
         let other = Some(Position {
             epoch: hub.epoch + 1,
             seq: 4,
         });
-        let sub = hub.subscribe(queue(), other);
+        let sub = hub.subscribe(queue(), Visible::All, other);
         assert!(sub.gap && sub.backlog.is_empty(), "another epoch");
     }
 }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::hub::{Hub, Position, Subscription, Topic};
+use super::hub::{Hub, Position, Subscription, Topic, Visible};
 use crate::auth::Feature;
 
 /// Largest message a client may send (they are small commands).
@@ -45,8 +45,14 @@ enum ClientMessage {
     },
 }
 
-/// The caller's features now, or why the caller may no longer listen.
-pub type Recheck = futures::future::LocalBoxFuture<'static, Result<BTreeSet<Feature>, String>>;
+/// What the caller may have now: its features and the providers it may see.
+pub struct Rights {
+    pub features: BTreeSet<Feature>,
+    pub visible: Visible,
+}
+
+/// The caller's rights now, or why the caller may no longer listen.
+pub type Recheck = futures::future::LocalBoxFuture<'static, Result<Rights, String>>;
 
 fn allowed_by(features: &BTreeSet<Feature>) -> Vec<Topic> {
     Topic::ALL
@@ -62,11 +68,12 @@ pub async fn converse(
     mut session: Session,
     mut stream: AggregatedMessageStream,
     hub: Arc<Hub>,
-    features: BTreeSet<Feature>,
+    rights: Rights,
     config: SocketConfig,
     recheck: impl Fn() -> Recheck,
 ) {
-    let mut allowed = allowed_by(&features);
+    let mut allowed = allowed_by(&rights.features);
+    let mut visible = rights.visible;
     let mut listening: Vec<Topic> = Vec::new();
     let hello = json!({
         "type": "hello",
@@ -103,7 +110,7 @@ pub async fn converse(
                         }
                     }
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        match answer(&text, &hub, &allowed) {
+                        match answer(&text, &hub, &allowed, &visible) {
                             Ok((mut sub, topics)) => {
                                 let reply = json!({
                                     "type": "subscribed",
@@ -160,8 +167,12 @@ pub async fn converse(
                     break Some(close(CloseCode::Away, "no answer to pings"));
                 }
                 match recheck().await {
-                    Ok(features) => {
-                        allowed = allowed_by(&features);
+                    Ok(now) => {
+                        allowed = allowed_by(&now.features);
+                        visible = now.visible;
+                        if let Some(sub) = &subscription {
+                            sub.set_visible(visible.clone());
+                        }
                         if let Some(lost) = listening.iter().find(|t| !allowed.contains(t)) {
                             let why = format!("topic `{}` needs the feature `{}`", lost.name(), lost.feature().identifier());
                             let _ = reply_error(&mut session, &why).await;
@@ -209,6 +220,7 @@ fn answer(
     text: &str,
     hub: &Arc<Hub>,
     allowed: &[Topic],
+    visible: &Visible,
 ) -> Result<(Subscription, Vec<Topic>), String> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
         format!(
@@ -243,7 +255,7 @@ fn answer(
             wanted.push(topic);
         }
     }
-    let sub = hub.subscribe(wanted.iter().copied().collect(), since);
+    let sub = hub.subscribe(wanted.iter().copied().collect(), visible.clone(), since);
     Ok((sub, wanted))
 }
 
@@ -271,20 +283,22 @@ mod tests {
     fn subscriptions_are_checked_against_topics_and_features() {
         let hub = Hub::new(4, 4);
         let all = [Topic::Queue];
+        let v = Visible::All;
         let ok = answer(
             r#"{"type":"subscribe","topics":["queue","queue"]}"#,
             &hub,
             &all,
+            &v,
         )
         .map(|(_, topics)| topics);
         assert_eq!(ok.ok(), Some(vec![Topic::Queue]));
-        let refused = answer(r#"{"type":"subscribe","topics":["queue"]}"#, &hub, &[]);
+        let refused = answer(r#"{"type":"subscribe","topics":["queue"]}"#, &hub, &[], &v);
         assert!(refused.is_err_and(|e| e.contains("ops_view")));
-        let unknown = answer(r#"{"type":"subscribe","topics":["nope"]}"#, &hub, &all);
+        let unknown = answer(r#"{"type":"subscribe","topics":["nope"]}"#, &hub, &all, &v);
         assert!(unknown.is_err_and(|e| e.contains("unknown topic `nope`")));
-        let garbage = answer("{", &hub, &all);
+        let garbage = answer("{", &hub, &all, &v);
         assert!(garbage.is_err_and(|e| e.contains("truncated JSON")));
-        let extra = answer(r#"{"type":"subscribe","topics":[],"x":1}"#, &hub, &all);
+        let extra = answer(r#"{"type":"subscribe","topics":[],"x":1}"#, &hub, &all, &v);
         assert!(extra.is_err_and(|e| e.contains("unknown type or fields")));
     }
 }

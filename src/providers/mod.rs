@@ -13,7 +13,9 @@ pub use record::{
     set_metrics_status, set_protected, set_provider_endpoint, set_provider_stale,
     set_provider_status, update_provider,
 };
-pub use refreshes::{RefreshRecord, Timings, list_refreshes, record_refresh};
+pub use refreshes::{
+    RefreshRecord, Timings, list_refreshes, newest_refresh_id, record_refresh, refreshes_after,
+};
 
 use crate::queue::{DedupKey, MessageUpdate, NewMessage, PutOutcome, QueueClient};
 

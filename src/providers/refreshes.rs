@@ -109,3 +109,19 @@ pub fn list_refreshes(
     }
     Ok(q.load(conn)?)
 }
+
+/// The id of the newest recorded refresh (None: none yet).
+pub fn newest_refresh_id(conn: &mut DbConnection) -> Result<Option<i64>, DbError> {
+    Ok(pr::table
+        .select(diesel::dsl::max(pr::id))
+        .first::<Option<i64>>(conn)?)
+}
+
+/// Refreshes recorded with ids above `floor`, oldest first (at most 1,000).
+pub fn refreshes_after(conn: &mut DbConnection, floor: i64) -> Result<Vec<RefreshRecord>, DbError> {
+    Ok(pr::table
+        .filter(pr::id.gt(floor))
+        .order(pr::id.asc())
+        .limit(1000)
+        .load(conn)?)
+}
