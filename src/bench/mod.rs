@@ -5,8 +5,10 @@
 //! this process.
 
 mod api;
+mod console;
 mod database;
 mod metrics;
+mod node_process;
 mod provider_node;
 mod queue;
 mod refresh;
@@ -15,6 +17,7 @@ mod sim_process;
 mod soak;
 
 pub use api::{ApiBenchOptions, api_summary, run_api_bench};
+pub use console::{ConsoleBenchOptions, console_summary, run_console_bench};
 pub use database::BenchDatabase;
 pub use metrics::{MetricsBenchOptions, run_metrics_bench};
 pub use queue::{QueueBenchOptions, run_queue_bench};

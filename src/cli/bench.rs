@@ -1,9 +1,9 @@
 //! `steward bench queue|refresh|metrics|soak|api`: runs a benchmark and prints its JSON.
 
 use crate::bench::{
-    ApiBenchOptions, MetricsBenchOptions, QueueBenchOptions, RefreshBenchOptions, SoakBenchOptions,
-    api_summary, run_api_bench, run_metrics_bench, run_queue_bench, run_refresh_bench,
-    run_soak_bench,
+    ApiBenchOptions, ConsoleBenchOptions, MetricsBenchOptions, QueueBenchOptions,
+    RefreshBenchOptions, SoakBenchOptions, api_summary, console_summary, run_api_bench,
+    run_console_bench, run_metrics_bench, run_queue_bench, run_refresh_bench, run_soak_bench,
 };
 use crate::settings::Settings;
 
@@ -204,6 +204,47 @@ pub(super) fn api(settings: Settings, args: ApiBenchArgs) -> anyhow::Result<()> 
         print_report(&report, true)
     } else {
         print!("{}", api_summary(&report));
+        Ok(())
+    }
+}
+
+/// Options of `steward bench console`.
+#[derive(Debug, clap::Args)]
+pub struct ConsoleBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Websocket clients to open and hold (each subscribed to `queue`).
+    #[arg(long, default_value_t = 10_000)]
+    pub clients: usize,
+    /// Seconds during which every event's arrival at every client is timed.
+    #[arg(long, default_value_t = 5)]
+    pub listen: u64,
+    /// Print only the JSON (progress lines go to stderr either way); otherwise a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn console(settings: Settings, args: ConsoleBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    anyhow::ensure!(
+        (1..=100_000).contains(&args.clients),
+        "--clients must be between 1 and 100000"
+    );
+    let options = ConsoleBenchOptions {
+        database: args.database,
+        clients: args.clients,
+        listen: std::time::Duration::from_secs(args.listen.clamp(1, 600)),
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(run_console_bench(options))?;
+    if args.json {
+        print_report(&report, true)
+    } else {
+        print!("{}", console_summary(&report));
         Ok(())
     }
 }

@@ -106,6 +106,8 @@ pub enum BenchCommand {
     /// The REST API over a seeded inventory: /ping throughput, filtered and RBAC-limited
     /// pages, pages of 1,000, statements per page, the node's peak RSS.
     Api(Box<bench::ApiBenchArgs>),
+    /// The live feed: websocket clients one node holds, its RSS, the fan-out delay.
+    Console(Box<bench::ConsoleBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +163,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Api(args),
         } => bench::api(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Console(args),
+        } => bench::console(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::User { command } => user::run(settings, command),
         Command::Keys { command } => keys::run(settings, command),
