@@ -203,6 +203,7 @@ both_backends!(a_revoked_token_ends_its_connection, |db: TestDb| {
     let node = NodeConfig::new(&db, "live")
         .env("STEWARD__WEBSOCKET__QUEUE_INTERVAL", "200ms")
         .env("STEWARD__WEBSOCKET__PING_INTERVAL", "300ms")
+        .env("STEWARD__WEBSOCKET__RECHECK_INTERVAL", "300ms")
         .start();
     // A token of its own (the node helper's cached admin token stays usable).
     let (status, login) = node.request(

@@ -31,6 +31,8 @@ pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct SocketConfig {
     pub ping_interval: Duration,
+    /// How often the caller's rights are checked again (at the next ping after it).
+    pub recheck_interval: Duration,
     pub client_buffer: usize,
 }
 
@@ -61,8 +63,8 @@ fn allowed_by(features: &BTreeSet<Feature>) -> Vec<Topic> {
         .collect()
 }
 
-/// Runs the conversation until either side ends it. `recheck` is asked at every ping
-/// whether the caller may still listen (its token revoked, its user removed, a topic's
+/// Runs the conversation until either side ends it. `recheck` is asked at the first
+/// ping after every `recheck_interval` whether the caller may still listen (its token revoked, its user removed, a topic's
 /// feature taken away: the connection ends).
 pub async fn converse(
     mut session: Session,
@@ -86,6 +88,7 @@ pub async fn converse(
     }
     let mut subscription: Option<Subscription> = None;
     let mut last_heard = Instant::now();
+    let mut last_checked = Instant::now();
     let mut ping =
         tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
     let why: Option<CloseReason> = loop {
@@ -166,6 +169,10 @@ pub async fn converse(
                 if last_heard.elapsed() > config.ping_interval * 3 {
                     break Some(close(CloseCode::Away, "no answer to pings"));
                 }
+                if last_checked.elapsed() < config.recheck_interval {
+                    continue;
+                }
+                last_checked = Instant::now();
                 match recheck().await {
                     Ok(now) => {
                         allowed = allowed_by(&now.features);

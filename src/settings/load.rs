@@ -481,6 +481,7 @@ fn read_settings(
         client_buffer: r.int_in("websocket.client_buffer", 1, 1_000_000)? as usize,
         replay: r.int_in("websocket.replay", 0, 1_000_000)? as usize,
         ping_interval: r.duration("websocket.ping_interval", Duration::from_millis(100))?,
+        recheck_interval: r.duration("websocket.recheck_interval", Duration::from_millis(100))?,
     };
 
     let log = LogSettings {

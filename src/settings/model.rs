@@ -347,6 +347,9 @@ pub struct WebsocketSettings {
     /// How often idle connections are pinged (closed after three silent intervals).
     #[serde(with = "human_duration")]
     pub ping_interval: Duration,
+    /// How often a connected caller's credentials and rights are checked again.
+    #[serde(with = "human_duration")]
+    pub recheck_interval: Duration,
 }
 
 /// Log output format.

@@ -1,7 +1,7 @@
 //! `GET /ws`: the live feed's websocket. The caller is authenticated before the
 //! upgrade (a token or Basic credentials, like every route); the conversation is
 //! `live::socket`'s. What the caller may receive (topics by feature, provider events by
-//! the providers it may see) is worked out here and again at every ping.
+//! the providers it may see) is worked out here and again every `websocket.recheck_interval`.
 
 use std::collections::HashSet;
 
@@ -31,9 +31,11 @@ pub(super) async fn connect(
     let settings = &state.settings.websocket;
     let config = SocketConfig {
         ping_interval: settings.ping_interval,
+        recheck_interval: settings.recheck_interval,
         client_buffer: settings.client_buffer,
     };
-    // Checked again every ping: a revoked token or a removed user ends the connection.
+    // Checked again every `websocket.recheck_interval`: a revoked token or a removed
+    // user ends the connection.
     let token: Option<SecretString> = req
         .headers()
         .get("X-Auth-Token")
