@@ -23,6 +23,18 @@ use crate::queue::{DedupKey, MessageUpdate, NewMessage, PutOutcome, QueueClient}
 pub const REFRESH_CLASS: &str = "Provider";
 pub const REFRESH_METHOD: &str = "refresh";
 
+/// The message of a full refresh of provider `id` in `zone`.
+fn refresh_message(id: i64, zone: &str, timeout: std::time::Duration) -> NewMessage {
+    let mut message = NewMessage::internal(REFRESH_CLASS, REFRESH_METHOD)
+        .with_queue(&queue_name(id))
+        .with_zone(zone)
+        .with_instance(id)
+        .with_task(&format!("refresh-provider-{id}"))
+        .with_timeout(timeout);
+    message.role = "ems_inventory".into();
+    message
+}
+
 /// Queues a full refresh of provider `id` in `zone`: at most one waits (a request
 /// while one waits is merged into it), and its task id keeps it from being claimed
 /// while another runs — one running, one waiting, never more. `delay` holds it back (retries after a failure); a request without one
@@ -34,13 +46,7 @@ pub async fn queue_refresh(
     timeout: std::time::Duration,
     delay: Option<std::time::Duration>,
 ) -> Result<PutOutcome, crate::db::DbError> {
-    let mut message = NewMessage::internal(REFRESH_CLASS, REFRESH_METHOD)
-        .with_queue(&queue_name(id))
-        .with_zone(zone)
-        .with_instance(id)
-        .with_task(&format!("refresh-provider-{id}"))
-        .with_timeout(timeout);
-    message.role = "ems_inventory".into();
+    let mut message = refresh_message(id, zone, timeout);
     let now = delay.is_none();
     if let Some(delay) = delay {
         let at = chrono::Utc::now().naive_utc()
@@ -54,5 +60,24 @@ pub async fn queue_refresh(
                 ..Default::default()
             })
         })
+        .await
+}
+
+/// Queues a full refresh the schedule found due (a provider new to the worker set, or
+/// one whose last refresh is older than its interval) — unless one is already waiting
+/// or running. The schedule never adds a second refresh behind a running one (a new
+/// provider's first refresh has no `last_refresh_on` until it ends, so every look
+/// meanwhile finds it "overdue"), and never hurries a retry that waits out its backoff.
+pub async fn queue_due_refresh(
+    queue: &QueueClient,
+    id: i64,
+    zone: &str,
+    timeout: std::time::Duration,
+) -> Result<PutOutcome, crate::db::DbError> {
+    queue
+        .put_unless_exists(
+            refresh_message(id, zone, timeout),
+            DedupKey::WAITING_OR_RUNNING,
+        )
         .await
 }

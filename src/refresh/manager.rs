@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use super::worker::RefreshKit;
 use crate::crypto::KeyRing;
 use crate::node::{PoolRouting, PoolSize, WorkerParts};
-use crate::providers::{Provider, providers_in_zone, queue_name, queue_refresh};
+use crate::providers::{Provider, providers_in_zone, queue_due_refresh, queue_name};
 use crate::queue::RoutesChanged;
 use crate::settings::Settings;
 use crate::supervision::{Component, ComponentContext, ComponentFuture};
@@ -208,7 +208,7 @@ impl RefreshManager {
             self.settings.ems_refresh.timeout,
         );
         for id in due {
-            if let Err(error) = queue_refresh(queue, id, zone, timeout, None).await {
+            if let Err(error) = queue_due_refresh(queue, id, zone, timeout).await {
                 tracing::warn!(%error, provider_id = id, "cannot queue a refresh");
             }
         }
