@@ -139,15 +139,7 @@ fn wait_listening(child: &mut Child, timeout: Duration) -> anyhow::Result<String
 
 /// Peak resident memory of process `pid` (`VmHWM`), KiB; 0 where /proc is unavailable.
 pub(super) fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
+    super::rss::peak_rss_kib_of(&pid.to_string())
 }
 
 /// A token for `user` (one Basic login; every measured request then uses the token).

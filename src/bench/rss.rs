@@ -17,11 +17,21 @@ pub fn current_rss_kib() -> u64 {
 
 /// Current RSS of process `pid` (`"self"` for this one), KiB; 0 where /proc is unavailable.
 pub fn rss_kib_of(pid: &str) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Peak RSS of process `pid` (`VmHWM`), KiB; 0 where /proc is unavailable.
+pub fn peak_rss_kib_of(pid: &str) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A KiB figure of `/proc/<pid>/status` (`field` with its colon); 0 if unreadable.
+fn status_kib(pid: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|n| n.parse().ok())
         })

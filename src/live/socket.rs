@@ -232,7 +232,7 @@ fn answer(
     let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
         format!(
             "not a message this server understands ({}): expected {{\"type\": \"subscribe\", \"topics\": [...], \"since\": {{\"epoch\": E, \"seq\": N}}}}",
-            e.classify_text()
+            category(&e)
         )
     })?;
     let ClientMessage::Subscribe { topics, since } = message;
@@ -267,18 +267,12 @@ fn answer(
 }
 
 /// `serde_json`'s error category, without echoing the client's text.
-trait Classify {
-    fn classify_text(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_text(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "not JSON",
-            serde_json::error::Category::Data => "unknown type or fields",
-            serde_json::error::Category::Eof => "truncated JSON",
-        }
+fn category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "unknown type or fields",
+        serde_json::error::Category::Eof => "truncated JSON",
     }
 }
 
