@@ -38,7 +38,10 @@ both_backends!(
             let with_body = matches!(method, "POST" | "PUT" | "PATCH").then_some(&body);
             let (status, answer) = node.request(method, &path, with_body, &[]);
             if spec.access == steward::web::Access::Public {
-                assert_ne!(status, 401, "{method} {path} is public but answered 401");
+                assert_ne!(
+                    status, 401,
+                    "{method} {path} is public but answered 401: {answer}"
+                );
                 public.push(spec.path.clone());
                 continue;
             }
@@ -54,7 +57,16 @@ both_backends!(
         public.sort();
         assert_eq!(
             public,
-            ["/api/ping", "/api/product_info", "/metrics", "/ping"]
+            [
+                "/",
+                "/api/ping",
+                "/api/product_info",
+                "/console",
+                "/console/",
+                "/console/assets/{file}",
+                "/metrics",
+                "/ping"
+            ]
         );
         // Paths that are not routes say nothing to strangers either.
         assert_eq!(node.request("GET", "/api/nothing_here", None, &[]).0, 401);

@@ -7,11 +7,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use secrecy::SecretString;
 
 use super::route_table::{Access, Match, Matcher};
@@ -25,81 +25,57 @@ use crate::auth::{Identity, tokens};
 /// Longest credential header looked at.
 const MAX_CREDENTIAL_BYTES: usize = 4096;
 
-pub(super) async fn authenticate(
+/// The console's session cookie (see `routes::session`).
+pub(crate) const SESSION_COOKIE: &str = "steward_session";
+
+/// Sent by the console's scripts with every call. Writes authenticated by the session
+/// cookie need it: another site cannot add a header to a request without the browser
+/// asking this origin first (CORS), which it never allows — the CSRF guard on top of
+/// `SameSite=Strict`. It also keeps 401s free of `WWW-Authenticate`, so the browser
+/// does not pop up its own password dialog over the console's.
+pub(crate) const CONSOLE_HEADER: &str = "X-Steward-Console";
+
+/// The token of the console's session cookie, if the request has a plausible one.
+pub(crate) fn session_token(req: &HttpRequest) -> Option<String> {
+    let value = req.cookie(SESSION_COOKIE)?.value().trim().to_string();
+    (!value.is_empty() && value.len() <= 256).then_some(value)
+}
+
+pub(super) async fn authenticate<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(ApiError::Internal("no application state".into()).into());
     };
-    let found = Matcher::get().find(req.method(), req.path());
-    if let Match::Route(spec) = &found
-        && spec.access == Access::Public
-    {
-        return next.call(req).await;
-    }
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let identity = identify(&state, req.request(), peer).await?;
-    let (pattern, access) = match found {
-        Match::Route(spec) => (spec.path.clone(), spec.access),
-        Match::OtherMethods(allowed) => {
-            let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-            return Err(ApiError::MethodNotAllowed {
-                message: format!(
-                    "{} is not allowed on {}; allowed: {}",
-                    req.method(),
-                    req.path(),
-                    allow.join(", ")
-                ),
-                allow: allow.join(", "),
-            }
-            .into());
+    let admitted = match gate(&state, &req).await {
+        Ok(admitted) => admitted,
+        Err(refusal) if req.headers().contains_key(CONSOLE_HEADER) => {
+            let mut response = refusal.error_response();
+            response
+                .headers_mut()
+                .remove(actix_web::http::header::WWW_AUTHENTICATE);
+            return Ok(req.into_response(response).map_into_right_body());
         }
-        Match::None => {
-            return Err(ApiError::NotFound(format!(
-                "no route for {} {}",
-                req.method(),
-                req.path()
-            ))
-            .into());
-        }
+        Err(refusal) => return Err(refusal.into()),
     };
-    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD);
-    let action = format!("{} {}", req.method(), pattern);
-    let target = req.path().to_string();
-    if let Access::Feature(feature) = access
-        && !identity.may(feature)
-    {
-        let refusal = ApiError::Forbidden(format!(
-            "this needs the `{}` feature, which role `{}` of group `{}` does not have",
-            feature.identifier(),
-            identity.role,
-            identity.group
-        ));
-        if is_write {
-            audit(
-                &state,
-                AuditEntry {
-                    userid: identity.userid.clone(),
-                    action,
-                    target,
-                    outcome: "failure",
-                    status: 403,
-                    source: peer.to_string(),
-                    message: refusal.to_string(),
-                },
-            )
-            .await;
-        }
-        return Err(refusal.into());
-    }
+    let Some(Admitted {
+        identity,
+        write,
+        action,
+        target,
+        peer,
+    }) = admitted
+    else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
     let userid = identity.userid.clone();
     req.extensions_mut().insert(identity);
     let response = next.call(req).await;
-    if is_write {
+    if write {
         let status = match &response {
             Ok(r) => r.status().as_u16(),
             Err(e) => e.as_response_error().status_code().as_u16(),
@@ -118,7 +94,90 @@ pub(super) async fn authenticate(
         )
         .await;
     }
-    response
+    response.map(ServiceResponse::map_into_left_body)
+}
+
+/// A caller let through to a route that needs a login, and what its audit entry says.
+struct Admitted {
+    identity: Identity,
+    write: bool,
+    action: String,
+    target: String,
+    peer: IpAddr,
+}
+
+/// Whether the request may reach its handler: `None` for a public route; the caller
+/// otherwise; the refusal (401, 403, 404, 405) when not.
+async fn gate(state: &AppState, req: &ServiceRequest) -> Result<Option<Admitted>, ApiError> {
+    let found = Matcher::get().find(req.method(), req.path());
+    if let Match::Route(spec) = &found
+        && spec.access == Access::Public
+    {
+        return Ok(None);
+    }
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let identity = identify(state, req.request(), peer).await?;
+    let (pattern, access) = match found {
+        Match::Route(spec) => (spec.path.clone(), spec.access),
+        Match::OtherMethods(allowed) => {
+            let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+            return Err(ApiError::MethodNotAllowed {
+                message: format!(
+                    "{} is not allowed on {}; allowed: {}",
+                    req.method(),
+                    req.path(),
+                    allow.join(", ")
+                ),
+                allow: allow.join(", "),
+            });
+        }
+        Match::None => {
+            return Err(ApiError::NotFound(format!(
+                "no route for {} {}",
+                req.method(),
+                req.path()
+            )));
+        }
+    };
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let action = format!("{} {}", req.method(), pattern);
+    let target = req.path().to_string();
+    if let Access::Feature(feature) = access
+        && !identity.may(feature)
+    {
+        let refusal = ApiError::Forbidden(format!(
+            "this needs the `{}` feature, which role `{}` of group `{}` does not have",
+            feature.identifier(),
+            identity.role,
+            identity.group
+        ));
+        if write {
+            audit(
+                state,
+                AuditEntry {
+                    userid: identity.userid.clone(),
+                    action,
+                    target,
+                    outcome: "failure",
+                    status: 403,
+                    source: peer.to_string(),
+                    message: refusal.to_string(),
+                },
+            )
+            .await;
+        }
+        return Err(refusal);
+    }
+    Ok(Some(Admitted {
+        identity,
+        write,
+        action,
+        target,
+        peer,
+    }))
 }
 
 /// Records an audit entry; a failure to record is logged, not hidden.
@@ -128,7 +187,8 @@ pub(super) async fn audit(state: &AppState, entry: AuditEntry) {
     }
 }
 
-/// Who is calling, from `X-Auth-Token` or Basic credentials.
+/// Who is calling, from `X-Auth-Token`, Basic credentials or the console's session
+/// cookie.
 async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<Identity, ApiError> {
     let wanted_group = header_text(req, "X-MIQ-Group")?;
     if let Some(wanted) = &wanted_group
@@ -140,6 +200,10 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
         return identify_token(state, token, wanted_group).await;
     }
     let Some(authorization) = header_text(req, "Authorization")? else {
+        if let Some(token) = session_token(req) {
+            check_session_request(req)?;
+            return identify_token(state, token, wanted_group).await;
+        }
         return Err(ApiError::Unauthorized(
             "authentication required: Basic credentials or an X-Auth-Token".into(),
         ));
@@ -186,6 +250,35 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
             Err(ApiError::Unauthorized(message))
         }
     }
+}
+
+/// A request carried by the session cookie must come from this origin: a write needs
+/// the console's header, and a request that names its origin (every write, and every
+/// websocket handshake) must name this host.
+fn check_session_request(req: &HttpRequest) -> Result<(), ApiError> {
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD);
+    if write && !req.headers().contains_key(CONSOLE_HEADER) {
+        return Err(ApiError::Forbidden(format!(
+            "a write with the session cookie needs the {CONSOLE_HEADER} header"
+        )));
+    }
+    if let Some(origin) = req.headers().get("Origin") {
+        let host = req.connection_info().host().to_string();
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| url::Url::parse(o).ok())
+            .map(|u| match u.port() {
+                Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+                None => u.host_str().unwrap_or_default().to_string(),
+            });
+        if origin_host.as_deref() != Some(host.as_str()) {
+            return Err(ApiError::Forbidden(
+                "the session cookie is only accepted from the console's own origin".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The holder of a token: from the cache when fresh; otherwise the token renewed and

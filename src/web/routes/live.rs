@@ -40,7 +40,9 @@ pub(super) async fn connect(
         .headers()
         .get("X-Auth-Token")
         .and_then(|v| v.to_str().ok())
-        .map(|t| SecretString::from(t.trim().to_string()));
+        .map(|t| t.trim().to_string())
+        .or_else(|| crate::web::authn::session_token(&req))
+        .map(SecretString::from);
     let identity = caller.0;
     let recheck_state = state.clone();
     let recheck = move || {

@@ -123,6 +123,18 @@ fn engine_schemas(schemas: &mut Map<String, Value>) {
     }
 }
 
+/// The media types of the console's page and files.
+fn console_content(path: &str) -> Option<Value> {
+    let text = json!({"schema": {"type": "string"}});
+    match path {
+        "/console/" => Some(json!({"text/html": text})),
+        "/console/assets/{file}" => Some(json!({
+            "text/javascript": text, "text/css": text, "image/svg+xml": text,
+        })),
+        _ => None,
+    }
+}
+
 /// The schema of a successful answer of `GET path`, when it is an engine collection or
 /// one of its resources.
 fn answer_schema(path: &str) -> Value {
@@ -171,7 +183,21 @@ fn operation(spec: &RouteSpec, method: &Method) -> Value {
     } else {
         json!({"application/json": {"schema": {"type": "object"}}})
     };
-    if path == "/ws" {
+    if path == "/" || path == "/console" {
+        responses.insert(
+            "303".into(),
+            json!({"description": "to the console, `/console/`"}),
+        );
+    } else if let Some(content) = console_content(path) {
+        responses.insert(
+            "200".into(),
+            json!({"description": "the console's page or one of its files (embedded)", "content": content}),
+        );
+        responses.insert(
+            "304".into(),
+            json!({"description": "unchanged since the ETag given in If-None-Match"}),
+        );
+    } else if path == "/ws" {
         responses.insert(
             "101".into(),
             json!({"description": "switching to the websocket of the live feed (JSON text frames: hello, subscribe, subscribed, event, dropped, error)"}),
@@ -218,7 +244,11 @@ fn operation(spec: &RouteSpec, method: &Method) -> Value {
         "operationId": format!(
             "{}_{}",
             method.as_str().to_lowercase(),
-            path.trim_start_matches('/').replace(['/', '{', '}'], "_").trim_end_matches('_')
+            match path {
+                "/" => "root".to_string(),
+                p if p.len() > 1 && p.ends_with('/') => format!("{}_index", p.trim_matches('/')),
+                p => p.trim_start_matches('/').replace(['/', '{', '}'], "_").trim_end_matches('_').to_string(),
+            }
         ),
         "tags": [path.trim_start_matches("/api/").split('/').next().unwrap_or("api")],
         "parameters": parameters,
@@ -270,15 +300,7 @@ pub fn document(server_url: &str) -> Value {
         let entry = paths.entry(spec.path.clone()).or_insert_with(|| json!({}));
         entry[spec.method.as_str().to_lowercase()] = operation(&spec, &spec.method);
         if spec.method == Method::GET {
-            let mut head = operation(&spec, &Method::HEAD);
-            head["operationId"] = json!(format!(
-                "head_{}",
-                spec.path
-                    .trim_start_matches('/')
-                    .replace(['/', '{', '}'], "_")
-                    .trim_end_matches('_')
-            ));
-            entry["head"] = head;
+            entry["head"] = operation(&spec, &Method::HEAD);
         }
     }
     json!({

@@ -1,0 +1,537 @@
+//! The console in a real browser: Debian's chromium driven through chromedriver (both
+//! installed by `scripts/test-deps`; missing, the test fails). A real node and a real
+//! simulator; every step is done as a user would — typing, clicking — and each page's
+//! screenshot is saved under `target/console-screenshots/` as an artefact.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Node, NodeConfig, Sim, TestDb};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn chromedriver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian's chromium-driver, installed by scripts/test-deps)");
+    let url = format!("http://127.0.0.1:{port}");
+    let ready = common::wait_until(Duration::from_secs(30), || {
+        common::http_get(&format!("{url}/status")).0 == 200
+    });
+    assert!(ready, "chromedriver did not start on {url}");
+    Driver { child, url }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--window-size=1440,960", "--lang=en-GB"],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+/// The browser under test, with the helpers the steps share.
+struct Page {
+    c: Client,
+    label: String,
+}
+
+impl Page {
+    /// Navigates inside the page (as a link would): no reload.
+    async fn follow(&self, hash: &str) {
+        self.js(&format!("location.hash = {}", json!(hash))).await;
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c.execute(script, vec![]).await.expect("script")
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.c.screenshot().await.expect("screenshot");
+        std::fs::write(shots_dir().join(format!("{}-{name}.png", self.label)), png)
+            .expect("write screenshot");
+    }
+
+    /// Waits until `script` (an expression) is truthy; the last value on failure.
+    async fn until(&self, what: &str, script: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let v = self.js(&format!("return ({script});")).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty(),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if start.elapsed() > timeout {
+                let main = self
+                    .js("return document.getElementById('main').innerText")
+                    .await;
+                self.shot(&format!("failed-{}", what.replace(' ', "-")))
+                    .await;
+                panic!(
+                    "{}: {what} did not happen within {timeout:?}; page shows: {main}",
+                    self.label
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let el = self.c.find(Locator::Css(css)).await.expect(css);
+        el.clear().await.expect("clear");
+        el.send_keys(text).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
+    async fn login(&self, user: &str, password: &str) {
+        self.until("login form", "document.querySelector('#login')", secs(20))
+            .await;
+        self.fill("#userid", user).await;
+        self.fill("#password", password).await;
+        self.click("#login button[type=submit]").await;
+        self.until(
+            "logged in",
+            &format!("document.querySelector('#who .user') && document.querySelector('#who .user').textContent.length > 0 && {}", json!(user)),
+            secs(20),
+        )
+        .await;
+    }
+
+    /// The texts of a column of the table shown.
+    async fn column(&self, index: usize) -> Vec<String> {
+        let v = self
+            .js(&format!(
+                "return [...document.querySelectorAll('table.data tbody tr')].map(r => r.children[{index}] ? r.children[{index}].textContent : '')"
+            ))
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn viewer(node: &Node) -> (String, String) {
+    let password = "Viewer-pass-1234".to_string();
+    let (status, reply) = node.post_json(
+        "/api/users",
+        &json!({"userid": "vera", "password": password, "name": "Vera Viewer", "groups": ["viewer"]}),
+    );
+    assert_eq!(status, 201, "{reply}");
+    ("vera".into(), password)
+}
+
+async fn walk(node: &Node, sim: &Sim, label: &str) {
+    let driver = chromedriver();
+    let page = Page {
+        c: browser(&driver).await,
+        label: label.to_string(),
+    };
+    let wait = secs(30);
+
+    // Not logged in: the login form, and the API refuses the page's calls.
+    page.c.goto(&node.url()).await.expect("open /");
+    page.login("admin", &node.admin_password()).await;
+    page.js("window.__stewardPage = 'first load'").await;
+
+    // Overview: this node among the servers, its roles, the queue.
+    let server = node.get_json("/api/servers?expand=resources")["resources"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    page.until(
+        "server on the overview",
+        &format!("document.querySelector('#servers') && document.querySelector('#servers').textContent.includes({})", json!(server)),
+        wait,
+    )
+    .await;
+    page.until(
+        "live feed",
+        "document.getElementById('live-state').dataset.state === 'good'",
+        wait,
+    )
+    .await;
+    page.shot("overview").await;
+
+    // Add the simulator as a provider through the form.
+    page.follow("/providers").await;
+    page.until(
+        "providers page",
+        "document.querySelector('#add-provider')",
+        wait,
+    )
+    .await;
+    page.click("#add-provider").await;
+    page.until(
+        "provider form",
+        "document.querySelector('#provider-form')",
+        wait,
+    )
+    .await;
+    page.fill("#p-name", "sim").await;
+    page.fill("#p-api_url", &sim.url).await;
+    page.click("#p-allow_insecure_http").await;
+    page.shot("provider-form").await;
+    page.click("#provider-form button[type=submit]").await;
+    page.until("provider page", "location.hash.match(/^#\\/providers\\/\\d+$/) && document.querySelector('h1') && document.querySelector('h1').textContent === 'sim'", wait)
+        .await;
+
+    // Pods appear in the list without a reload, as the first refresh lands.
+    page.follow("/inventory/container_groups").await;
+    page.until("pods list", "document.querySelector('table.data')", wait)
+        .await;
+    let pods = page
+        .until(
+            "pods in the list",
+            "document.querySelectorAll('table.data tbody tr').length",
+            secs(60),
+        )
+        .await;
+    assert!(pods.as_u64().unwrap_or(0) > 0);
+    // A pod created in the cluster now shows up by itself.
+    let created = sim.admin("/_sim/churn", json!({"create": 1}));
+    let name = created["created"][0]["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a created pod's name: {created}"))
+        .to_string();
+    page.until(
+        "new pod in the list",
+        &format!("[...document.querySelectorAll('table.data tbody tr')].some(r => r.textContent.includes({}))", json!(name)),
+        wait,
+    )
+    .await;
+    // Narrow to the new pod by name: the filter runs on the server.
+    page.fill("#f-q", &name).await;
+    page.until(
+        "pod found by name",
+        &format!("[...document.querySelectorAll('table.data tbody tr')].length === 1 && document.querySelector('table.data tbody tr').textContent.includes({})", json!(name)),
+        wait,
+    )
+    .await;
+    assert_eq!(
+        page.js("return window.__stewardPage").await,
+        json!("first load"),
+        "the page reloaded"
+    );
+    // Emptied as a user does, key by key (each keystroke is an input event).
+    page.fill("#f-q", "x").await;
+    page.c
+        .find(Locator::Css("#f-q"))
+        .await
+        .expect("search")
+        .send_keys("\u{e003}")
+        .await
+        .expect("backspace");
+
+    // Sort by name, both ways, and compare with the API's own order.
+    page.until(
+        "all pods again",
+        "document.querySelectorAll('table.data tbody tr').length > 1",
+        wait,
+    )
+    .await;
+    page.click("table.data th:first-child button.sort").await; // already by name: now descending
+    page.until(
+        "sorted descending",
+        "location.hash.includes('order=desc')",
+        wait,
+    )
+    .await;
+    page.until("descending rows", "document.querySelector('table.data th[aria-sort=descending]') && !document.querySelector('.table-status .loading')", wait)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shown = page.column(0).await;
+    let api = node.get_json("/api/container_groups?expand=resources&attributes=name&sort_by=name&sort_order=desc&limit=50");
+    let expected: Vec<String> = api["resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["name"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        shown.first(),
+        expected.first(),
+        "first row, descending by name"
+    );
+    page.shot("pods").await;
+
+    // A deep link survives a reload.
+    page.c.refresh().await.expect("reload");
+    page.until("sorted after reload", "document.querySelector('table.data th[aria-sort=descending]') && document.querySelectorAll('table.data tbody tr').length > 1", wait)
+        .await;
+
+    // A pod's page: properties, relations as links, charts.
+    page.click("table.data tbody tr:first-child").await;
+    page.until("pod page", "location.hash.match(/container_groups\\/\\d+$/) && document.querySelector('h1') && document.querySelector('h1').textContent.startsWith('Pod ')", wait)
+        .await;
+    page.until("relations", "document.querySelector('a[href^=\"#/inventory/container_nodes/\"]') && document.querySelector('a[href^=\"#/inventory/containers/\"]')", wait)
+        .await;
+    page.until(
+        "utilization panel",
+        "document.querySelector('.metrics') && !document.querySelector('.metrics .loading')",
+        wait,
+    )
+    .await;
+    page.shot("pod").await;
+
+    // Administration, as the admin.
+    page.follow("/admin/users").await;
+    page.until("users table", "document.querySelector('#users')", wait)
+        .await;
+    page.shot("admin-users").await;
+    page.follow("/admin/audit").await;
+    page.until("audit log", "document.querySelector('#audit') && document.querySelector('#audit').textContent.includes('POST /api/providers')", wait)
+        .await;
+
+    // Log out: the session is gone for the API too.
+    page.click("#logout").await;
+    page.until(
+        "login form after logout",
+        "document.querySelector('#login')",
+        wait,
+    )
+    .await;
+    let status = page
+        .js("return fetch('/api', {headers: {'X-Steward-Console': '1'}}).then(r => r.status)")
+        .await;
+    assert_eq!(
+        status,
+        json!(401),
+        "the session cookie still works after logout"
+    );
+
+    // A viewer sees no administration, and is refused it by the page and by the API.
+    let (user, password) = viewer(node);
+    page.login(&user, &password).await;
+    let nav = page
+        .js("return document.getElementById('nav').textContent")
+        .await;
+    assert!(
+        !nav.as_str().unwrap_or_default().contains("Admin"),
+        "a viewer's navigation offers Admin: {nav}"
+    );
+    page.follow("/admin/users").await;
+    page.until(
+        "refused admin page",
+        "document.querySelector('#main').textContent.includes('Not allowed')",
+        wait,
+    )
+    .await;
+    page.shot("viewer-refused").await;
+    let status = page
+        .js("return fetch('/api/users', {headers: {'X-Steward-Console': '1'}}).then(r => r.status)")
+        .await;
+    assert_eq!(status, json!(403));
+    // Writes with the cookie need the console's header (CSRF guard).
+    let status = page
+        .js("return fetch('/api/session', {method: 'DELETE'}).then(r => r.status)")
+        .await;
+    assert_eq!(
+        status,
+        json!(403),
+        "a cookie write without the console's header"
+    );
+    page.follow("/providers").await;
+    page.until(
+        "providers as viewer",
+        "document.querySelector('#providers')",
+        wait,
+    )
+    .await;
+    let add = page
+        .js("return !!document.querySelector('#add-provider')")
+        .await;
+    assert_eq!(add, json!(false), "a viewer is offered to add providers");
+    page.click("#logout").await;
+    page.until("logged out", "document.querySelector('#login')", wait)
+        .await;
+    page.c.close().await.expect("close the browser");
+}
+
+both_backends!(
+    a_user_logs_in_adds_a_provider_and_watches_pods_arrive,
+    |db: TestDb| {
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "10"]);
+        let node = NodeConfig::new(&db, "console").start();
+        let label = match db.backend {
+            common::Backend::Sqlite => "sqlite",
+            common::Backend::Postgres => "postgres",
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(walk(&node, &sim, label));
+    }
+);
+
+/// A plain request: status, headers (lower-case names) and body.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn fetch(url: &str, headers: &[(&str, &str)]) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut r = req.call().expect("request");
+    Answer {
+        status: r.status().as_u16(),
+        headers: r
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    v.to_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect(),
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn the_console_is_served_with_a_strict_policy_and_revalidated() {
+    let db = TestDb::new(common::Backend::Sqlite);
+    let node = NodeConfig::new(&db, "assets").start();
+    let base = node.url();
+    let root = fetch(&format!("{base}/"), &[]);
+    assert_eq!(root.status, 303, "{:?} {}", root.headers, root.body);
+    assert_eq!(root.header("location").as_deref(), Some("/console/"));
+    let page = fetch(&format!("{base}/console/"), &[]);
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("script-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(page.body.contains("/console/assets/app.js"));
+    let etag = page.header("etag").expect("an ETag");
+    let again = fetch(
+        &format!("{base}/console/"),
+        &[("If-None-Match", etag.as_str())],
+    );
+    assert_eq!(again.status, 304);
+    let js = fetch(&format!("{base}/console/assets/app.js"), &[]);
+    assert_eq!(js.status, 200);
+    assert!(
+        js.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(js.header("cache-control").as_deref(), Some("no-cache"));
+    let missing = fetch(&format!("{base}/console/assets/nope.js"), &[]);
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("\"error\""), "{}", missing.body);
+    // The session cookie is accepted from the console's own origin only.
+    let token = node.admin_token();
+    let cookie = format!("steward_session={token}");
+    let foreign = fetch(
+        &format!("{base}/api"),
+        &[
+            ("Cookie", cookie.as_str()),
+            ("Origin", "http://evil.example"),
+        ],
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let own = fetch(&format!("{base}/api"), &[("Cookie", cookie.as_str())]);
+    assert_eq!(own.status, 200, "{}", own.body);
+    // The console's calls get no WWW-Authenticate (no browser password pop-up).
+    let console = fetch(&format!("{base}/api"), &[("X-Steward-Console", "1")]);
+    assert_eq!(console.status, 401);
+    assert_eq!(console.header("www-authenticate"), None);
+    assert!(
+        fetch(&format!("{base}/api"), &[])
+            .header("www-authenticate")
+            .is_some()
+    );
+}
