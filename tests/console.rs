@@ -535,3 +535,23 @@ fn the_console_is_served_with_a_strict_policy_and_revalidated() {
             .is_some()
     );
 }
+
+#[test]
+fn a_node_without_the_roles_serves_neither_console_nor_websocket() {
+    let db = TestDb::new(common::Backend::Sqlite);
+    let node = NodeConfig::new(&db, "api-only")
+        .env("STEWARD__ROLES__ENABLED", "web_services,ems_inventory")
+        .start();
+    let base = node.url();
+    for path in ["/", "/console/", "/console/assets/app.js"] {
+        let answer = fetch(&format!("{base}{path}"), &[]);
+        assert_eq!(answer.status, 404, "{path}: {}", answer.body);
+        assert!(answer.body.contains("user_interface"), "{}", answer.body);
+    }
+    let token = node.admin_token();
+    let ws = fetch(&format!("{base}/ws"), &[("X-Auth-Token", token.as_str())]);
+    assert_eq!(ws.status, 404, "{}", ws.body);
+    assert!(ws.body.contains("websocket"), "{}", ws.body);
+    // The REST API is still served.
+    assert_eq!(node.get_json("/api")["identity"]["userid"], "admin");
+}

@@ -334,12 +334,15 @@ pub async fn boot(
     supervision.start(refresh_manager);
     let ws = &settings.websocket;
     let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
-    supervision.start(crate::live::LiveFeeds {
-        db: db.clone(),
-        hub: hub.clone(),
-        queue_interval: ws.queue_interval,
-        servers_interval: ws.servers_interval,
-    });
+    // The feed reads the database for `/ws`'s clients: only where the role is run.
+    if settings.roles.enabled.iter().any(|r| r == "websocket") {
+        supervision.start(crate::live::LiveFeeds {
+            db: db.clone(),
+            hub: hub.clone(),
+            queue_interval: ws.queue_interval,
+            servers_interval: ws.servers_interval,
+        });
+    }
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),
         queue.handlers.clone(),

@@ -79,9 +79,9 @@ pub const CATALOGUE: &[ServerRoleSpec] = &[
     role("scheduler", "Scheduler", Region, 1, false),
     role("smartproxy", "SmartProxy", Zone, 0, false),
     role("smartstate", "SmartState Analysis", Zone, 0, false),
-    role("user_interface", "User Interface", Region, 0, false),
+    role("user_interface", "User Interface", Region, 0, true),
     role("web_services", "Web Services", Region, 0, true),
-    role("websocket", "Websocket", Region, 0, false),
+    role("websocket", "Websocket", Region, 0, true),
 ];
 
 /// The catalogue entry named `name`.

@@ -38,3 +38,17 @@ pub struct AppState {
     /// `<web.external_url>/api`: the root of every href (never the request's Host).
     pub api_base: Arc<str>,
 }
+
+impl AppState {
+    /// Refuses what belongs to a server role this node does not run (`roles.enabled`):
+    /// the console is the `user_interface` role's, `/ws` the `websocket` role's.
+    pub fn require_role(&self, role: &str) -> Result<(), super::ApiError> {
+        if self.settings.roles.enabled.iter().any(|r| r == role) {
+            Ok(())
+        } else {
+            Err(super::ApiError::NotFound(format!(
+                "this node does not run the `{role}` role (roles.enabled); use another node of the region"
+            )))
+        }
+    }
+}

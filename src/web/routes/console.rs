@@ -13,7 +13,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sha2::{Digest, Sha256};
 
-use crate::web::ApiError;
+use crate::web::{ApiError, AppState};
+
+/// The server role whose nodes serve the console.
+const ROLE: &str = "user_interface";
 
 /// The console's policy: nothing but this origin, no inline script or style.
 pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -80,23 +83,30 @@ fn etags() -> &'static HashMap<&'static str, String> {
 }
 
 /// `GET /`: the console.
-pub(super) async fn root() -> HttpResponse {
-    HttpResponse::SeeOther()
+pub(super) async fn root(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.require_role(ROLE)?;
+    Ok(HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/console/"))
-        .finish()
+        .finish())
 }
 
 /// `GET /console/`: the page. Views are addressed after `#` (`/console/#/pods?…`), so
 /// every deep link loads this one page.
-pub(super) async fn index(req: HttpRequest) -> HttpResponse {
-    serve(&req, "", "text/html; charset=utf-8", INDEX)
+pub(super) async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.require_role(ROLE)?;
+    Ok(serve(&req, "", "text/html; charset=utf-8", INDEX))
 }
 
 /// `GET /console/assets/{file}`.
 pub(super) async fn asset(
     req: HttpRequest,
     file: web::Path<String>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state.require_role(ROLE)?;
     let file = file.into_inner();
     let found = ASSETS.iter().find(|a| a.name == file).ok_or_else(|| {
         ApiError::NotFound(format!(

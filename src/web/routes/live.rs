@@ -21,6 +21,7 @@ pub(super) async fn connect(
     caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state.require_role("websocket")?;
     let rights = rights_of(&state, &caller.0).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest(format!("GET /ws expects a websocket handshake: {e}")))?;
