@@ -5,177 +5,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::browser::{Page, browser, chromedriver, secs};
 use common::{Node, NodeConfig, Sim, TestDb};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn chromedriver() -> Driver {
-    let port = free_port();
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian's chromium-driver, installed by scripts/test-deps)");
-    let url = format!("http://127.0.0.1:{port}");
-    let ready = common::wait_until(Duration::from_secs(30), || {
-        common::http_get(&format!("{url}/status")).0 == 200
-    });
-    assert!(ready, "chromedriver did not start on {url}");
-    Driver { child, url }
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1440,960", "--lang=en-GB"],
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a chromium session")
-}
-
-fn shots_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot directory");
-    dir
-}
-
-/// The browser under test, with the helpers the steps share.
-struct Page {
-    c: Client,
-    label: String,
-}
-
-impl Page {
-    /// Navigates inside the page (as a link would): no reload.
-    async fn follow(&self, hash: &str) {
-        self.js(&format!("location.hash = {}", json!(hash))).await;
-    }
-
-    async fn js(&self, script: &str) -> Value {
-        self.c.execute(script, vec![]).await.expect("script")
-    }
-
-    async fn shot(&self, name: &str) {
-        let png = self.c.screenshot().await.expect("screenshot");
-        std::fs::write(shots_dir().join(format!("{}-{name}.png", self.label)), png)
-            .expect("write screenshot");
-    }
-
-    /// Waits until `script` (an expression) is truthy; the last value on failure.
-    async fn until(&self, what: &str, script: &str, timeout: Duration) -> Value {
-        let start = Instant::now();
-        loop {
-            let v = self.js(&format!("return ({script});")).await;
-            let truthy = match &v {
-                Value::Null => false,
-                Value::Bool(b) => *b,
-                Value::Number(n) => n.as_f64() != Some(0.0),
-                Value::String(s) => !s.is_empty(),
-                _ => true,
-            };
-            if truthy {
-                return v;
-            }
-            if start.elapsed() > timeout {
-                let main = self
-                    .js("return document.getElementById('main').innerText")
-                    .await;
-                self.shot(&format!("failed-{}", what.replace(' ', "-")))
-                    .await;
-                panic!(
-                    "{}: {what} did not happen within {timeout:?}; page shows: {main}",
-                    self.label
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    async fn fill(&self, css: &str, text: &str) {
-        let el = self.c.find(Locator::Css(css)).await.expect(css);
-        el.clear().await.expect("clear");
-        el.send_keys(text).await.expect("type");
-    }
-
-    async fn click(&self, css: &str) {
-        self.c
-            .find(Locator::Css(css))
-            .await
-            .expect(css)
-            .click()
-            .await
-            .expect("click");
-    }
-
-    async fn login(&self, user: &str, password: &str) {
-        self.until("login form", "document.querySelector('#login')", secs(20))
-            .await;
-        self.fill("#userid", user).await;
-        self.fill("#password", password).await;
-        self.click("#login button[type=submit]").await;
-        self.until(
-            "logged in",
-            &format!("document.querySelector('#who .user') && document.querySelector('#who .user').textContent.length > 0 && {}", json!(user)),
-            secs(20),
-        )
-        .await;
-    }
-
-    /// The texts of a column of the table shown.
-    async fn column(&self, index: usize) -> Vec<String> {
-        let v = self
-            .js(&format!(
-                "return [...document.querySelectorAll('table.data tbody tr')].map(r => r.children[{index}] ? r.children[{index}].textContent : '')"
-            ))
-            .await;
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-fn secs(n: u64) -> Duration {
-    Duration::from_secs(n)
-}
+use fantoccini::Locator;
+use serde_json::json;
 
 fn viewer(node: &Node) -> (String, String) {
     let password = "Viewer-pass-1234".to_string();
@@ -241,6 +76,14 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
     page.click("#provider-form button[type=submit]").await;
     page.until("provider page", "location.hash.match(/^#\\/providers\\/\\d+$/) && document.querySelector('h1') && document.querySelector('h1').textContent === 'sim'", wait)
         .await;
+
+    page.until(
+        "first refresh on the provider page",
+        "document.querySelector('#refreshes')",
+        secs(60),
+    )
+    .await;
+    page.shot("provider").await;
 
     // Pods appear in the list without a reload, as the first refresh lands.
     page.follow("/inventory/container_groups").await;
@@ -342,11 +185,96 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
     .await;
     page.shot("pod").await;
 
-    // Administration, as the admin.
-    page.follow("/admin/users").await;
-    page.until("users table", "document.querySelector('#users')", wait)
+    // Every other page shows what it should, and no error.
+    for (hash, ready, shot) in [
+        (
+            "/queue",
+            "document.querySelector('.stats') && document.querySelector('#main .card:last-child table, #main .card:last-child .empty')",
+            "queue",
+        ),
+        (
+            "/inventory/container_nodes",
+            "document.querySelectorAll('table.data tbody tr').length === 2",
+            "nodes",
+        ),
+        (
+            "/inventory/container_projects",
+            "document.querySelectorAll('table.data tbody tr').length > 0",
+            "projects",
+        ),
+        (
+            "/inventory/containers",
+            "document.querySelectorAll('table.data tbody tr').length > 0",
+            "containers",
+        ),
+        (
+            "/inventory/container_services",
+            "document.querySelectorAll('table.data tbody tr').length > 0",
+            "services",
+        ),
+        (
+            "/inventory/container_replicators",
+            "document.querySelectorAll('table.data tbody tr').length > 0",
+            "replicators",
+        ),
+        (
+            "/inventory/container_images",
+            "document.querySelectorAll('table.data tbody tr').length > 0",
+            "images",
+        ),
+        (
+            "/admin/users",
+            "document.querySelector('#users')",
+            "admin-users",
+        ),
+        (
+            "/admin/groups",
+            "document.querySelector('#groups')",
+            "admin-groups",
+        ),
+        (
+            "/admin/roles",
+            "document.querySelector('#roles') && document.querySelectorAll('#add-role input[type=checkbox]').length > 3",
+            "admin-roles",
+        ),
+        (
+            "/admin/tenants",
+            "document.querySelector('#tenants')",
+            "admin-tenants",
+        ),
+    ] {
+        page.follow(hash).await;
+        page.until(shot, ready, wait).await;
+        let failures = page
+            .js("return [...document.querySelectorAll('#main .failure:not([hidden])')].map(e => e.textContent)")
+            .await;
+        assert_eq!(failures, json!([]), "{hash} shows an error");
+        page.shot(shot).await;
+    }
+    // A node's page, in the dark.
+    page.follow("/inventory/container_nodes").await;
+    page.until(
+        "nodes again",
+        "document.querySelectorAll('table.data tbody tr').length === 2",
+        wait,
+    )
+    .await;
+    page.click("table.data tbody tr:first-child").await;
+    page.until("node page", "document.querySelector('h1') && document.querySelector('h1').textContent.startsWith('Node ') && document.querySelector('a[href^=\"#/inventory/container_groups/\"]')", wait)
         .await;
-    page.shot("admin-users").await;
+    page.click("#theme").await;
+    page.until(
+        "dark",
+        "document.documentElement.dataset.theme === 'dark'",
+        wait,
+    )
+    .await;
+    page.shot("node-dark").await;
+    page.click("#theme").await;
+    page.follow("/").await;
+    page.until("overview counts", "document.querySelectorAll('.count-card').length === 7 && ![...document.querySelectorAll('.count-card .n')].some(n => n.textContent === '0')", wait)
+        .await;
+    page.shot("overview-with-provider").await;
     page.follow("/admin/audit").await;
     page.until("audit log", "document.querySelector('#audit') && document.querySelector('#audit').textContent.includes('POST /api/providers')", wait)
         .await;

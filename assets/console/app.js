@@ -102,12 +102,9 @@ function who() {
       : h("span", { class: "muted" }, me.group);
   clear(
     box,
-    h("span", { class: "user", title: `role ${me.role}, tenant ${me.tenant}` }, me.name || me.userid),
-    " ",
+    h("span", { class: "user", title: `${me.userid}: role ${me.role}, group ${me.group}, tenant ${me.tenant}` }, me.name || me.userid),
     group,
-    " ",
-    h("span", { class: "muted tenant" }, me.tenant),
-    " ",
+    h("span", { class: "muted tenant", title: "tenant" }, me.tenant),
     h("button", { type: "button", class: "ghost", id: "logout", onclick: logout }, "Log out"),
   );
 }

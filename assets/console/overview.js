@@ -36,7 +36,7 @@ function serversTable(servers) {
           h("td", { title: s.last_heartbeat || "" }, s.last_heartbeat ? ago(s.last_heartbeat) : "never"),
           h("td", {}, bytes(s.memory_rss)),
           h("td", {}, s.cpu_percent === undefined ? "—" : `${Number(s.cpu_percent).toFixed(1)} %`),
-          h("td", {}, h("span", { class: "chips" }, (s.roles || []).filter((r) => r.active).map((r) => h("span", { class: "chip" }, r.name)))),
+          h("td", { class: "roles" }, (s.roles || []).filter((r) => r.active).map((r) => r.name).join(", ") || h("span", { class: "muted" }, "none")),
         ),
       ),
     ),

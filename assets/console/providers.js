@@ -5,19 +5,24 @@
 
 import { api, get } from "./api.js";
 import * as live from "./live.js";
-import { h, clear, page, card, properties, badge, when, ago, count, failure, loading, empty, toast, confirmDialog, field } from "./ui.js";
+import { h, clear, page, card, properties, badge, when, count, failure, loading, empty, toast, confirmDialog, field } from "./ui.js";
 import { throttle } from "./table.js";
 
-function duration(ms) {
-  if (ms === undefined || ms === null) return "—";
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+function seconds(s) {
+  if (s === undefined || s === null) return "—";
+  return s < 1 ? `${Math.round(s * 1000)} ms` : `${Number(s).toFixed(1)} s`;
 }
 
-function refreshSummary(r) {
-  if (!r) return h("span", { class: "muted" }, "never refreshed");
-  const ms = r.duration_ms ?? r.total_ms ?? (r.timings && r.timings.total_ms);
-  return h("span", {}, badge(r.status || (r.error ? "error" : "ok")), " ", r.kind || "", " ", duration(ms), " ", r.finished_on || r.created_on ? h("span", { class: "muted" }, ago(r.finished_on || r.created_on)) : null);
-}
+const KINDS = {
+  container_nodes: "Nodes",
+  container_projects: "Projects",
+  container_groups: "Pods",
+  containers: "Containers",
+  container_services: "Services",
+  container_replicators: "Replicators",
+  container_images: "Images",
+  container_image_registries: "Image registries",
+};
 
 function statusCell(p) {
   return h("span", {}, badge(p.status || "unknown"), p.status_message ? h("small", { class: "why" }, " ", p.status_message) : null);
@@ -165,7 +170,13 @@ export async function providerDetail(ctx) {
             h(
               "div",
               { class: "counts" },
-              Object.entries(inv).map(([k, n]) => h("a", { class: "count-card", href: `#/inventory/${k}?provider=${id}` }, h("span", { class: "n" }, count(n)), h("span", { class: "k" }, k.replace("container_", "").replace(/_/g, " ")))),
+              Object.keys(KINDS)
+                .filter((k) => k in inv)
+                .map((k) =>
+                  k === "container_image_registries"
+                    ? h("span", { class: "count-card" }, h("span", { class: "n" }, count(inv[k])), h("span", { class: "k" }, KINDS[k]))
+                    : h("a", { class: "count-card", href: `#/inventory/${k}?provider=${id}` }, h("span", { class: "n" }, count(inv[k])), h("span", { class: "k" }, KINDS[k])),
+                ),
             ),
           ),
         ),
@@ -176,7 +187,22 @@ export async function providerDetail(ctx) {
                 "table",
                 { class: "data", id: "refreshes" },
                 h("thead", {}, h("tr", {}, ["When", "Kind", "Status", "Duration", "Objects", "Error"].map((t) => h("th", { scope: "col" }, t)))),
-                h("tbody", {}, rows.map((r) => h("tr", {}, h("td", {}, when(r.finished_on || r.started_on || r.created_on)), h("td", {}, r.kind), h("td", {}, badge(r.status)), h("td", {}, duration(r.duration_ms ?? r.total_ms)), h("td", {}, count(r.objects ?? (r.counts && r.counts.objects))), h("td", { class: "wrap" }, r.error || "")))),
+                h(
+                  "tbody",
+                  {},
+                  rows.map((r) =>
+                    h(
+                      "tr",
+                      {},
+                      h("td", {}, when(r.started_on)),
+                      h("td", {}, r.kind),
+                      h("td", {}, badge(r.status)),
+                      h("td", { title: `collect ${seconds(r.collect_s)}, parse ${seconds(r.parse_s)}, save ${seconds(r.save_s)}` }, seconds(r.total_s)),
+                      h("td", {}, `${count(r.objects)} (+${count(r.added)} ~${count(r.updated)} −${count(r.deleted)})`),
+                      h("td", { class: "wrap" }, r.error || ""),
+                    ),
+                  ),
+                ),
               )
             : empty("No refresh yet."),
         ),
