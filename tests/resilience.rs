@@ -510,7 +510,12 @@ both_backends!(
         assert!(node.find_log("kept failing").is_some(), "{}", node.logs());
         let out = common::steward(&["status", "--json"], &queue_node(&db, "alpha").cli_env());
         let status: Value = serde_json::from_slice(&out.stdout).expect("status");
-        assert_eq!(status["servers"][0]["status"], "stopped", "{status}");
+        assert_eq!(
+            status["servers"][0]["status"],
+            "stopped",
+            "{status}\n{}",
+            node.logs()
+        );
     }
 );
 

@@ -15,8 +15,9 @@ function colour(name, fallback) {
   return v || fallback;
 }
 
-/** One line chart; `values` are [x seconds[], y[]]. */
-export function lineChart(title, xs, ys, format, width) {
+/** One line chart of `ys` over `xs` (unix seconds); `range` fixes the time axis
+ *  ([from, to] seconds), so a few samples are shown in the span asked for. */
+export function lineChart(title, xs, ys, format, width, range) {
   const box = h("figure", { class: "chart" }, h("figcaption", {}, title));
   if (typeof uPlot === "undefined") {
     box.append(h("p", { class: "failure" }, "The chart library did not load."));
@@ -30,7 +31,7 @@ export function lineChart(title, xs, ys, format, width) {
     height: 180,
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    scales: { x: range ? { time: true, range: () => range } : { time: true } },
     axes: [axis, { ...axis, size: 70, values: (u, splits) => splits.map((v) => format(v)) }],
     series: [{}, { label: title, stroke: colour("--accent", "#2f6fde"), width: 2, fill: colour("--accent-soft", "rgba(47,111,222,.12)"), value: (u, v) => (v === null ? "—" : format(v)) }],
   };
@@ -69,12 +70,13 @@ export function metricsPanel(collection, id, initial = "realtime") {
       const xs = samples.map((s) => new Date(s.timestamp).getTime() / 1000);
       const pick = (k) => samples.map((s) => (s[k] === null || s[k] === undefined ? null : Number(s[k])));
       const width = Math.max(280, Math.min(520, (body.clientWidth || 900) / 3 - 16));
+      const range = [new Date(answer.start).getTime() / 1000, new Date(answer.end).getTime() / 1000];
       const charts = [];
       const cpuPct = pick("cpu_usage_rate_average");
-      if (cpuPct.some((v) => v !== null)) charts.push(lineChart("CPU usage (%)", xs, cpuPct, percent, width));
-      else charts.push(lineChart("CPU (cores)", xs, pick("cpu_usage_cores"), cores, width));
-      charts.push(lineChart("Memory", xs, pick("mem_usage_bytes"), bytes, width));
-      charts.push(lineChart("Network", xs, pick("net_usage_rate_average"), rate, width));
+      if (cpuPct.some((v) => v !== null)) charts.push(lineChart("CPU usage (%)", xs, cpuPct, percent, width, range));
+      else charts.push(lineChart("CPU (cores)", xs, pick("cpu_usage_cores"), cores, width, range));
+      charts.push(lineChart("Memory", xs, pick("mem_usage_bytes"), bytes, width, range));
+      charts.push(lineChart("Network", xs, pick("net_usage_rate_average"), rate, width, range));
       clear(body, charts, h("p", { class: "muted small" }, `${samples.length} samples, ${new Date(answer.start).toLocaleString()} – ${new Date(answer.end).toLocaleString()}`));
     } catch (err) {
       clear(body, failure(err, () => show(interval)));

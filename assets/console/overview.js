@@ -36,7 +36,7 @@ function serversTable(servers) {
           h("td", { title: s.last_heartbeat || "" }, s.last_heartbeat ? ago(s.last_heartbeat) : "never"),
           h("td", {}, bytes(s.memory_rss)),
           h("td", {}, s.cpu_percent === undefined ? "—" : `${Number(s.cpu_percent).toFixed(1)} %`),
-          h("td", { class: "roles" }, (s.roles || []).filter((r) => r.active).map((r) => r.name).join(", ") || h("span", { class: "muted" }, "none")),
+          h("td", { class: "roles" }, (s.roles || []).filter((r) => r.active && r.status !== "not_implemented").map((r) => r.name).join(", ") || h("span", { class: "muted" }, "none")),
         ),
       ),
     ),
@@ -94,7 +94,7 @@ async function trends(box) {
   const note = (a) => ((a.subquery_count ?? a.count) > 1000 ? ` (the newest 1,000 of ${count(a.subquery_count ?? a.count)})` : "");
   clear(
     box,
-    h("div", { class: "charts" }, lineChart(`Pods created per hour${note(created)}`, xs, bucket(c, "creation_timestamp"), (v) => count(Math.round(v))), lineChart(`Pods deleted per hour${note(deleted)}`, xs, bucket(d, "deleted_on"), (v) => count(Math.round(v)))),
+    h("div", { class: "charts" }, lineChart(`Pods created per hour${note(created)}`, xs, bucket(c, "creation_timestamp"), (v) => count(Math.round(v)), undefined, [xs[0], xs[xs.length - 1]]), lineChart(`Pods deleted per hour${note(deleted)}`, xs, bucket(d, "deleted_on"), (v) => count(Math.round(v)), undefined, [xs[0], xs[xs.length - 1]])),
   );
 }
 
@@ -103,6 +103,7 @@ async function utilization(box) {
   const region = (regions.resources || [])[0];
   if (!region) return clear(box, empty("No region."));
   const answer = await get(`/api/regions/${region.id}/metrics?interval=hourly`);
+  const range = [new Date(answer.start).getTime() / 1000, new Date(answer.end).getTime() / 1000];
   const samples = answer.samples || [];
   if (samples.length === 0) return clear(box, empty("No hourly utilization yet: it is rolled up from the providers' metrics once they are captured."));
   const xs = samples.map((s) => new Date(s.timestamp).getTime() / 1000);
@@ -112,8 +113,8 @@ async function utilization(box) {
     h(
       "div",
       { class: "charts" },
-      lineChart("Node CPU usage (%)", xs, pct("cpu_usage_rate_average"), (v) => `${Number(v).toFixed(0)} %`),
-      lineChart("Node memory usage (%)", xs, pct("mem_usage_absolute_average"), (v) => `${Number(v).toFixed(0)} %`),
+      lineChart("Node CPU usage (%)", xs, pct("cpu_usage_rate_average"), (v) => `${Number(v).toFixed(0)} %`, undefined, range),
+      lineChart("Node memory usage (%)", xs, pct("mem_usage_absolute_average"), (v) => `${Number(v).toFixed(0)} %`, undefined, range),
     ),
   );
 }

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use super::queue_stack::{Identity, QueueStack};
 use super::registry::{Registry, RegistryConfig};
-use super::supervisor::{AttachWeb, NodeSupervisor, Shutdown};
+use super::supervisor::{AttachWeb, FINAL_WRITE, NodeSupervisor, Shutdown};
 use super::{DataDir, NodeError, StopSignal, host_name};
 use crate::backoff::Backoff;
 use crate::crypto::KeyRing;
@@ -150,7 +150,7 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
     match node
         .supervisor
         .send(Shutdown { deadline })
-        .timeout(deadline + Duration::from_secs(2))
+        .timeout(deadline + FINAL_WRITE + Duration::from_secs(1))
         .await
     {
         Ok(lagging) if lagging.is_empty() => tracing::info!("server stopped"),

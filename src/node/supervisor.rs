@@ -20,6 +20,10 @@ use crate::region::{self, ServerStatus};
 use crate::settings::format_size;
 use crate::supervision::{Supervision, sync_component_rows};
 
+/// The least time the last write of a stop (component rows, roles, `stopped`) is given,
+/// whatever is left of the stop's deadline.
+pub(super) const FINAL_WRITE: Duration = Duration::from_secs(3);
+
 /// Root of a node's actor tree.
 pub struct NodeSupervisor {
     db: Db,
@@ -222,7 +226,10 @@ impl Handler<Shutdown> for NodeSupervisor {
                 region::deactivate_roles(c, id)?;
                 region::set_status(c, id, ServerStatus::Stopped)
             });
-            match tokio::time::timeout(left().max(Duration::from_millis(500)), finish).await {
+            // The record of the stop gets a budget of its own: a stop that used up the
+            // deadline (a component that kept failing, a slow disk) must still leave the
+            // server row saying `stopped`, not `stopping`.
+            match tokio::time::timeout(left().max(FINAL_WRITE), finish).await {
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => tracing::warn!(%error, "could not record status stopped"),
                 Err(_) => lagging.push("database (recording stopped)".to_string()),
