@@ -16,7 +16,7 @@ fn viewer(node: &Node) -> (String, String) {
     let password = "Viewer-pass-1234".to_string();
     let (status, reply) = node.post_json(
         "/api/users",
-        &json!({"userid": "vera", "password": password, "name": "Vera Viewer", "groups": ["viewer"]}),
+        &json!({"userid": "vera", "password": password, "name": "Vera Viewer", "groups": ["viewer", "operator"]}),
     );
     assert_eq!(status, 201, "{reply}");
     ("vera".into(), password)
@@ -299,6 +299,10 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
     // A viewer sees no administration, and is refused it by the page and by the API.
     let (user, password) = viewer(node);
     page.login(&user, &password).await;
+    // Vera is in two groups: the top bar offers the switch; act as the viewer first.
+    page.until("group switch", "document.querySelector('#group')", wait)
+        .await;
+    switch_group(&page, "viewer").await;
     let nav = page
         .js("return document.getElementById('nav').textContent")
         .await;
@@ -338,10 +342,56 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
         .js("return !!document.querySelector('#add-provider')")
         .await;
     assert_eq!(add, json!(false), "a viewer is offered to add providers");
+    page.click("#providers tbody a").await;
+    page.until(
+        "provider page as viewer",
+        "document.querySelector('h1') && document.querySelector('h1').textContent === 'sim'",
+        wait,
+    )
+    .await;
+    let refresh = page.js("return !!document.querySelector('#refresh')").await;
+    assert_eq!(refresh, json!(false), "a viewer is offered to refresh");
+    // As an operator (same user, other group) the refresh button is there, and works.
+    switch_group(&page, "operator").await;
+    page.until(
+        "refresh offered to the operator",
+        "document.querySelector('#refresh')",
+        wait,
+    )
+    .await;
+    page.click("#refresh").await;
+    page.until(
+        "refresh queued",
+        "document.querySelector('#toasts').textContent.includes('queued')",
+        wait,
+    )
+    .await;
     page.click("#logout").await;
     page.until("logged out", "document.querySelector('#login')", wait)
         .await;
     page.c.close().await.expect("close the browser");
+}
+
+/// Picks `group` in the top bar's switch (when it is not the current one already) and
+/// waits for the session to say so.
+async fn switch_group(page: &Page, group: &str) {
+    let current = page
+        .js("return document.querySelector('#group').value")
+        .await;
+    if current == json!(group) {
+        return;
+    }
+    page.js(&format!(
+        "const s = document.querySelector('#group'); s.value = {}; s.dispatchEvent(new Event('change'));",
+        json!(group)
+    ))
+    .await;
+    page.until(
+        "group switched",
+        &format!("document.querySelector('#group') && document.querySelector('#group').value === {} && document.querySelector('#toasts').textContent.includes({})", json!(group), json!(format!("group {group}"))),
+        secs(20),
+    )
+    .await;
 }
 
 both_backends!(
