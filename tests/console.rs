@@ -533,3 +533,94 @@ fn a_node_without_the_roles_serves_neither_console_nor_websocket() {
     // The REST API is still served.
     assert_eq!(node.get_json("/api")["identity"]["userid"], "admin");
 }
+
+async fn add_from_kubeconfig(node: &Node, sim: &Sim, label: &str) {
+    let driver = chromedriver();
+    let page = Page {
+        c: browser(&driver).await,
+        label: format!("{label}-kubeconfig"),
+    };
+    let wait = secs(30);
+    page.c.goto(&node.url()).await.expect("open /");
+    page.login("admin", &node.admin_password()).await;
+    page.follow("/providers/new").await;
+    page.until(
+        "provider form",
+        "document.querySelector('#provider-form')",
+        wait,
+    )
+    .await;
+    page.fill("#p-name", "tls-sim").await;
+    page.c
+        .find(Locator::Css("#p-auth"))
+        .await
+        .expect("auth choice")
+        .select_by_value("kubeconfig")
+        .await
+        .expect("choose kubeconfig");
+    // The file holds one context per way of logging in; the client-certificate one is
+    // chosen, not the file's current (token) one.
+    let file = sim
+        .tls_dir
+        .as_ref()
+        .expect("a --tls simulator")
+        .join("kubeconfig.yaml");
+    page.c
+        .find(Locator::Css("#p-kubeconfig"))
+        .await
+        .expect("file input")
+        .send_keys(&file.display().to_string())
+        .await
+        .expect("upload");
+    page.until("contexts offered", "document.querySelector('select#p-context') && document.querySelectorAll('select#p-context option').length > 2", wait)
+        .await;
+    page.c
+        .find(Locator::Css("select#p-context"))
+        .await
+        .expect("context choice")
+        .select_by_value("cert")
+        .await
+        .expect("choose cert");
+    page.shot("kubeconfig-form").await;
+    page.click("#provider-form button[type=submit]").await;
+    page.until(
+        "provider page",
+        "document.querySelector('h1') && document.querySelector('h1').textContent === 'tls-sim'",
+        wait,
+    )
+    .await;
+    page.until(
+        "refreshed over TLS with the client certificate",
+        "document.querySelector('#refreshes') && document.querySelector('#refreshes tbody').textContent.includes('ok')",
+        secs(60),
+    )
+    .await;
+    let auth = page
+        .js("return document.querySelector('dl.props').textContent")
+        .await;
+    assert!(
+        auth.as_str().unwrap_or_default().contains("context cert"),
+        "{auth}"
+    );
+    page.shot("kubeconfig-provider").await;
+    page.c.close().await.expect("close the browser");
+}
+
+both_backends!(
+    a_provider_is_added_from_an_uploaded_kubeconfig,
+    |db: TestDb| {
+        let dir = tempfile::tempdir().expect("dir");
+        let sim = Sim::start_tls(dir.path(), &["--nodes", "1", "--pods-per-node", "3"]);
+        let node = NodeConfig::new(&db, "kubeconfig").start();
+        let label = match db.backend {
+            common::Backend::Sqlite => "sqlite",
+            common::Backend::Postgres => "postgres",
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(add_from_kubeconfig(&node, &sim, label));
+    }
+);

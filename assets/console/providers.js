@@ -216,12 +216,22 @@ export async function providerDetail(ctx) {
   );
 }
 
-/** Context names of a kubeconfig, read from its `contexts:` list (a hint for the choice;
- *  the server parses the file properly). */
+/** The contexts of a kubeconfig and its current one — from JSON (which is YAML too), else
+ *  from the YAML's `contexts:` list and `current-context:` line. A hint for the choice: the
+ *  server parses the file properly and says what is wrong with it. */
 function contextsOf(text) {
+  try {
+    const doc = JSON.parse(text);
+    return { names: (doc.contexts || []).map((c) => c && c.name).filter(Boolean), current: doc["current-context"] || "" };
+  } catch (_) {
+    // YAML, read below.
+  }
   const names = [];
+  let current = "";
   let inContexts = false;
   for (const line of text.split(/\r?\n/)) {
+    const cur = line.match(/^current-context:\s*["']?([^"'#]+?)["']?\s*$/);
+    if (cur) current = cur[1];
     if (/^contexts:\s*$/.test(line)) {
       inContexts = true;
       continue;
@@ -230,7 +240,7 @@ function contextsOf(text) {
     const m = inContexts && line.match(/^\s*-?\s*name:\s*["']?([^"'#]+?)["']?\s*$/);
     if (m) names.push(m[1]);
   }
-  return names;
+  return { names, current };
 }
 
 export async function providerForm(ctx) {
@@ -244,8 +254,8 @@ export async function providerForm(ctx) {
   const auth = h("select", { name: "auth", id: "p-auth" }, h("option", { value: "token" }, "Bearer token"), h("option", { value: "kubeconfig" }, "kubeconfig file"));
   const token = h("textarea", { name: "token", id: "p-token", rows: 3, placeholder: existing ? "(unchanged)" : "service account token", autocomplete: "off" });
   const kubeFile = input("kubeconfig", { type: "file", accept: ".yaml,.yml,.conf,text/*,application/octet-stream" });
-  const context = input("context", { list: "p-contexts", value: v("kubeconfig_context"), placeholder: "current-context" });
-  const contexts = h("datalist", { id: "p-contexts" });
+  let context = input("context", { value: v("kubeconfig_context"), placeholder: "the file's current-context" });
+  const contextBox = h("span", {}, context);
   const verify = input("verify_tls", { type: "checkbox", checked: v("verify_tls", true) });
   const insecure = input("allow_insecure_http", { type: "checkbox", checked: v("allow_insecure_http", false) });
   const ca = h("textarea", { name: "ca_cert", id: "p-ca_cert", rows: 3, placeholder: existing && existing.has_ca_cert ? "(unchanged)" : "PEM, optional" });
@@ -254,7 +264,7 @@ export async function providerForm(ctx) {
   const zone = input("zone", { value: v("zone", ""), placeholder: "default", disabled: !!existing });
   let kubeconfig = null;
   const tokenBox = field("Token", token);
-  const kubeBox = h("div", { hidden: true }, field("kubeconfig", kubeFile, "Read in the browser and sent once; stored encrypted."), field("Context", h("span", {}, context, contexts)));
+  const kubeBox = h("div", { hidden: true }, field("kubeconfig", kubeFile, "Read in the browser and sent once; stored encrypted."), field("Context", contextBox));
   auth.addEventListener("change", () => {
     tokenBox.hidden = auth.value !== "token";
     kubeBox.hidden = auth.value !== "kubeconfig";
@@ -267,7 +277,11 @@ export async function providerForm(ctx) {
       return;
     }
     kubeconfig = await file.text();
-    clear(contexts, contextsOf(kubeconfig).map((n) => h("option", { value: n })));
+    const { names, current } = contextsOf(kubeconfig);
+    if (names.length > 0) {
+      context = h("select", { name: "context", id: "p-context" }, names.map((n) => h("option", { value: n, selected: n === current }, n === current ? `${n} (current)` : n)));
+      clear(contextBox, context);
+    }
   });
   const error = h("p", { class: "failure", role: "alert", hidden: true });
   const form = h(
