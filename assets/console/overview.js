@@ -45,19 +45,34 @@ function serversTable(servers) {
 
 function workersTable(workers) {
   if (workers.length === 0) return empty("No workers running.");
-  const troubled = workers.filter((w) => w.restarts > 0 || !/^(started|ready|working|idle)$/i.test(w.status));
+  const troubled = workers.filter((w) => w.restarts > 0 || w.last_exit_reason);
+  const rows = [...workers].sort((a, b) => b.restarts - a.restarts || a.worker_type.localeCompare(b.worker_type) || a.slot - b.slot);
   return h(
     "div",
     {},
-    h("p", {}, `${count(workers.length)} workers; ${count(troubled.length)} restarted or not working.`),
-    troubled.length
-      ? h(
-          "table",
-          { class: "data" },
-          h("thead", {}, h("tr", {}, ["Worker", "Server", "Status", "Restarts", "Last exit"].map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", {}, troubled.slice(0, 20).map((w) => h("tr", {}, h("td", {}, `${w.worker_type} #${w.slot}`), h("td", {}, w.server), h("td", {}, badge(w.status)), h("td", {}, w.restarts), h("td", {}, w.last_exit_reason || "—")))),
-        )
-      : null,
+    h("p", {}, `${count(workers.length)} workers; ${count(troubled.length)} restarted.`),
+    h(
+      "table",
+      { class: "data", id: "workers" },
+      h("thead", {}, h("tr", {}, ["Worker", "Server", "Status", "Done", "Memory", "Restarts", "Last exit"].map((t) => h("th", { scope: "col" }, t)))),
+      h(
+        "tbody",
+        {},
+        rows.slice(0, 30).map((w) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, `${w.worker_type} #${w.slot}`),
+            h("td", {}, w.server),
+            h("td", {}, badge(w.status)),
+            h("td", {}, count(w.messages_done)),
+            h("td", {}, bytes(w.memory_bytes)),
+            h("td", {}, count(w.restarts)),
+            h("td", { class: "wrap" }, w.last_exit_reason || "—"),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
