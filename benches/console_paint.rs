@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::browser::{Page, browser, chromedriver};
+use common::browser::{Page, browser, chromedriver, run};
 use common::{Backend, NodeConfig, Sim, TestDb};
 use serde_json::{Value, json};
 
@@ -108,12 +108,7 @@ fn main() {
         node.get_json("/api/container_groups?limit=1")["count"],
         started.elapsed().as_secs_f64()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report: Value = runtime.block_on(async {
+    let report: Value = run(async {
         let driver = chromedriver();
         let page = Page {
             c: browser(&driver).await,
@@ -124,7 +119,10 @@ fn main() {
         let mut out = serde_json::Map::new();
         for (name, hash) in [
             ("pods_by_name", "/inventory/container_groups"),
-            ("pods_searched_sorted", "/inventory/container_groups?q=fraud&status=Running&sort=creation_timestamp&order=desc"),
+            (
+                "pods_searched_sorted",
+                "/inventory/container_groups?q=fraud&status=Running&sort=creation_timestamp&order=desc",
+            ),
             ("pods_deep_page", "/inventory/container_groups?offset=50000"),
         ] {
             let (rows, fcp) = measure(&page, &node.url(), hash, samples).await;

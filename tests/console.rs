@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{Page, browser, chromedriver, secs};
+use common::browser::{Page, browser, chromedriver, label, run, secs};
 use common::{Node, NodeConfig, Sim, TestDb};
 use fantoccini::Locator;
 use serde_json::json;
@@ -399,16 +399,7 @@ both_backends!(
     |db: TestDb| {
         let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "10"]);
         let node = NodeConfig::new(&db, "console").start();
-        let label = match db.backend {
-            common::Backend::Sqlite => "sqlite",
-            common::Backend::Postgres => "postgres",
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(walk(&node, &sim, label));
+        run(walk(&node, &sim, label(&db)));
     }
 );
 
@@ -612,15 +603,6 @@ both_backends!(
         let dir = tempfile::tempdir().expect("dir");
         let sim = Sim::start_tls(dir.path(), &["--nodes", "1", "--pods-per-node", "3"]);
         let node = NodeConfig::new(&db, "kubeconfig").start();
-        let label = match db.backend {
-            common::Backend::Sqlite => "sqlite",
-            common::Backend::Postgres => "postgres",
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(add_from_kubeconfig(&node, &sim, label));
+        run(add_from_kubeconfig(&node, &sim, label(&db)));
     }
 );

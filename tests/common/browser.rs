@@ -172,3 +172,21 @@ impl Page {
 pub fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
+
+/// Runs a browser walk to its end on a runtime of its own (the tests are synchronous).
+pub fn run<F: std::future::Future>(walk: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(walk)
+}
+
+/// The backend's name, for screenshot file names.
+pub fn label(db: &super::TestDb) -> &'static str {
+    match db.backend {
+        super::Backend::Sqlite => "sqlite",
+        super::Backend::Postgres => "postgres",
+    }
+}
