@@ -87,7 +87,7 @@ both_backends!(
         assert_eq!(hello["type"], "hello", "{hello}");
         assert_eq!(
             hello["topics"],
-            json!(["queue", "servers", "refreshes"]),
+            json!(["queue", "servers", "refreshes", "inventory"]),
             "{hello}"
         );
         let epoch = hello["epoch"].as_u64().expect("epoch");

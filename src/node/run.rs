@@ -339,6 +339,8 @@ pub async fn boot(
         hub: hub.clone(),
         queue_interval: ws.queue_interval,
         servers_interval: ws.servers_interval,
+        inventory_poll: ws.inventory_poll,
+        change_retention: ws.change_retention,
     });
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),

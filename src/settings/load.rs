@@ -478,6 +478,8 @@ fn read_settings(
     let websocket = WebsocketSettings {
         queue_interval: r.duration("websocket.queue_interval", Duration::from_millis(100))?,
         servers_interval: r.duration("websocket.servers_interval", Duration::from_millis(100))?,
+        inventory_poll: r.duration("websocket.inventory_poll", Duration::from_millis(50))?,
+        change_retention: r.duration("websocket.change_retention", Duration::from_secs(60))?,
         client_buffer: r.int_in("websocket.client_buffer", 1, 1_000_000)? as usize,
         replay: r.int_in("websocket.replay", 0, 1_000_000)? as usize,
         ping_interval: r.duration("websocket.ping_interval", Duration::from_millis(100))?,

@@ -339,6 +339,13 @@ pub struct WebsocketSettings {
     /// How often the servers are checked for changes to push.
     #[serde(with = "human_duration")]
     pub servers_interval: Duration,
+    /// How often the inventory change log is read when no wake-up came (NOTIFY on
+    /// PostgreSQL, this node's own refreshes).
+    #[serde(with = "human_duration")]
+    pub inventory_poll: Duration,
+    /// How long inventory change-log rows are kept before they are purged.
+    #[serde(with = "human_duration")]
+    pub change_retention: Duration,
     /// Events held for a client that reads slower than they come; one that falls
     /// further behind is told and dropped.
     pub client_buffer: usize,
