@@ -387,3 +387,241 @@ both_backends!(
         assert!(!seen.is_empty());
     }
 );
+
+// ---- the `inventory` topic ----
+
+/// A node whose live feed reads the inventory change log often and whose watches
+/// batch quickly.
+fn inventory_node(db: &TestDb, name: &str) -> NodeConfig {
+    NodeConfig::new(db, name)
+        .env("STEWARD__WEBSOCKET__SERVERS_INTERVAL", "200ms")
+        .env("STEWARD__WEBSOCKET__INVENTORY_POLL", "200ms")
+        .env("STEWARD__EMS_REFRESH__WATCH_BATCH_WINDOW", "200ms")
+}
+
+/// A socket subscribed to `inventory` (`collections`: the filter, if any).
+fn subscribe_inventory(
+    node: &common::Node,
+    headers: &[(&str, &str)],
+    collections: Option<&[&str]>,
+) -> Socket {
+    let mut socket = match open(node, headers) {
+        Ok(socket) => socket,
+        Err(status) => panic!("connects: {status}\n{}", node.logs()),
+    };
+    assert_eq!(next(&mut socket)["type"], "hello");
+    let mut message = json!({"type": "subscribe", "topics": ["inventory"]});
+    if let Some(c) = collections {
+        message["collections"] = json!(c);
+    }
+    send(&mut socket, message);
+    let subscribed = next(&mut socket);
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    socket
+}
+
+/// The changes of one inventory event, each with its event's collection.
+fn changes_of(event: &Value) -> Vec<Value> {
+    assert_eq!(event["type"], "event", "{event}");
+    assert_eq!(event["topic"], "inventory", "{event}");
+    assert_eq!(event["data"]["reload"], false, "{event}");
+    let collection = event["data"]["collection"].clone();
+    event["data"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            c["collection"] = collection.clone();
+            c
+        })
+        .collect()
+}
+
+/// Inventory changes received until `done` holds of them all (within 60 s).
+fn changes_until(socket: &mut Socket, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        assert!(
+            Instant::now() < deadline,
+            "not all changes arrived: {} seen",
+            seen.len()
+        );
+        seen.extend(changes_of(&next(socket)));
+    }
+    seen
+}
+
+/// Inventory changes received until nothing came for `quiet`.
+fn changes_while_talking(socket: &mut Socket, quiet: Duration) -> Vec<Value> {
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(quiet)).expect("timeout");
+    }
+    let mut seen = Vec::new();
+    loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                let event: Value = serde_json::from_str(text.as_str()).expect("json");
+                seen.extend(changes_of(&event));
+            }
+            Ok(Message::Close(frame)) => panic!("closed: {frame:?}"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+    }
+    seen
+}
+
+fn of<'a>(changes: &'a [Value], collection: &'a str) -> impl Iterator<Item = &'a Value> {
+    changes
+        .iter()
+        .filter(move |c| c["collection"] == collection)
+}
+
+/// The pods of `provider` as the API lists them (deleted ones too).
+fn pods_of(node: &common::Node, provider: &str) -> Vec<Value> {
+    let page = node.get_json(&format!(
+        "/api/container_groups?provider_id={provider}&include_deleted=true&limit=5000&expand=resources&attributes=namespace,ems_ref,deleted_on"
+    ));
+    page["resources"].as_array().cloned().unwrap_or_default()
+}
+
+fn add_sim(node: &common::Node, name: &str, sim: &Sim) -> String {
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"name": name, "api_url": sim.url, "allow_insecure_http": true}),
+    );
+    assert_eq!(status, 201, "{reply}");
+    reply["id"].as_str().expect("id").to_string()
+}
+
+fn sim_pod_count(sim: &Sim) -> usize {
+    sim.get_json("/api/v1/pods")["items"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+both_backends!(
+    inventory_changes_reach_only_those_who_may_read_the_objects,
+    |db: TestDb| {
+        let node = inventory_node(&db, "live").start();
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "30", "--seed", "5"]);
+        // A viewer limited to the project `payments`.
+        let (status, group) = node.post_json(
+            "/api/groups",
+            &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
+        );
+        assert_eq!(status, 201, "{group}");
+        let (status, user) = node.post_json(
+            "/api/users",
+            &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
+        );
+        assert_eq!(status, 201, "{user}");
+        let mut admin = subscribe_inventory(
+            &node,
+            &[("X-Auth-Token", &node.admin_token())],
+            Some(&["container_groups"]),
+        );
+        let mut pat = subscribe_inventory(
+            &node,
+            &[("Authorization", &basic_auth("pat", "viewer-pw-1"))],
+            None,
+        );
+        // Let the feed take its baseline, then the provider's first refresh.
+        std::thread::sleep(Duration::from_millis(600));
+        let provider = add_sim(&node, "cluster", &sim);
+        let total = sim_pod_count(&sim);
+        assert!(total >= 60, "{total}");
+        let seen = changes_until(&mut admin, |seen| seen.len() >= total);
+        assert!(
+            seen.iter().all(|c| c["collection"] == "container_groups"
+                && c["action"] == "created"
+                && c["provider_id"].is_null()
+                && c["name"].is_string()
+                && c["namespace"].is_string()
+                && c["ems_ref"].is_string()),
+            "only created pods, as asked: {:?}",
+            seen.first()
+        );
+        let stored = pods_of(&node, &provider);
+        let ids = |rows: &mut dyn Iterator<Item = &Value>| -> std::collections::BTreeSet<String> {
+            rows.filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(ids(&mut seen.iter()), ids(&mut stored.iter()));
+
+        // Pat receives the pods of `payments` and nothing of other projects.
+        let payments: Vec<&Value> = stored
+            .iter()
+            .filter(|p| p["namespace"] == "payments")
+            .collect();
+        assert!(!payments.is_empty() && payments.len() < stored.len());
+        let mut got = changes_until(&mut pat, |seen| {
+            of(seen, "container_groups").count() >= payments.len()
+        });
+        got.extend(changes_while_talking(&mut pat, Duration::from_millis(1500)));
+        let pat_pods: Vec<&Value> = of(&got, "container_groups").collect();
+        assert!(
+            pat_pods.iter().all(|p| p["namespace"] == "payments"),
+            "pat saw another project's pod"
+        );
+        assert_eq!(
+            ids(&mut pat_pods.iter().copied()),
+            ids(&mut payments.iter().copied())
+        );
+        for project in of(&got, "container_projects") {
+            assert_eq!(project["name"], "payments", "{project}");
+        }
+        let pod_ids = ids(&mut pat_pods.iter().copied());
+        let containers: Vec<&Value> = of(&got, "containers").collect();
+        assert!(!containers.is_empty(), "pat's pods' containers");
+        for container in containers {
+            let group = container["container_group_id"].as_str().unwrap_or("");
+            assert!(pod_ids.contains(group), "{container}");
+        }
+        for service in of(&got, "container_services").chain(of(&got, "container_replicators")) {
+            assert_eq!(service["namespace"], "payments", "{service}");
+        }
+
+        // Watched changes (partial saves) arrive too: pods created and deleted.
+        let changed = sim.admin("/_sim/churn", json!({"create": 4, "delete": 2}));
+        let uids = |what: &str| -> Vec<String> {
+            changed[what]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t["uid"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (created, deleted) = (uids("created"), uids("deleted"));
+        assert_eq!((created.len(), deleted.len()), (4, 2), "{changed}");
+        let arrived = |seen: &[Value], uid: &str, action: &str| {
+            seen.iter()
+                .any(|c| c["ems_ref"] == uid && c["action"] == action)
+        };
+        let seen = changes_until(&mut admin, |seen| {
+            created.iter().all(|u| arrived(seen, u, "created"))
+                && deleted.iter().all(|u| arrived(seen, u, "deleted"))
+        });
+        assert!(seen.iter().all(|c| c["collection"] == "container_groups"));
+        let later = changes_while_talking(&mut pat, Duration::from_millis(1500));
+        assert!(
+            of(&later, "container_groups").all(|p| p["namespace"] == "payments"),
+            "pat saw another project's pod: {later:?}"
+        );
+    }
+);

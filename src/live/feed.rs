@@ -85,7 +85,10 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
         }
         ctx.progress();
         more_inventory = false;
-        if wake || due(inventory_at, feeds.inventory_poll) {
+        // A first subscriber: the tail's baseline is taken at once, not at the next
+        // poll, so that the change whose NOTIFY wakes the feed is not taken as history.
+        let baseline = inventory.needs_baseline() && feeds.hub.has_subscribers(Topic::Inventory);
+        if wake || baseline || due(inventory_at, feeds.inventory_poll) {
             inventory_at = Some(Instant::now());
             if feeds.hub.has_subscribers(Topic::Inventory) {
                 match publish_inventory(&feeds.db, &feeds.hub, &mut inventory).await {

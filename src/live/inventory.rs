@@ -80,6 +80,11 @@ pub struct InventoryTail {
 }
 
 impl InventoryTail {
+    /// Whether the tail has not taken its baseline yet.
+    pub fn needs_baseline(&self) -> bool {
+        self.newest.is_none()
+    }
+
     /// Takes in the ids of the rows read; answers nothing, remembers the holes.
     fn saw(&mut self, ids: &[i64]) {
         let now = Instant::now();
