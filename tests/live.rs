@@ -625,3 +625,55 @@ both_backends!(
         );
     }
 );
+
+/// PostgreSQL: a refresh run by node A reaches a subscriber of node B, woken by the
+/// NOTIFY (B polls only every 30 s here, so a timely arrival is the notification's).
+#[test]
+fn a_change_refreshed_on_one_node_reaches_subscribers_of_another() {
+    let db = TestDb::new(common::Backend::Postgres);
+    let a = inventory_node(&db, "live-a").start();
+    let b = inventory_node(&db, "live-b")
+        .env(
+            "STEWARD__ROLES__ENABLED",
+            "websocket,web_services,user_interface",
+        )
+        .env("STEWARD__WEBSOCKET__INVENTORY_POLL", "30s")
+        .start();
+    let mut socket = subscribe_inventory(
+        &b,
+        &[("Authorization", &a.admin_auth())],
+        Some(&["container_groups"]),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "12", "--seed", "3"]);
+    let started = Instant::now();
+    add_sim(&a, "cluster", &sim);
+    let total = sim_pod_count(&sim);
+    let seen = changes_until(&mut socket, |seen| seen.len() >= total);
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "arrived only after {:?}: the poll's, not the NOTIFY's",
+        started.elapsed()
+    );
+    assert!(seen.iter().all(|c| c["action"] == "created"));
+    // Every refresh ran on A: B holds no inventory role.
+    assert!(
+        a.logs().contains("refresh worker started") && !b.logs().contains("refresh worker started"),
+        "the refresh must run on A only"
+    );
+    // A watched change on A arrives at B too.
+    let changed = sim.admin("/_sim/churn", json!({"create": 1}));
+    let uid = changed["created"][0]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string();
+    let started = Instant::now();
+    changes_until(&mut socket, |seen| {
+        seen.iter().any(|c| c["ems_ref"] == uid.as_str())
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
