@@ -677,3 +677,180 @@ fn a_change_refreshed_on_one_node_reaches_subscribers_of_another() {
         started.elapsed()
     );
 }
+
+/// Opens `/ws` on a TCP socket whose receive buffer is 4 KiB from the start (set
+/// before the handshake, so the window it advertises stays small and the node's send
+/// buffer does not grow): a client that stops reading backs up into the node's
+/// per-client buffer after a few events instead of megabytes.
+fn open_small_window(node: &common::Node, token: &str) -> WebSocket<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let url = url::Url::parse(&ws_url(node)).expect("url");
+    let port = url.port().expect("port");
+    // SAFETY: plain socket calls on a descriptor this function creates and hands to
+    // `TcpStream`, which owns and closes it; the option value is a c_int of the size
+    // given, and the address a sockaddr_in of the size given.
+    let tcp = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket");
+        let size: libc::c_int = 4096;
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "SO_RCVBUF");
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = port.to_be();
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let rc = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect");
+        TcpStream::from_raw_fd(fd)
+    };
+    let mut request = ws_url(node).into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("X-Auth-Token", token.parse().expect("token"));
+    let (mut socket, _) = tungstenite::client(request, tcp).expect("handshake");
+    socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let read = |socket: &mut WebSocket<TcpStream>| match socket.read().expect("read") {
+        Message::Text(text) => serde_json::from_str::<Value>(text.as_str()).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(read(&mut socket)["type"], "hello");
+    socket
+        .send(Message::text(
+            json!({"type": "subscribe", "topics": ["inventory"]}).to_string(),
+        ))
+        .expect("send");
+    assert_eq!(read(&mut socket)["type"], "subscribed");
+    socket
+}
+
+both_backends!(
+    a_client_that_stops_reading_inventory_is_dropped_and_the_others_keep_receiving,
+    |db: TestDb| {
+        let node = inventory_node(&db, "live")
+            .env("STEWARD__WEBSOCKET__CLIENT_BUFFER", "16")
+            // Silence is not what this test is about (the slow client never pongs).
+            .env("STEWARD__WEBSOCKET__PING_INTERVAL", "60s")
+            .env("STEWARD__EMS_REFRESH__WATCH_BATCH_WINDOW", "50ms")
+            // What the kernel holds for a client that stops reading: little.
+            .env("STEWARD__WEB__SEND_BUFFER", "16KiB")
+            .start();
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "50", "--seed", "9"]);
+        let token = node.admin_token();
+        let slow = open_small_window(&node, &token);
+        let mut fast = subscribe_inventory(
+            &node,
+            &[("X-Auth-Token", &token)],
+            Some(&["container_groups"]),
+        );
+        // The fast client reads everything, on its own thread, until told to stop.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let reader = {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                if let MaybeTlsStream::Plain(tcp) = fast.get_ref() {
+                    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+                        .expect("timeout");
+                }
+                let mut events = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match fast.read() {
+                        Ok(Message::Text(text)) => {
+                            let message: Value = serde_json::from_str(text.as_str()).expect("json");
+                            assert_ne!(message["type"], "dropped", "the fast client was dropped");
+                            events += 1;
+                            let uids = message["data"]["changes"]
+                                .as_array()
+                                .cloned()
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(|c| c["ems_ref"].as_str().map(str::to_string))
+                                .collect::<Vec<_>>();
+                            if let Ok(mut seen) = seen.lock() {
+                                seen.extend(uids);
+                            }
+                        }
+                        Ok(Message::Close(frame)) => {
+                            panic!("the fast client was closed: {frame:?}")
+                        }
+                        Ok(_) => {}
+                        Err(tungstenite::Error::Io(e))
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(e) => panic!("the fast client: {e}"),
+                    }
+                }
+                events
+            })
+        };
+        std::thread::sleep(Duration::from_millis(600));
+        add_sim(&node, "cluster", &sim);
+        // Churn until the node drops the client that does not read: many small watch
+        // batches, each a few events (the events, not their size, fill its buffers).
+        let started = Instant::now();
+        let needle = "websocket client dropped";
+        while node.find_log(needle).is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the slow client was never dropped; {} changes reached the fast one; {}",
+                seen.lock().map_or(0, |s| s.len()),
+                node.logs()
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            sim.admin("/_sim/churn", json!({"restart": 20, "relabel": 20}));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(node.count_log(needle), 1, "only the slow client is dropped");
+        // The fast client still receives what happens after.
+        let changed = sim.admin("/_sim/churn", json!({"create": 1}));
+        let uid = changed["created"][0]["uid"]
+            .as_str()
+            .expect("uid")
+            .to_string();
+        let arrived = common::wait_until(Duration::from_secs(20), || {
+            seen.lock().is_ok_and(|s| s.contains(&uid))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let events = reader.join().expect("the fast client's thread");
+        assert!(arrived, "the fast client missed a change after the drop");
+        assert!(events > 16, "{events}");
+        // The slow client, reading at last, finds the notice and the close (1008).
+        let mut slow = slow;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut told = false;
+        loop {
+            assert!(Instant::now() < deadline, "the slow client was not closed");
+            match slow.read() {
+                Ok(Message::Text(text)) => {
+                    let message: Value = serde_json::from_str(text.as_str()).expect("json");
+                    told |= message["type"] == "dropped";
+                }
+                Ok(Message::Close(frame)) => {
+                    assert_eq!(frame.map(|f| u16::from(f.code)), Some(1008));
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the slow client: {e}"),
+            }
+        }
+        assert!(told, "a `dropped` notice before the close");
+    }
+);

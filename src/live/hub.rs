@@ -370,6 +370,10 @@ impl Hub {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     client.overflowed.store(true, Ordering::Release);
+                    tracing::info!(
+                        client_buffer = self.client_buffer,
+                        "websocket client dropped: it fell behind"
+                    );
                     gone.push(*id);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),

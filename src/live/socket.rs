@@ -180,12 +180,6 @@ pub async fn converse(
                     let overflowed = subscription
                         .as_ref()
                         .is_some_and(|s| s.overflowed.load(Ordering::Acquire));
-                    if overflowed {
-                        tracing::info!(
-                            client_buffer = config.client_buffer,
-                            "websocket client dropped: it fell behind"
-                        );
-                    }
                     let reason = if overflowed {
                         format!(
                             "the client fell more than {} messages behind; reconnect and resume from the last sequence number received",

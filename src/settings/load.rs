@@ -453,6 +453,13 @@ fn read_settings(
                 Err("must be between 1KiB and 256MiB".into())
             }
         })? as usize,
+        send_buffer: r.check("web.send_buffer", r.size("web.send_buffer")?, |n| {
+            if *n == 0 || (4096..=64 * 1024 * 1024).contains(n) {
+                Ok(())
+            } else {
+                Err("must be 0 (the kernel's) or between 4KiB and 64MiB".into())
+            }
+        })? as usize,
     };
     if queue.max_args_bytes + 1024 > web.max_body {
         return Err(r.reject(

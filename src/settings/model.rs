@@ -307,6 +307,10 @@ pub struct WebSettings {
     pub external_url: Option<String>,
     /// Largest request body accepted (bytes); larger ones get 413.
     pub max_body: usize,
+    /// The kernel send buffer of each accepted connection (bytes; 0: the kernel's own,
+    /// autotuned up to `net.ipv4.tcp_wmem`). What a websocket client that stops reading
+    /// can hold besides its `websocket.client_buffer`.
+    pub send_buffer: usize,
 }
 
 /// `api:` — logins, tokens and limits of the REST API.
