@@ -300,10 +300,16 @@ impl Hub {
     }
 
     /// The audiences of the subscribers of `topic` now: each id with its restriction
-    /// (None: unrestricted). Restrictions nobody holds any more are forgotten.
+    /// (None: unrestricted). Restrictions nobody holds any more are forgotten once no
+    /// held event is addressed to them (a client that comes back with the same
+    /// restriction resumes with the same id, so its replay is complete).
     pub fn audiences(&self, topic: Topic) -> Vec<(u64, Option<Arc<Visibility>>)> {
         let mut inner = self.lock();
-        let held: HashSet<u64> = inner.clients.values().map(|c| c.audience).collect();
+        let mut held: HashSet<u64> = inner.clients.values().map(|c| c.audience).collect();
+        held.extend(inner.recent.iter().filter_map(|e| match e.scope {
+            Scope::Audience(id) => Some(id),
+            _ => None,
+        }));
         inner.audiences.retain(|_, (id, _)| held.contains(id));
         let listening: HashSet<u64> = inner
             .clients
@@ -587,9 +593,28 @@ mod tests {
         // other way round.
         hub.publish(Topic::Inventory, Scope::Provider(1), json!("provider"));
         assert_eq!(got(&mut web), Vec::<serde_json::Value>::new());
-        // A restriction nobody holds any more is forgotten.
+        // A restriction nobody holds any more is forgotten once no held event is
+        // addressed to it; until then a returning client gets its id back, and its
+        // replay.
         drop(db_pods);
         assert_eq!(hub.audiences(Topic::Inventory).len(), 2);
+        let since = Some(Position {
+            epoch: hub.epoch,
+            seq: 0,
+        });
+        let back = hub.subscribe(inventory(), restricted("db"), None, since);
+        let replayed: Vec<_> = back.backlog.iter().map(|e| e.data.clone()).collect();
+        assert_eq!(replayed, vec![json!("db services"), json!("db pods")]);
+        drop(back);
+        let quiet = Hub::new(8, 0);
+        let gone = quiet.subscribe(inventory(), restricted("db"), None, None);
+        quiet.publish_about(Topic::Inventory, Scope::Audience(1), None, json!(1));
+        drop(gone);
+        assert!(
+            quiet.audiences(Topic::Inventory).is_empty(),
+            "nothing held for it"
+        );
+        assert!(quiet.lock().audiences.is_empty());
         // Rights checked again: the web user is now unrestricted.
         web.set_visible(Visible::All);
         hub.publish_about(
