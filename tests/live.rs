@@ -87,7 +87,7 @@ both_backends!(
         assert_eq!(hello["type"], "hello", "{hello}");
         assert_eq!(
             hello["topics"],
-            json!(["queue", "servers", "refreshes"]),
+            json!(["queue", "servers", "refreshes", "inventory"]),
             "{hello}"
         );
         let epoch = hello["epoch"].as_u64().expect("epoch");
@@ -385,5 +385,472 @@ both_backends!(
         );
         let seen = until_full(&mut admin, &a);
         assert!(!seen.is_empty());
+    }
+);
+
+// ---- the `inventory` topic ----
+
+/// A node whose live feed reads the inventory change log often and whose watches
+/// batch quickly.
+fn inventory_node(db: &TestDb, name: &str) -> NodeConfig {
+    NodeConfig::new(db, name)
+        .env("STEWARD__WEBSOCKET__SERVERS_INTERVAL", "200ms")
+        .env("STEWARD__WEBSOCKET__INVENTORY_POLL", "200ms")
+        .env("STEWARD__EMS_REFRESH__WATCH_BATCH_WINDOW", "200ms")
+}
+
+/// A socket subscribed to `inventory` (`collections`: the filter, if any).
+fn subscribe_inventory(
+    node: &common::Node,
+    headers: &[(&str, &str)],
+    collections: Option<&[&str]>,
+) -> Socket {
+    let mut socket = match open(node, headers) {
+        Ok(socket) => socket,
+        Err(status) => panic!("connects: {status}\n{}", node.logs()),
+    };
+    assert_eq!(next(&mut socket)["type"], "hello");
+    let mut message = json!({"type": "subscribe", "topics": ["inventory"]});
+    if let Some(c) = collections {
+        message["collections"] = json!(c);
+    }
+    send(&mut socket, message);
+    let subscribed = next(&mut socket);
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    socket
+}
+
+/// The changes of one inventory event, each with its event's collection.
+fn changes_of(event: &Value) -> Vec<Value> {
+    assert_eq!(event["type"], "event", "{event}");
+    assert_eq!(event["topic"], "inventory", "{event}");
+    assert_eq!(event["data"]["reload"], false, "{event}");
+    let collection = event["data"]["collection"].clone();
+    event["data"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            c["collection"] = collection.clone();
+            c
+        })
+        .collect()
+}
+
+/// Inventory changes received until `done` holds of them all (within 60 s).
+fn changes_until(socket: &mut Socket, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        assert!(
+            Instant::now() < deadline,
+            "not all changes arrived: {} seen",
+            seen.len()
+        );
+        seen.extend(changes_of(&next(socket)));
+    }
+    seen
+}
+
+/// Inventory changes received until nothing came for `quiet`.
+fn changes_while_talking(socket: &mut Socket, quiet: Duration) -> Vec<Value> {
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(quiet)).expect("timeout");
+    }
+    let mut seen = Vec::new();
+    loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                let event: Value = serde_json::from_str(text.as_str()).expect("json");
+                seen.extend(changes_of(&event));
+            }
+            Ok(Message::Close(frame)) => panic!("closed: {frame:?}"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+    }
+    seen
+}
+
+fn of<'a>(changes: &'a [Value], collection: &'a str) -> impl Iterator<Item = &'a Value> {
+    changes
+        .iter()
+        .filter(move |c| c["collection"] == collection)
+}
+
+/// The pods of `provider` as the API lists them (deleted ones too).
+fn pods_of(node: &common::Node, provider: &str) -> Vec<Value> {
+    let page = node.get_json(&format!(
+        "/api/container_groups?provider_id={provider}&include_deleted=true&limit=5000&expand=resources&attributes=namespace,ems_ref,deleted_on"
+    ));
+    page["resources"].as_array().cloned().unwrap_or_default()
+}
+
+fn add_sim(node: &common::Node, name: &str, sim: &Sim) -> String {
+    let (status, reply) = node.post_json(
+        "/api/providers",
+        &json!({"name": name, "api_url": sim.url, "allow_insecure_http": true}),
+    );
+    assert_eq!(status, 201, "{reply}");
+    reply["id"].as_str().expect("id").to_string()
+}
+
+fn sim_pod_count(sim: &Sim) -> usize {
+    sim.get_json("/api/v1/pods")["items"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+both_backends!(
+    inventory_changes_reach_only_those_who_may_read_the_objects,
+    |db: TestDb| {
+        let node = inventory_node(&db, "live").start();
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "30", "--seed", "5"]);
+        // A viewer limited to the project `payments`.
+        let (status, group) = node.post_json(
+            "/api/groups",
+            &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
+        );
+        assert_eq!(status, 201, "{group}");
+        let (status, user) = node.post_json(
+            "/api/users",
+            &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
+        );
+        assert_eq!(status, 201, "{user}");
+        let mut admin = subscribe_inventory(
+            &node,
+            &[("X-Auth-Token", &node.admin_token())],
+            Some(&["container_groups"]),
+        );
+        let mut pat = subscribe_inventory(
+            &node,
+            &[("Authorization", &basic_auth("pat", "viewer-pw-1"))],
+            None,
+        );
+        // Let the feed take its baseline, then the provider's first refresh.
+        std::thread::sleep(Duration::from_millis(600));
+        let provider = add_sim(&node, "cluster", &sim);
+        let total = sim_pod_count(&sim);
+        assert!(total >= 60, "{total}");
+        let seen = changes_until(&mut admin, |seen| seen.len() >= total);
+        assert!(
+            seen.iter().all(|c| c["collection"] == "container_groups"
+                && c["action"] == "created"
+                && c["provider_id"].is_null()
+                && c["name"].is_string()
+                && c["namespace"].is_string()
+                && c["ems_ref"].is_string()),
+            "only created pods, as asked: {:?}",
+            seen.first()
+        );
+        let stored = pods_of(&node, &provider);
+        let ids = |rows: &mut dyn Iterator<Item = &Value>| -> std::collections::BTreeSet<String> {
+            rows.filter_map(|r| r["id"].as_str().map(str::to_string))
+                .collect()
+        };
+        assert_eq!(ids(&mut seen.iter()), ids(&mut stored.iter()));
+
+        // Pat receives the pods of `payments` and nothing of other projects.
+        let payments: Vec<&Value> = stored
+            .iter()
+            .filter(|p| p["namespace"] == "payments")
+            .collect();
+        assert!(!payments.is_empty() && payments.len() < stored.len());
+        let mut got = changes_until(&mut pat, |seen| {
+            of(seen, "container_groups").count() >= payments.len()
+        });
+        got.extend(changes_while_talking(&mut pat, Duration::from_millis(1500)));
+        let pat_pods: Vec<&Value> = of(&got, "container_groups").collect();
+        assert!(
+            pat_pods.iter().all(|p| p["namespace"] == "payments"),
+            "pat saw another project's pod"
+        );
+        assert_eq!(
+            ids(&mut pat_pods.iter().copied()),
+            ids(&mut payments.iter().copied())
+        );
+        for project in of(&got, "container_projects") {
+            assert_eq!(project["name"], "payments", "{project}");
+        }
+        let pod_ids = ids(&mut pat_pods.iter().copied());
+        let containers: Vec<&Value> = of(&got, "containers").collect();
+        assert!(!containers.is_empty(), "pat's pods' containers");
+        for container in containers {
+            let group = container["container_group_id"].as_str().unwrap_or("");
+            assert!(pod_ids.contains(group), "{container}");
+        }
+        for service in of(&got, "container_services").chain(of(&got, "container_replicators")) {
+            assert_eq!(service["namespace"], "payments", "{service}");
+        }
+
+        // Watched changes (partial saves) arrive too: pods created and deleted.
+        let changed = sim.admin("/_sim/churn", json!({"create": 4, "delete": 2}));
+        let uids = |what: &str| -> Vec<String> {
+            changed[what]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|t| t["uid"].as_str().map(str::to_string))
+                .collect()
+        };
+        let (created, deleted) = (uids("created"), uids("deleted"));
+        assert_eq!((created.len(), deleted.len()), (4, 2), "{changed}");
+        let arrived = |seen: &[Value], uid: &str, action: &str| {
+            seen.iter()
+                .any(|c| c["ems_ref"] == uid && c["action"] == action)
+        };
+        let seen = changes_until(&mut admin, |seen| {
+            created.iter().all(|u| arrived(seen, u, "created"))
+                && deleted.iter().all(|u| arrived(seen, u, "deleted"))
+        });
+        assert!(seen.iter().all(|c| c["collection"] == "container_groups"));
+        let later = changes_while_talking(&mut pat, Duration::from_millis(1500));
+        assert!(
+            of(&later, "container_groups").all(|p| p["namespace"] == "payments"),
+            "pat saw another project's pod: {later:?}"
+        );
+    }
+);
+
+/// PostgreSQL: a refresh run by node A reaches a subscriber of node B, woken by the
+/// NOTIFY (B polls only every 30 s here, so a timely arrival is the notification's).
+#[test]
+fn a_change_refreshed_on_one_node_reaches_subscribers_of_another() {
+    let db = TestDb::new(common::Backend::Postgres);
+    let a = inventory_node(&db, "live-a").start();
+    let b = inventory_node(&db, "live-b")
+        .env(
+            "STEWARD__ROLES__ENABLED",
+            "websocket,web_services,user_interface",
+        )
+        .env("STEWARD__WEBSOCKET__INVENTORY_POLL", "30s")
+        .start();
+    let mut socket = subscribe_inventory(
+        &b,
+        &[("Authorization", &a.admin_auth())],
+        Some(&["container_groups"]),
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let sim = Sim::start(&["--nodes", "1", "--pods-per-node", "12", "--seed", "3"]);
+    let started = Instant::now();
+    add_sim(&a, "cluster", &sim);
+    let total = sim_pod_count(&sim);
+    let seen = changes_until(&mut socket, |seen| seen.len() >= total);
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "arrived only after {:?}: the poll's, not the NOTIFY's",
+        started.elapsed()
+    );
+    assert!(seen.iter().all(|c| c["action"] == "created"));
+    // Every refresh ran on A: B holds no inventory role.
+    assert!(
+        a.logs().contains("refresh worker started") && !b.logs().contains("refresh worker started"),
+        "the refresh must run on A only"
+    );
+    // A watched change on A arrives at B too.
+    let changed = sim.admin("/_sim/churn", json!({"create": 1}));
+    let uid = changed["created"][0]["uid"]
+        .as_str()
+        .expect("uid")
+        .to_string();
+    let started = Instant::now();
+    changes_until(&mut socket, |seen| {
+        seen.iter().any(|c| c["ems_ref"] == uid.as_str())
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Opens `/ws` on a TCP socket whose receive buffer is 4 KiB from the start (set
+/// before the handshake, so the window it advertises stays small and the node's send
+/// buffer does not grow): a client that stops reading backs up into the node's
+/// per-client buffer after a few events instead of megabytes.
+fn open_small_window(node: &common::Node, token: &str) -> WebSocket<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let url = url::Url::parse(&ws_url(node)).expect("url");
+    let port = url.port().expect("port");
+    // SAFETY: plain socket calls on a descriptor this function creates and hands to
+    // `TcpStream`, which owns and closes it; the option value is a c_int of the size
+    // given, and the address a sockaddr_in of the size given.
+    let tcp = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0, "socket");
+        let size: libc::c_int = 4096;
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "SO_RCVBUF");
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = port.to_be();
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let rc = libc::connect(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect");
+        TcpStream::from_raw_fd(fd)
+    };
+    let mut request = ws_url(node).into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("X-Auth-Token", token.parse().expect("token"));
+    let (mut socket, _) = tungstenite::client(request, tcp).expect("handshake");
+    socket
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let read = |socket: &mut WebSocket<TcpStream>| match socket.read().expect("read") {
+        Message::Text(text) => serde_json::from_str::<Value>(text.as_str()).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(read(&mut socket)["type"], "hello");
+    socket
+        .send(Message::text(
+            json!({"type": "subscribe", "topics": ["inventory"]}).to_string(),
+        ))
+        .expect("send");
+    assert_eq!(read(&mut socket)["type"], "subscribed");
+    socket
+}
+
+both_backends!(
+    a_client_that_stops_reading_inventory_is_dropped_and_the_others_keep_receiving,
+    |db: TestDb| {
+        let node = inventory_node(&db, "live")
+            .env("STEWARD__WEBSOCKET__CLIENT_BUFFER", "16")
+            // Silence is not what this test is about (the slow client never pongs).
+            .env("STEWARD__WEBSOCKET__PING_INTERVAL", "60s")
+            .env("STEWARD__EMS_REFRESH__WATCH_BATCH_WINDOW", "50ms")
+            // What the kernel holds for a client that stops reading: little.
+            .env("STEWARD__WEB__SEND_BUFFER", "16KiB")
+            .start();
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "50", "--seed", "9"]);
+        let token = node.admin_token();
+        let slow = open_small_window(&node, &token);
+        let mut fast = subscribe_inventory(
+            &node,
+            &[("X-Auth-Token", &token)],
+            Some(&["container_groups"]),
+        );
+        // The fast client reads everything, on its own thread, until told to stop.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let reader = {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                if let MaybeTlsStream::Plain(tcp) = fast.get_ref() {
+                    tcp.set_read_timeout(Some(Duration::from_millis(200)))
+                        .expect("timeout");
+                }
+                let mut events = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match fast.read() {
+                        Ok(Message::Text(text)) => {
+                            let message: Value = serde_json::from_str(text.as_str()).expect("json");
+                            assert_ne!(message["type"], "dropped", "the fast client was dropped");
+                            events += 1;
+                            let uids = message["data"]["changes"]
+                                .as_array()
+                                .cloned()
+                                .unwrap_or_default()
+                                .iter()
+                                .filter_map(|c| c["ems_ref"].as_str().map(str::to_string))
+                                .collect::<Vec<_>>();
+                            if let Ok(mut seen) = seen.lock() {
+                                seen.extend(uids);
+                            }
+                        }
+                        Ok(Message::Close(frame)) => {
+                            panic!("the fast client was closed: {frame:?}")
+                        }
+                        Ok(_) => {}
+                        Err(tungstenite::Error::Io(e))
+                            if matches!(
+                                e.kind(),
+                                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                            ) => {}
+                        Err(e) => panic!("the fast client: {e}"),
+                    }
+                }
+                events
+            })
+        };
+        std::thread::sleep(Duration::from_millis(600));
+        add_sim(&node, "cluster", &sim);
+        // Churn until the node drops the client that does not read: many small watch
+        // batches, each a few events (the events, not their size, fill its buffers).
+        let started = Instant::now();
+        let needle = "websocket client dropped";
+        while node.find_log(needle).is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the slow client was never dropped; {} changes reached the fast one; {}",
+                seen.lock().map_or(0, |s| s.len()),
+                node.logs()
+                    .lines()
+                    .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            sim.admin("/_sim/churn", json!({"restart": 20, "relabel": 20}));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(node.count_log(needle), 1, "only the slow client is dropped");
+        // The fast client still receives what happens after.
+        let changed = sim.admin("/_sim/churn", json!({"create": 1}));
+        let uid = changed["created"][0]["uid"]
+            .as_str()
+            .expect("uid")
+            .to_string();
+        let arrived = common::wait_until(Duration::from_secs(20), || {
+            seen.lock().is_ok_and(|s| s.contains(&uid))
+        });
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let events = reader.join().expect("the fast client's thread");
+        assert!(arrived, "the fast client missed a change after the drop");
+        assert!(events > 16, "{events}");
+        // The slow client, reading at last, finds the notice and the close (1008).
+        let mut slow = slow;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut told = false;
+        loop {
+            assert!(Instant::now() < deadline, "the slow client was not closed");
+            match slow.read() {
+                Ok(Message::Text(text)) => {
+                    let message: Value = serde_json::from_str(text.as_str()).expect("json");
+                    told |= message["type"] == "dropped";
+                }
+                Ok(Message::Close(frame)) => {
+                    assert_eq!(frame.map(|f| u16::from(f.code)), Some(1008));
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the slow client: {e}"),
+            }
+        }
+        assert!(told, "a `dropped` notice before the close");
     }
 );

@@ -423,7 +423,10 @@ impl Builder {
                 }
             });
         }
-        if let Some(names) = &v.projects {
+        // Only collections reached by project: binding the names for another would
+        // leave parameters no placeholder takes (SQLite refuses the statement).
+        let by_project = c.in_project || c.name == "container_projects" || c.name == "containers";
+        if let Some(names) = v.projects.as_ref().filter(|_| by_project) {
             let list: Vec<String> = names
                 .iter()
                 .map(|n| self.param(Bind::Text(n.clone())))
@@ -785,5 +788,33 @@ fn clause_name(clause: &Clause) -> String {
     match &clause.attr.assoc {
         Some(a) => format!("{a}.{}", cut(&clause.attr.name)),
         None => cut(&clause.attr.name).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api_query::params;
+
+    #[test]
+    fn a_project_restriction_binds_nothing_for_collections_not_reached_by_project() {
+        let v = Visibility {
+            projects: Some(vec!["web".into()]),
+            ..Visibility::default()
+        };
+        for name in ["providers", "container_nodes", "container_groups"] {
+            let c = collection(name).expect("collection");
+            let (q, _) = params::parse("", c, 10).expect("query");
+            let built = build(Backend::Sqlite, c, &q, &v).expect("built");
+            let placeholders = (1..=built.binds.len())
+                .filter(|n| built.page_sql.contains(&format!("?{n}")))
+                .count();
+            assert_eq!(
+                placeholders,
+                built.binds.len(),
+                "{name}: {}",
+                built.page_sql
+            );
+        }
     }
 }

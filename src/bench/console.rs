@@ -3,10 +3,11 @@
 //! process) on a throw-away database publishes the queue's counts every second; the
 //! benchmark opens `--clients` websockets to `/ws`, each subscribed to `queue`, measures
 //! the node's RSS once they are all held, then for a few seconds times every event from
-//! its `at` stamp to its arrival at each client (publish → every subscriber).
+//! its `at` stamp to its arrival at each client (publish → every subscriber). Then,
+//! with `--pods` > 0, the inventory topic under churn (`super::console_inventory`):
+//! a change in a simulated cluster → the event at a subscribed client.
 //!
-//! Not yet measured (issue 12): change-in-the-database → client with inventory churn,
-//! and the console's first paint.
+//! Not yet measured (issue 12): the console's first paint.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +32,8 @@ pub struct ConsoleBenchOptions {
     pub clients: usize,
     /// How long event arrivals are timed once every client is held.
     pub listen: Duration,
+    /// The inventory phase (None: skipped).
+    pub inventory: Option<super::console_inventory::InventoryChurn>,
 }
 
 /// Clients connecting at once.
@@ -45,7 +48,7 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
     let mut node = NodeProcess::start_with(
         &database.url_text(),
         &dir,
-        "user_interface,web_services,websocket",
+        "user_interface,web_services,websocket,ems_inventory",
         &[
             ("STEWARD__WEBSOCKET__QUEUE_INTERVAL", "1s"),
             ("STEWARD__WEBSOCKET__PING_INTERVAL", "60s"),
@@ -133,10 +136,17 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
     for client in &clients {
         client.abort();
     }
+    let inventory = match options.inventory {
+        Some(churn) => {
+            super::console_inventory::time_inventory_changes(&http, &url, &auth, churn).await
+        }
+        None => Ok(json!({})),
+    };
     node.stop();
+    let inventory = inventory?;
     let mb = |kib: u64| (kib as f64 / 1024.0 * 10.0).round() / 10.0;
     let r2 = |x: f64| (x * 100.0).round() / 100.0;
-    Ok(json!({
+    let mut report = json!({
         "bench": "console",
         "database": if postgres { "postgresql" } else { "sqlite" },
         "clients_asked": options.clients,
@@ -156,7 +166,11 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
         "fanout_p50_ms": r2(pick(0.5)),
         "fanout_p99_ms": r2(pick(0.99)),
         "fanout_max_ms": r2(pick(1.0)),
-    }))
+    });
+    if let (Some(all), Some(more)) = (report.as_object_mut(), inventory.as_object()) {
+        all.extend(more.clone());
+    }
+    Ok(report)
 }
 
 type Socket =
@@ -216,7 +230,8 @@ pub fn console_summary(r: &Value) -> String {
     format!(
         "Console benchmark ({}): {} of {} websocket clients held (connected in {:.1} s)\n  \
          node RSS idle {:.1} MB, with the clients {:.1} MB ({:.1} KiB per client), peak {:.1} MB   (target: >= 10,000 clients under 200 MB)\n  \
-         fan-out of one event to every client: p50 {:.1} ms, p99 {:.1} ms over {} deliveries\n",
+         fan-out of one event to every client: p50 {:.1} ms, p99 {:.1} ms over {} deliveries\n  \
+         inventory change in the simulator -> client ({} pods, {} changes/s): p50 {:.1} ms, p99 {:.1} ms over {} of {} changes   (target: p99 < 250 ms)\n",
         r["database"].as_str().unwrap_or("?"),
         r["ws_clients_held"],
         r["clients_asked"],
@@ -228,5 +243,11 @@ pub fn console_summary(r: &Value) -> String {
         f("fanout_p50_ms"),
         f("fanout_p99_ms"),
         r["fanout_deliveries"],
+        r["inventory_pods"],
+        r["inventory_churn_per_s"],
+        f("ws_change_to_client_p50_ms"),
+        f("ws_change_to_client_p99_ms"),
+        r["ws_changes_received"],
+        r["ws_changes_made"],
     )
 }

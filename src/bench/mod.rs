@@ -6,6 +6,7 @@
 
 mod api;
 mod console;
+mod console_inventory;
 mod database;
 mod metrics;
 mod node_process;
@@ -18,6 +19,7 @@ mod soak;
 
 pub use api::{ApiBenchOptions, api_summary, run_api_bench};
 pub use console::{ConsoleBenchOptions, console_summary, run_console_bench};
+pub use console_inventory::InventoryChurn;
 pub use database::BenchDatabase;
 pub use metrics::{MetricsBenchOptions, run_metrics_bench};
 pub use queue::{QueueBenchOptions, run_queue_bench};

@@ -221,6 +221,16 @@ pub struct ConsoleBenchArgs {
     /// Seconds during which every event's arrival at every client is timed.
     #[arg(long, default_value_t = 5)]
     pub listen: u64,
+    /// Pods of the simulated cluster whose churn times the `inventory` topic (0: no
+    /// inventory phase).
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: usize,
+    /// Inventory changes a second during that phase.
+    #[arg(long, default_value_t = 20.0)]
+    pub churn: f64,
+    /// Seconds the cluster churns.
+    #[arg(long, default_value_t = 15)]
+    pub churn_seconds: u64,
     /// Print only the JSON (progress lines go to stderr either way); otherwise a summary.
     #[arg(long)]
     pub json: bool,
@@ -234,10 +244,20 @@ pub(super) fn console(settings: Settings, args: ConsoleBenchArgs) -> anyhow::Res
         (1..=100_000).contains(&args.clients),
         "--clients must be between 1 and 100000"
     );
+    anyhow::ensure!(args.pods <= 1_000_000, "--pods must be at most 1000000");
+    anyhow::ensure!(
+        args.churn > 0.0 && args.churn <= 1000.0,
+        "--churn must be above 0 and at most 1000"
+    );
     let options = ConsoleBenchOptions {
         database: args.database,
         clients: args.clients,
         listen: std::time::Duration::from_secs(args.listen.clamp(1, 600)),
+        inventory: (args.pods > 0).then(|| crate::bench::InventoryChurn {
+            pods: args.pods,
+            churn: args.churn,
+            seconds: std::time::Duration::from_secs(args.churn_seconds.clamp(1, 3600)),
+        }),
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_console_bench(options))?;

@@ -16,7 +16,7 @@ pub use clock::db_now;
 pub use connection::{Backend, DbConnection, Manager, statements_executed};
 pub use error::DbError;
 pub use migrate::{MigrationReport, ensure_zone, migrate};
-pub use pool::Db;
+pub use pool::{Db, INVENTORY_CHANNEL};
 pub use transaction::{lock_region, write_transaction, write_transaction_with};
 
 /// Runs the same diesel code on the concrete connection of either backend, for the

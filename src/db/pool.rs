@@ -17,7 +17,14 @@ pub struct Db {
     /// Bumped whenever this process puts messages (and, on PostgreSQL, when a NOTIFY
     /// arrives from another process), so idle dispatchers wake at once.
     queue_signal: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Bumped when inventory changes were recorded: by this process's refreshes, and on
+    /// PostgreSQL by a NOTIFY on [`INVENTORY_CHANNEL`] from any process.
+    inventory_signal: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
+
+/// The PostgreSQL NOTIFY channel on which inventory changes are announced (the queue's
+/// LISTEN thread hears it and bumps [`Db::inventory_signal`]).
+pub const INVENTORY_CHANNEL: &str = "steward_inventory";
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,6 +84,7 @@ impl Db {
             masked_url: settings.url.masked(),
             manager: dedicated,
             queue_signal: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+            inventory_signal: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -127,6 +135,17 @@ impl Db {
     /// A receiver that changes whenever [`Db::signal_queue`] is called.
     pub fn queue_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.queue_signal.subscribe()
+    }
+
+    /// Wakes this process's live feed: inventory changes were recorded.
+    pub fn signal_inventory(&self) {
+        self.inventory_signal
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever [`Db::signal_inventory`] is called.
+    pub fn inventory_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inventory_signal.subscribe()
     }
 
     /// A connection outside the pool, for a component that keeps one for itself (the

@@ -631,6 +631,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     taggings,
     label_tag_mappings,
     region_keys,
+    inventory_changes,
 );
 
 diesel::table! {
@@ -640,5 +641,20 @@ diesel::table! {
         check_value -> Text,
         created_on -> Timestamp,
         retired_on -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    inventory_changes (id) {
+        id -> BigInt,
+        provider_id -> BigInt,
+        collection -> Text,
+        num_created -> BigInt,
+        num_updated -> BigInt,
+        num_deleted -> BigInt,
+        created_ids -> Text,
+        updated_ids -> Text,
+        deleted_ids -> Text,
+        created_on -> Timestamp,
     }
 }

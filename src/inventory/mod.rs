@@ -2,6 +2,7 @@
 //! containers, services, replicators, images and registries; parsing cluster objects
 //! into them; and the persister that writes only what changed, in batches.
 
+pub mod changes;
 mod counts;
 mod image_ref;
 mod parse;

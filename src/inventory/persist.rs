@@ -12,6 +12,9 @@
 //! A *full* save owns the provider's complete set: what is not in it is marked
 //! deleted. A *partial* save (from watches) writes the objects it has and marks
 //! deleted only the ones it was told about.
+//!
+//! Each step also records, in its transaction, which rows it created, updated and
+//! marked deleted (`super::changes`): the live feed's `inventory` topic reads them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -19,6 +22,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
+use super::changes::{self, Logged, StepChanges};
 use super::parse::{KnownVersions, Parsed, label_map, selector_matches};
 use super::rows::InventoryRow;
 use super::table_ops::{
@@ -90,13 +94,40 @@ struct Diff<R> {
     new: Vec<R>,
     /// Rows it holds with other content, or marked deleted.
     changed: Vec<R>,
+    /// Ids of the changed rows that were live (updated)…
+    updated_ids: Vec<i64>,
+    /// …and of those that were marked deleted (back to life: created again).
+    revived_ids: Vec<i64>,
     /// Ids to mark deleted.
     vanish: Vec<i64>,
 }
 
-impl<R> Diff<R> {
+impl<R: InventoryRow> Diff<R> {
     fn written(&self) -> usize {
         self.new.len() + self.changed.len() + self.vanish.len()
+    }
+
+    /// What the step did, for the change log, once its rows are written: the ids of
+    /// new rows are looked up by key (`ids`), unless there are too many to list.
+    fn logged(
+        &self,
+        conn: &mut DbConnection,
+        ids: impl FnOnce(&mut DbConnection, &[String]) -> Result<HashMap<String, i64>, DbError>,
+    ) -> Result<Logged, DbError> {
+        let created = self.new.len() + self.revived_ids.len();
+        Logged::of(created, self.updated_ids.len(), self.vanish.len(), || {
+            let mut created = self.revived_ids.clone();
+            if !self.new.is_empty() {
+                let refs: Vec<String> = self.new.iter().map(|r| r.ems_ref().to_string()).collect();
+                let by_ref = ids(conn, &refs)?;
+                created.extend(refs.iter().filter_map(|r| by_ref.get(r).copied()));
+            }
+            Ok(StepChanges {
+                created,
+                updated: self.updated_ids.clone(),
+                deleted: self.vanish.clone(),
+            })
+        })
     }
 }
 
@@ -119,6 +150,7 @@ fn diff<R: InventoryRow>(
     let mut seen: HashSet<String> = HashSet::with_capacity(rows.len());
     let mut new = Vec::new();
     let mut changed = Vec::new();
+    let (mut updated_ids, mut revived_ids) = (Vec::new(), Vec::new());
     for mut row in rows {
         if !seen.insert(row.ems_ref().to_string()) {
             continue; // the same object twice in one batch: first wins
@@ -132,6 +164,11 @@ fn diff<R: InventoryRow>(
             }
             Some(e) if e.deleted || e.hash != hash => {
                 report.updated += 1;
+                if e.deleted {
+                    revived_ids.push(e.id);
+                } else {
+                    updated_ids.push(e.id);
+                }
                 changed.push(row);
             }
             Some(_) => report.unchanged += 1,
@@ -154,6 +191,8 @@ fn diff<R: InventoryRow>(
     Diff {
         new,
         changed,
+        updated_ids,
+        revived_ids,
         vanish,
     }
 }
@@ -185,7 +224,7 @@ pub fn save(
     let lookup = |k: Vec<String>| if full { None } else { Some(k) };
 
     macro_rules! step {
-        ($ops:ident, $rows:expr, $deleted:expr, $unchanged:expr) => {{
+        ($ops:ident, $collection:literal, $rows:expr, $deleted:expr, $unchanged:expr) => {{
             let started = std::time::Instant::now();
             let rows = $rows;
             let wanted = lookup(keys(&rows, $deleted));
@@ -202,6 +241,8 @@ pub fn save(
                 $ops::insert_new(c, &d.new)?;
                 $ops::upsert(c, &d.changed)?;
                 $ops::mark_deleted(c, &d.vanish, now)?;
+                let logged = d.logged(c, |c, refs| $ops::ids(c, provider, Some(refs)))?;
+                changes::record(c, provider, $collection, &logged, now)?;
                 Ok(d.written())
             })?;
             timed(stringify!($ops), written, started);
@@ -211,17 +252,30 @@ pub fn save(
 
     step!(
         projects,
+        "container_projects",
         parsed.projects,
         &del.projects,
         &unchanged.projects
     );
     let project_ids = ids_by_name(conn, provider, Named::Projects)?;
-    step!(nodes, parsed.nodes, &del.nodes, &unchanged.nodes);
+    step!(
+        nodes,
+        "container_nodes",
+        parsed.nodes,
+        &del.nodes,
+        &unchanged.nodes
+    );
     let node_ids = ids_by_name(conn, provider, Named::Nodes)?;
 
     let touches_images = full || !parsed.images.is_empty();
     if touches_images {
-        step!(registries, parsed.registries, &[], &none);
+        step!(
+            registries,
+            "container_image_registries",
+            parsed.registries,
+            &[],
+            &none
+        );
         let wanted: Vec<String> = parsed
             .images
             .iter()
@@ -236,7 +290,7 @@ pub fn save(
                 i.row
             })
             .collect::<Vec<_>>();
-        step!(images, rows, &[], &none);
+        step!(images, "container_images", rows, &[], &none);
     }
 
     let rows = parsed
@@ -247,7 +301,13 @@ pub fn save(
             r.row
         })
         .collect::<Vec<_>>();
-    step!(replicators, rows, &del.replicators, &unchanged.replicators);
+    step!(
+        replicators,
+        "container_replicators",
+        rows,
+        &del.replicators,
+        &unchanged.replicators
+    );
     let rows = parsed
         .services
         .into_iter()
@@ -258,7 +318,13 @@ pub fn save(
         .collect::<Vec<_>>();
     let touched_service_namespaces: HashSet<String> =
         rows.iter().map(|s| s.namespace.clone()).collect();
-    let services_written = step!(services, rows, &del.services, &unchanged.services);
+    let services_written = step!(
+        services,
+        "container_services",
+        rows,
+        &del.services,
+        &unchanged.services
+    );
 
     let owners: Vec<String> = parsed
         .pods
@@ -283,7 +349,13 @@ pub fn save(
         .collect();
     let touched_pod_namespaces: HashSet<String> =
         pod_rows.iter().map(|p| p.namespace.clone()).collect();
-    let pods_written = step!(pods, pod_rows, &del.pods, &unchanged.pods);
+    let pods_written = step!(
+        pods,
+        "container_groups",
+        pod_rows,
+        &del.pods,
+        &unchanged.pods
+    );
     let pod_ids = pods::ids(conn, provider, lookup(touched_pods.clone()).as_deref())?;
 
     let image_refs: Vec<String> = container_rows
@@ -330,6 +402,8 @@ pub fn save(
         containers::insert_new(c, &d.new)?;
         containers::upsert(c, &d.changed)?;
         containers::mark_deleted(c, &d.vanish, now)?;
+        let logged = d.logged(c, |c, refs| containers::ids(c, provider, Some(refs)))?;
+        changes::record(c, provider, "containers", &logged, now)?;
         Ok(d.written())
     })?;
     timed("containers", written, started);

@@ -5,7 +5,10 @@
 //! `GET /api/servers` shows them; heartbeat times, memory and CPU move every beat and do
 //! not count as a change), checked every `websocket.servers_interval`; and on
 //! `refreshes` each provider refresh recorded since (to the subscribers who may see the
-//! provider), checked as often as the servers. Each node reads
+//! provider), checked as often as the servers; and on `inventory` the objects refreshes
+//! created, updated and deleted, read from the inventory change log when woken (see
+//! [`super::inventory`]) or every `websocket.inventory_poll`, whose old rows it also
+//! purges. Each node reads
 //! the database itself, so every node's subscribers see the whole region. A supervised
 //! [`Component`]: it holds nothing a rebuild would miss (a rebuilt feed takes the
 //! servers it sees first as its baseline).
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::hub::{Hub, Scope, Topic};
+use super::inventory::{InventoryTail, publish_inventory};
 use crate::db::Db;
 use crate::queue::queue_counts;
 use crate::region::{ServerView, load_region_view};
@@ -28,7 +32,14 @@ pub struct LiveFeeds {
     pub hub: Arc<Hub>,
     pub queue_interval: Duration,
     pub servers_interval: Duration,
+    /// The inventory change log is read at least this often.
+    pub inventory_poll: Duration,
+    /// Change-log rows older than this are purged.
+    pub change_retention: Duration,
 }
+
+/// How often this node purges old change-log rows.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 impl Component for LiveFeeds {
     fn name(&self) -> &'static str {
@@ -44,18 +55,54 @@ fn due(last: Option<Instant>, every: Duration) -> bool {
     last.is_none_or(|t| t.elapsed() >= every)
 }
 
+/// Waits for the inventory signal to change (forever if it cannot).
+async fn woken(signal: &mut tokio::sync::watch::Receiver<u64>) {
+    if signal.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
-    let tick = feeds.queue_interval.min(feeds.servers_interval);
-    let (mut queue_at, mut servers_at) = (None, None);
+    let tick = feeds
+        .queue_interval
+        .min(feeds.servers_interval)
+        .min(feeds.inventory_poll);
+    let (mut queue_at, mut servers_at, mut inventory_at, mut purged_at) = (None, None, None, None);
     // What subscribers of `servers` were last told, by server id (None: no baseline).
     let mut servers: Option<BTreeMap<i64, Value>> = None;
     let mut refreshes = RefreshCursor::default();
+    let mut inventory = InventoryTail::default();
+    let mut signal = feeds.db.inventory_signal();
+    let mut more_inventory = false;
     loop {
-        tokio::select! {
-            _ = ctx.stopped() => return Ok(()),
-            _ = tokio::time::sleep(tick) => {}
+        let mut wake = more_inventory;
+        if !more_inventory {
+            tokio::select! {
+                _ = ctx.stopped() => return Ok(()),
+                _ = tokio::time::sleep(tick) => {}
+                _ = woken(&mut signal) => wake = true,
+            }
         }
         ctx.progress();
+        more_inventory = false;
+        // A first subscriber: the tail's baseline is taken at once, not at the next
+        // poll, so that the change whose NOTIFY wakes the feed is not taken as history.
+        let baseline = inventory.needs_baseline() && feeds.hub.has_subscribers(Topic::Inventory);
+        if wake || baseline || due(inventory_at, feeds.inventory_poll) {
+            inventory_at = Some(Instant::now());
+            if feeds.hub.has_subscribers(Topic::Inventory) {
+                match publish_inventory(&feeds.db, &feeds.hub, &mut inventory).await {
+                    Ok(more) => more_inventory = more,
+                    Err(error) => tracing::warn!(%error, "cannot publish inventory changes"),
+                }
+            } else {
+                inventory = InventoryTail::default();
+            }
+        }
+        if due(purged_at, PURGE_EVERY) {
+            purged_at = Some(Instant::now());
+            purge_changes(&feeds).await;
+        }
         if due(queue_at, feeds.queue_interval) {
             queue_at = Some(Instant::now());
             if feeds.hub.has_subscribers(Topic::Queue) {
@@ -75,6 +122,23 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
                 refreshes = RefreshCursor::default();
             }
         }
+    }
+}
+
+/// Deletes change-log rows older than the retention (every node does: the statement is
+/// idempotent and cheap, and no node is special).
+async fn purge_changes(feeds: &LiveFeeds) {
+    let retention = chrono::Duration::from_std(feeds.change_retention)
+        .unwrap_or_else(|_| chrono::Duration::minutes(10));
+    let before = crate::clock::now() - retention;
+    match feeds
+        .db
+        .run(move |c| crate::inventory::changes::purge(c, before))
+        .await
+    {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "old inventory changes purged"),
+        Err(error) => tracing::warn!(%error, "cannot purge old inventory changes"),
     }
 }
 

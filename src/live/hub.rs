@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::api_query::sql::Visibility;
 use crate::auth::Feature;
 
 /// What a client can subscribe to.
@@ -23,17 +24,25 @@ pub enum Topic {
     Servers,
     /// Provider refreshes as they finish: kind, outcome, timings, object counts.
     Refreshes,
+    /// Inventory objects created, updated and deleted by refreshes, per save step and
+    /// collection, each subscriber seeing only the objects it may read.
+    Inventory,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 3] = [Topic::Queue, Topic::Servers, Topic::Refreshes];
+    pub const ALL: [Topic; 4] = [
+        Topic::Queue,
+        Topic::Servers,
+        Topic::Refreshes,
+        Topic::Inventory,
+    ];
 
     /// The feature a user needs to receive the topic.
     pub fn feature(self) -> Feature {
         match self {
             Topic::Queue | Topic::Servers => Feature::OpsView,
-            Topic::Refreshes => Feature::InventoryView,
+            Topic::Refreshes | Topic::Inventory => Feature::InventoryView,
         }
     }
 
@@ -42,6 +51,7 @@ impl Topic {
             Topic::Queue => "queue",
             Topic::Servers => "servers",
             Topic::Refreshes => "refreshes",
+            Topic::Inventory => "inventory",
         }
     }
 }
@@ -53,6 +63,9 @@ pub enum Scope {
     Region,
     /// One provider: its subscribers who may see that provider.
     Provider(i64),
+    /// The subscribers of one audience (see [`Hub::audiences`]): those who share an
+    /// RBAC restriction, or every unrestricted one ([`Audience::ALL_ID`]).
+    Audience(u64),
 }
 
 /// The providers a subscriber may see.
@@ -65,8 +78,49 @@ pub enum Visible {
 impl Visible {
     fn allows(&self, scope: Scope) -> bool {
         match (self, scope) {
+            (_, Scope::Audience(_)) => false,
             (Visible::All, _) | (_, Scope::Region) => true,
             (Visible::Providers(ids), Scope::Provider(id)) => ids.contains(&id),
+        }
+    }
+}
+
+/// Whose inventory objects a subscriber may receive: all of them, or those its RBAC
+/// restriction (tenant, providers, projects, tags) lets it read.
+#[derive(Debug, Clone, Default)]
+pub enum Audience {
+    #[default]
+    All,
+    Restricted(Arc<Visibility>),
+}
+
+impl Audience {
+    /// The audience id of unrestricted subscribers.
+    pub const ALL_ID: u64 = 0;
+
+    /// The same restriction gives the same key: subscribers sharing one share the
+    /// queries that decide what they see.
+    fn key(&self) -> Option<String> {
+        match self {
+            Audience::All => None,
+            Audience::Restricted(v) => Some(format!("{v:?}")),
+        }
+    }
+}
+
+/// What a subscriber may see: providers (the `refreshes` topic) and its audience
+/// (the `inventory` topic).
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub visible: Visible,
+    pub audience: Audience,
+}
+
+impl From<Visible> for Reach {
+    fn from(visible: Visible) -> Self {
+        Reach {
+            visible,
+            audience: Audience::All,
         }
     }
 }
@@ -85,6 +139,10 @@ pub struct Event {
     pub data: serde_json::Value,
     #[serde(skip)]
     pub scope: Scope,
+    /// The inventory collection the event is about (for subscribers' collection
+    /// filters).
+    #[serde(skip)]
+    pub collection: Option<&'static str>,
     /// This event as sent: serialised once for every client.
     #[serde(skip)]
     pub text: String,
@@ -117,9 +175,13 @@ pub struct Subscription {
 
 impl Subscription {
     /// What the subscriber may see from now on (its rights are checked again).
-    pub fn set_visible(&self, visible: Visible) {
-        if let Some(client) = self.hub.lock().clients.get_mut(&self.id) {
-            client.visible = visible;
+    pub fn set_visible(&self, reach: impl Into<Reach>) {
+        let reach = reach.into();
+        let mut inner = self.hub.lock();
+        let audience = inner.audience_id(&reach.audience);
+        if let Some(client) = inner.clients.get_mut(&self.id) {
+            client.visible = reach.visible;
+            client.audience = audience;
         }
     }
 }
@@ -133,8 +195,29 @@ impl Drop for Subscription {
 struct Client {
     topics: HashSet<Topic>,
     visible: Visible,
+    /// The client's audience id ([`Inner::audiences`]).
+    audience: u64,
+    /// Inventory collections wanted (None: all).
+    collections: Option<HashSet<String>>,
     tx: mpsc::Sender<Arc<Event>>,
     overflowed: Arc<AtomicBool>,
+}
+
+impl Client {
+    fn receives(&self, event: &Event) -> bool {
+        if !self.topics.contains(&event.topic) {
+            return false;
+        }
+        if let (Some(wanted), Some(collection)) = (&self.collections, event.collection)
+            && !wanted.contains(collection)
+        {
+            return false;
+        }
+        match event.scope {
+            Scope::Audience(id) => id == self.audience,
+            scope => self.visible.allows(scope),
+        }
+    }
 }
 
 struct Inner {
@@ -142,6 +225,25 @@ struct Inner {
     next_client: u64,
     recent: VecDeque<Arc<Event>>,
     clients: HashMap<u64, Client>,
+    /// Restrictions seen, by key: their audience id and the restriction itself.
+    audiences: HashMap<String, (u64, Arc<Visibility>)>,
+    next_audience: u64,
+}
+
+impl Inner {
+    /// The id of `audience`, interned on first sight.
+    fn audience_id(&mut self, audience: &Audience) -> u64 {
+        let (Some(key), Audience::Restricted(v)) = (audience.key(), audience) else {
+            return Audience::ALL_ID;
+        };
+        if let Some((id, _)) = self.audiences.get(&key) {
+            return *id;
+        }
+        let id = self.next_audience;
+        self.next_audience += 1;
+        self.audiences.insert(key, (id, v.clone()));
+        id
+    }
 }
 
 /// A node's live feed.
@@ -167,6 +269,8 @@ impl Hub {
                 next_client: 1,
                 recent: VecDeque::new(),
                 clients: HashMap::new(),
+                audiences: HashMap::new(),
+                next_audience: Audience::ALL_ID + 1,
             }),
         })
     }
@@ -195,9 +299,52 @@ impl Hub {
         self.lock().clients.len()
     }
 
+    /// The audiences of the subscribers of `topic` now: each id with its restriction
+    /// (None: unrestricted). Restrictions nobody holds any more are forgotten once no
+    /// held event is addressed to them (a client that comes back with the same
+    /// restriction resumes with the same id, so its replay is complete).
+    pub fn audiences(&self, topic: Topic) -> Vec<(u64, Option<Arc<Visibility>>)> {
+        let mut inner = self.lock();
+        let mut held: HashSet<u64> = inner.clients.values().map(|c| c.audience).collect();
+        held.extend(inner.recent.iter().filter_map(|e| match e.scope {
+            Scope::Audience(id) => Some(id),
+            _ => None,
+        }));
+        inner.audiences.retain(|_, (id, _)| held.contains(id));
+        let listening: HashSet<u64> = inner
+            .clients
+            .values()
+            .filter(|c| c.topics.contains(&topic))
+            .map(|c| c.audience)
+            .collect();
+        let mut found: Vec<(u64, Option<Arc<Visibility>>)> = inner
+            .audiences
+            .values()
+            .filter(|(id, _)| listening.contains(id))
+            .map(|(id, v)| (*id, Some(v.clone())))
+            .collect();
+        if listening.contains(&Audience::ALL_ID) {
+            found.push((Audience::ALL_ID, None));
+        }
+        found.sort_by_key(|(id, _)| *id);
+        found
+    }
+
     /// Publishes `data` on `topic`; answers its sequence number. Subscribers whose
     /// buffers are full are cut off.
     pub fn publish(&self, topic: Topic, scope: Scope, data: serde_json::Value) -> u64 {
+        self.publish_about(topic, scope, None, data)
+    }
+
+    /// Publishes `data` on `topic` about an inventory `collection` (subscribers who
+    /// asked for other collections skip it).
+    pub fn publish_about(
+        &self,
+        topic: Topic,
+        scope: Scope,
+        collection: Option<&'static str>,
+        data: serde_json::Value,
+    ) -> u64 {
         let mut inner = self.lock();
         let seq = inner.next_seq;
         inner.next_seq += 1;
@@ -209,6 +356,7 @@ impl Hub {
             topic,
             data,
             scope,
+            collection,
             text: String::new(),
         };
         event.text = serde_json::to_string(&event).unwrap_or_default();
@@ -221,13 +369,17 @@ impl Hub {
         }
         let mut gone = Vec::new();
         for (id, client) in &inner.clients {
-            if !client.topics.contains(&topic) || !client.visible.allows(scope) {
+            if !client.receives(&event) {
                 continue;
             }
             match client.tx.try_send(event.clone()) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     client.overflowed.store(true, Ordering::Release);
+                    tracing::info!(
+                        client_buffer = self.client_buffer,
+                        "websocket client dropped: it fell behind"
+                    );
                     gone.push(*id);
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => gone.push(*id),
@@ -239,16 +391,27 @@ impl Hub {
         seq
     }
 
-    /// Subscribes to `topics`; with `since`, first the held events after it.
+    /// Subscribes to `topics` (inventory events of `collections` only, when given);
+    /// with `since`, first the held events after it.
     pub fn subscribe(
         self: &Arc<Self>,
         topics: HashSet<Topic>,
-        visible: Visible,
+        reach: impl Into<Reach>,
+        collections: Option<HashSet<String>>,
         since: Option<Position>,
     ) -> Subscription {
+        let reach = reach.into();
         let (tx, rx) = mpsc::channel(self.client_buffer);
         let overflowed = Arc::new(AtomicBool::new(false));
         let mut inner = self.lock();
+        let client = Client {
+            topics,
+            visible: reach.visible,
+            audience: inner.audience_id(&reach.audience),
+            collections,
+            tx,
+            overflowed: overflowed.clone(),
+        };
         let last = inner.next_seq - 1;
         let (backlog, gap) = match since {
             None => (Vec::new(), false),
@@ -258,9 +421,7 @@ impl Hub {
                 let backlog = inner
                     .recent
                     .iter()
-                    .filter(|e| {
-                        e.seq > p.seq && topics.contains(&e.topic) && visible.allows(e.scope)
-                    })
+                    .filter(|e| e.seq > p.seq && client.receives(e))
                     .cloned()
                     .collect();
                 (backlog, p.seq + 1 < oldest)
@@ -268,15 +429,7 @@ impl Hub {
         };
         let id = inner.next_client;
         inner.next_client += 1;
-        inner.clients.insert(
-            id,
-            Client {
-                topics,
-                visible,
-                tx,
-                overflowed: overflowed.clone(),
-            },
-        );
+        inner.clients.insert(id, client);
         drop(inner);
         Subscription {
             hub: self.clone(),
@@ -309,8 +462,8 @@ mod tests {
             1,
             "no subscriber: still numbered"
         );
-        let mut sub = hub.subscribe(queue(), Visible::All, None);
-        let mut none = hub.subscribe(HashSet::new(), Visible::All, None);
+        let mut sub = hub.subscribe(queue(), Visible::All, None, None);
+        let mut none = hub.subscribe(HashSet::new(), Visible::All, None, None);
         assert!(hub.has_subscribers(Topic::Queue));
         assert_eq!(sub.seq, 1);
         assert_eq!(hub.publish(Topic::Queue, Scope::Region, json!(2)), 2);
@@ -326,8 +479,13 @@ mod tests {
     fn provider_events_reach_only_those_who_may_see_the_provider() {
         let hub = Hub::new(8, 16);
         let refreshes = || HashSet::from([Topic::Refreshes]);
-        let mut all = hub.subscribe(refreshes(), Visible::All, None);
-        let mut one = hub.subscribe(refreshes(), Visible::Providers(HashSet::from([1])), None);
+        let mut all = hub.subscribe(refreshes(), Visible::All, None, None);
+        let mut one = hub.subscribe(
+            refreshes(),
+            Visible::Providers(HashSet::from([1])),
+            None,
+            None,
+        );
         hub.publish(Topic::Refreshes, Scope::Provider(2), json!("p2"));
         hub.publish(Topic::Refreshes, Scope::Provider(1), json!("p1"));
         assert_eq!(
@@ -355,6 +513,7 @@ mod tests {
         let back = hub.subscribe(
             refreshes(),
             Visible::Providers(HashSet::from([2])),
+            None,
             position,
         );
         let data: Vec<_> = back.backlog.iter().map(|e| e.data.clone()).collect();
@@ -362,10 +521,117 @@ mod tests {
     }
 
     #[test]
+    fn inventory_events_reach_their_audience_and_wanted_collections_only() {
+        let hub = Hub::new(8, 16);
+        let inventory = || HashSet::from([Topic::Inventory]);
+        let restricted = |project: &str| Reach {
+            visible: Visible::Providers(HashSet::new()),
+            audience: Audience::Restricted(Arc::new(Visibility {
+                projects: Some(vec![project.to_string()]),
+                ..Visibility::default()
+            })),
+        };
+        let mut admin = hub.subscribe(inventory(), Visible::All, None, None);
+        let mut web = hub.subscribe(inventory(), restricted("web"), None, None);
+        let mut web_too = hub.subscribe(inventory(), restricted("web"), None, None);
+        let pods = HashSet::from(["container_groups".to_string()]);
+        let mut db_pods = hub.subscribe(inventory(), restricted("db"), Some(pods), None);
+        let audiences = hub.audiences(Topic::Inventory);
+        assert_eq!(
+            audiences.len(),
+            3,
+            "one per distinct restriction: {audiences:?}"
+        );
+        assert!(audiences[0].0 == Audience::ALL_ID && audiences[0].1.is_none());
+        let id_of = |project: &str| {
+            audiences
+                .iter()
+                .find(|(_, v)| {
+                    v.as_ref()
+                        .is_some_and(|v| v.projects == Some(vec![project.to_string()]))
+                })
+                .map(|(id, _)| *id)
+                .expect("audience")
+        };
+        let (web_id, db_id) = (id_of("web"), id_of("db"));
+        hub.publish_about(
+            Topic::Inventory,
+            Scope::Audience(web_id),
+            Some("container_groups"),
+            json!("web pods"),
+        );
+        hub.publish_about(
+            Topic::Inventory,
+            Scope::Audience(db_id),
+            Some("container_services"),
+            json!("db services"),
+        );
+        hub.publish_about(
+            Topic::Inventory,
+            Scope::Audience(db_id),
+            Some("container_groups"),
+            json!("db pods"),
+        );
+        hub.publish_about(
+            Topic::Inventory,
+            Scope::Audience(Audience::ALL_ID),
+            Some("container_groups"),
+            json!("all pods"),
+        );
+        let got = |sub: &mut Subscription| {
+            let mut seen = Vec::new();
+            while let Ok(e) = sub.rx.try_recv() {
+                seen.push(e.data.clone());
+            }
+            seen
+        };
+        assert_eq!(got(&mut admin), vec![json!("all pods")]);
+        assert_eq!(got(&mut web), vec![json!("web pods")]);
+        assert_eq!(got(&mut web_too), vec![json!("web pods")]);
+        assert_eq!(got(&mut db_pods), vec![json!("db pods")], "pods only");
+        // Provider-scoped events never reach anyone through an audience, and the
+        // other way round.
+        hub.publish(Topic::Inventory, Scope::Provider(1), json!("provider"));
+        assert_eq!(got(&mut web), Vec::<serde_json::Value>::new());
+        // A restriction nobody holds any more is forgotten once no held event is
+        // addressed to it; until then a returning client gets its id back, and its
+        // replay.
+        drop(db_pods);
+        assert_eq!(hub.audiences(Topic::Inventory).len(), 2);
+        let since = Some(Position {
+            epoch: hub.epoch,
+            seq: 0,
+        });
+        let back = hub.subscribe(inventory(), restricted("db"), None, since);
+        let replayed: Vec<_> = back.backlog.iter().map(|e| e.data.clone()).collect();
+        assert_eq!(replayed, vec![json!("db services"), json!("db pods")]);
+        drop(back);
+        let quiet = Hub::new(8, 0);
+        let gone = quiet.subscribe(inventory(), restricted("db"), None, None);
+        quiet.publish_about(Topic::Inventory, Scope::Audience(1), None, json!(1));
+        drop(gone);
+        assert!(
+            quiet.audiences(Topic::Inventory).is_empty(),
+            "nothing held for it"
+        );
+        assert!(quiet.lock().audiences.is_empty());
+        // Rights checked again: the web user is now unrestricted.
+        web.set_visible(Visible::All);
+        hub.publish_about(
+            Topic::Inventory,
+            Scope::Audience(web_id),
+            None,
+            json!("web again"),
+        );
+        assert_eq!(got(&mut web), Vec::<serde_json::Value>::new());
+        assert_eq!(got(&mut web_too), vec![json!("web again")]);
+    }
+
+    #[test]
     fn a_slow_subscriber_is_cut_off_and_the_others_keep_receiving() {
         let hub = Hub::new(2, 0);
-        let mut slow = hub.subscribe(queue(), Visible::All, None);
-        let mut fast = hub.subscribe(queue(), Visible::All, None);
+        let mut slow = hub.subscribe(queue(), Visible::All, None, None);
+        let mut fast = hub.subscribe(queue(), Visible::All, None, None);
         for i in 0..5 {
             hub.publish(Topic::Queue, Scope::Region, json!(i));
             assert_eq!(fast.rx.try_recv().map(|e| e.seq).ok(), Some(i + 1));
@@ -395,26 +661,26 @@ mod tests {
                 seq,
             })
         };
-        let sub = hub.subscribe(queue(), Visible::All, at(3));
+        let sub = hub.subscribe(queue(), Visible::All, None, at(3));
         let seqs: Vec<u64> = sub.backlog.iter().map(|e| e.seq).collect();
         assert_eq!((seqs, sub.gap), (vec![4, 5], false));
-        let sub = hub.subscribe(queue(), Visible::All, at(2));
+        let sub = hub.subscribe(queue(), Visible::All, None, at(2));
         assert_eq!(
             (sub.backlog.len(), sub.gap),
             (3, false),
             "3 is the oldest held"
         );
-        let sub = hub.subscribe(queue(), Visible::All, at(1));
+        let sub = hub.subscribe(queue(), Visible::All, None, at(1));
         assert_eq!((sub.backlog.len(), sub.gap), (3, true), "2 is lost");
-        let sub = hub.subscribe(queue(), Visible::All, at(5));
+        let sub = hub.subscribe(queue(), Visible::All, None, at(5));
         assert_eq!((sub.backlog.len(), sub.gap), (0, false), "up to date");
-        let sub = hub.subscribe(queue(), Visible::All, at(9));
+        let sub = hub.subscribe(queue(), Visible::All, None, at(9));
         assert!(sub.gap, "a position from the future");
         let other = Some(Position {
             epoch: hub.epoch + 1,
             seq: 4,
         });
-        let sub = hub.subscribe(queue(), Visible::All, other);
+        let sub = hub.subscribe(queue(), Visible::All, None, other);
         assert!(sub.gap && sub.backlog.is_empty(), "another epoch");
     }
 }

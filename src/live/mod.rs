@@ -1,10 +1,11 @@
 //! The live feed behind `GET /ws`: a node's [`Hub`] numbers and fans out what happens
-//! (queue statistics and server changes for now), each websocket client converses
+//! (queue statistics, server changes, refreshes and inventory changes), each websocket client converses
 //! through [`socket::converse`], and [`LiveFeeds`] publishes what the database says
 //! while anyone listens.
 
 pub mod feed;
 pub mod hub;
+pub mod inventory;
 pub mod socket;
 
 pub use feed::LiveFeeds;

@@ -4,14 +4,16 @@
 //!
 //! Messages are JSON text frames. The server starts with `hello` (its epoch, the last
 //! sequence number, the topics this user may have); the client sends
-//! `{"type": "subscribe", "topics": [...], "since": {"epoch": E, "seq": N}?}` and gets
+//! `{"type": "subscribe", "topics": [...], "collections": [...]?, "since": {"epoch": E,
+//! "seq": N}?}` (`collections`: inventory collections wanted on the `inventory` topic,
+//! all when absent) and gets
 //! `subscribed` (with `gap: true` when what it missed is no longer held), then the held
 //! events after `since`, then `event`s as they happen. A client that falls more than
 //! `websocket.client_buffer` events behind gets `dropped` and the connection closes. The
 //! server pings every `websocket.ping_interval` and closes a connection that sent
 //! nothing for three intervals.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::hub::{Hub, Position, Subscription, Topic, Visible};
+use super::hub::{Audience, Hub, Position, Reach, Subscription, Topic, Visible};
 use crate::auth::Feature;
 
 /// Largest message a client may send (they are small commands).
@@ -42,15 +44,41 @@ pub struct SocketConfig {
 enum ClientMessage {
     Subscribe {
         topics: Vec<String>,
+        /// Inventory collections wanted (`inventory` topic only; absent: all).
+        #[serde(default)]
+        collections: Option<Vec<String>>,
         #[serde(default)]
         since: Option<Position>,
     },
 }
 
-/// What the caller may have now: its features and the providers it may see.
+/// The collections the `inventory` topic speaks of (the API's collection names).
+pub const INVENTORY_COLLECTIONS: [&str; 8] = [
+    "container_projects",
+    "container_nodes",
+    "container_image_registries",
+    "container_images",
+    "container_replicators",
+    "container_services",
+    "container_groups",
+    "containers",
+];
+
+/// What the caller may have now: its features, the providers it may see, and the
+/// restriction on the inventory objects it may read.
 pub struct Rights {
     pub features: BTreeSet<Feature>,
     pub visible: Visible,
+    pub audience: Audience,
+}
+
+impl Rights {
+    fn reach(&self) -> Reach {
+        Reach {
+            visible: self.visible.clone(),
+            audience: self.audience.clone(),
+        }
+    }
 }
 
 /// The caller's rights now, or why the caller may no longer listen.
@@ -75,7 +103,7 @@ pub async fn converse(
     recheck: impl Fn() -> Recheck,
 ) {
     let mut allowed = allowed_by(&rights.features);
-    let mut visible = rights.visible;
+    let mut reach = rights.reach();
     let mut listening: Vec<Topic> = Vec::new();
     let hello = json!({
         "type": "hello",
@@ -113,7 +141,7 @@ pub async fn converse(
                         }
                     }
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        match answer(&text, &hub, &allowed, &visible) {
+                        match answer(&text, &hub, &allowed, &reach) {
                             Ok((mut sub, topics)) => {
                                 let reply = json!({
                                     "type": "subscribed",
@@ -176,9 +204,9 @@ pub async fn converse(
                 match recheck().await {
                     Ok(now) => {
                         allowed = allowed_by(&now.features);
-                        visible = now.visible;
+                        reach = now.reach();
                         if let Some(sub) = &subscription {
-                            sub.set_visible(visible.clone());
+                            sub.set_visible(reach.clone());
                         }
                         if let Some(lost) = listening.iter().find(|t| !allowed.contains(t)) {
                             let why = format!("topic `{}` needs the feature `{}`", lost.name(), lost.feature().identifier());
@@ -227,15 +255,19 @@ fn answer(
     text: &str,
     hub: &Arc<Hub>,
     allowed: &[Topic],
-    visible: &Visible,
+    reach: &Reach,
 ) -> Result<(Subscription, Vec<Topic>), String> {
     let message: ClientMessage = serde_json::from_str(text).map_err(|e| {
         format!(
-            "not a message this server understands ({}): expected {{\"type\": \"subscribe\", \"topics\": [...], \"since\": {{\"epoch\": E, \"seq\": N}}}}",
+            "not a message this server understands ({}): expected {{\"type\": \"subscribe\", \"topics\": [...], \"collections\": [...], \"since\": {{\"epoch\": E, \"seq\": N}}}}",
             category(&e)
         )
     })?;
-    let ClientMessage::Subscribe { topics, since } = message;
+    let ClientMessage::Subscribe {
+        topics,
+        collections,
+        since,
+    } = message;
     if topics.len() > Topic::ALL.len() * 4 {
         return Err("too many topics".into());
     }
@@ -262,7 +294,35 @@ fn answer(
             wanted.push(topic);
         }
     }
-    let sub = hub.subscribe(wanted.iter().copied().collect(), visible.clone(), since);
+    let collections = match collections {
+        None => None,
+        Some(_) if !wanted.contains(&Topic::Inventory) => {
+            return Err("`collections` applies to the `inventory` topic only".into());
+        }
+        Some(names) if names.len() > INVENTORY_COLLECTIONS.len() * 2 => {
+            return Err("too many collections".into());
+        }
+        Some(names) => {
+            let mut set = HashSet::new();
+            for name in names {
+                if !INVENTORY_COLLECTIONS.contains(&name.as_str()) {
+                    return Err(format!(
+                        "unknown collection `{}` (known: {})",
+                        crate::text::elide(&name, 60),
+                        INVENTORY_COLLECTIONS.join(", ")
+                    ));
+                }
+                set.insert(name);
+            }
+            Some(set)
+        }
+    };
+    let sub = hub.subscribe(
+        wanted.iter().copied().collect(),
+        reach.clone(),
+        collections,
+        since,
+    );
     Ok((sub, wanted))
 }
 
@@ -284,7 +344,7 @@ mod tests {
     fn subscriptions_are_checked_against_topics_and_features() {
         let hub = Hub::new(4, 4);
         let all = [Topic::Queue];
-        let v = Visible::All;
+        let v = Reach::from(Visible::All);
         let ok = answer(
             r#"{"type":"subscribe","topics":["queue","queue"]}"#,
             &hub,
@@ -301,5 +361,27 @@ mod tests {
         assert!(garbage.is_err_and(|e| e.contains("truncated JSON")));
         let extra = answer(r#"{"type":"subscribe","topics":[],"x":1}"#, &hub, &all, &v);
         assert!(extra.is_err_and(|e| e.contains("unknown type or fields")));
+        let inventory = [Topic::Inventory];
+        let pods = answer(
+            r#"{"type":"subscribe","topics":["inventory"],"collections":["container_groups"]}"#,
+            &hub,
+            &inventory,
+            &v,
+        );
+        assert!(pods.is_ok());
+        let unknown = answer(
+            r#"{"type":"subscribe","topics":["inventory"],"collections":["pods"]}"#,
+            &hub,
+            &inventory,
+            &v,
+        );
+        assert!(unknown.is_err_and(|e| e.contains("unknown collection `pods`")));
+        let misplaced = answer(
+            r#"{"type":"subscribe","topics":["queue"],"collections":["containers"]}"#,
+            &hub,
+            &all,
+            &v,
+        );
+        assert!(misplaced.is_err_and(|e| e.contains("inventory")));
     }
 }

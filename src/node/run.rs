@@ -334,15 +334,16 @@ pub async fn boot(
     supervision.start(refresh_manager);
     let ws = &settings.websocket;
     let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
-    // The feed reads the database for `/ws`'s clients: only where the role is run.
-    if settings.roles.enabled.iter().any(|r| r == "websocket") {
-        supervision.start(crate::live::LiveFeeds {
-            db: db.clone(),
-            hub: hub.clone(),
-            queue_interval: ws.queue_interval,
-            servers_interval: ws.servers_interval,
-        });
-    }
+    // Always running: it reads for `/ws`'s subscribers only while there are some (none
+    // where the websocket role is not run), and purges the inventory change log.
+    supervision.start(crate::live::LiveFeeds {
+        db: db.clone(),
+        hub: hub.clone(),
+        queue_interval: ws.queue_interval,
+        servers_interval: ws.servers_interval,
+        inventory_poll: ws.inventory_poll,
+        change_retention: ws.change_retention,
+    });
     let (queue_client, handlers, queue_stats) = (
         queue.client.clone(),
         queue.handlers.clone(),

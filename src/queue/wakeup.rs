@@ -1,6 +1,8 @@
 //! Waking idle dispatchers of other processes: on PostgreSQL a thread holds a
 //! connection that `LISTEN`s on the queue channel and bumps the in-process queue
-//! signal when a `NOTIFY` arrives. libpq only reads notifications when asked, so the
+//! signal when a `NOTIFY` arrives. It listens on the inventory channel too
+//! ([`crate::db::INVENTORY_CHANNEL`]), bumping the inventory signal that wakes the live
+//! feed: one connection and one thread per node for both. libpq only reads notifications when asked, so the
 //! thread asks every 10 ms — a non-blocking read on a local socket, no query. A lost
 //! connection is re-established with backoff; the dispatchers' poll covers the gap.
 //!
@@ -15,7 +17,7 @@ use diesel::RunQueryDsl;
 
 use super::put::NOTIFY_CHANNEL;
 use crate::backoff::Backoff;
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, INVENTORY_CHANNEL};
 use crate::supervision::{Component, ComponentContext, ComponentFuture, Progress};
 
 /// The LISTEN thread, as a component (PostgreSQL only; SQLite relies on the
@@ -81,14 +83,18 @@ fn run(db: Db, stop: Arc<AtomicBool>, progress: Arc<Progress>) {
         progress.record();
         match db.dedicated_connection() {
             Ok(DbConnection::Postgresql(mut pg)) => {
-                if let Err(error) =
-                    diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}")).execute(&mut pg)
-                {
+                let listening = diesel::sql_query(format!("LISTEN {NOTIFY_CHANNEL}"))
+                    .execute(&mut pg)
+                    .and_then(|_| {
+                        diesel::sql_query(format!("LISTEN {INVENTORY_CHANNEL}")).execute(&mut pg)
+                    });
+                if let Err(error) = listening {
                     tracing::warn!(%error, "queue LISTEN failed");
                 } else {
                     backoff.reset();
                     // Anything put while we were away: wake up once.
                     db.signal_queue();
+                    db.signal_inventory();
                     listen(&db, &mut pg, &stop, &progress);
                 }
             }
@@ -109,9 +115,10 @@ fn run(db: Db, stop: Arc<AtomicBool>, progress: Arc<Progress>) {
 fn listen(db: &Db, pg: &mut diesel::PgConnection, stop: &AtomicBool, progress: &Progress) {
     while !stop.load(Ordering::Relaxed) {
         progress.record();
-        let mut woke = false;
+        let (mut woke, mut inventory) = (false, false);
         for notification in pg.notifications_iter() {
             match notification {
+                Ok(n) if n.channel == INVENTORY_CHANNEL => inventory = true,
                 Ok(_) => woke = true,
                 Err(error) => {
                     tracing::warn!(%error, "queue LISTEN connection lost; reconnecting");
@@ -121,6 +128,9 @@ fn listen(db: &Db, pg: &mut diesel::PgConnection, stop: &AtomicBool, progress: &
         }
         if woke {
             db.signal_queue();
+        }
+        if inventory {
+            db.signal_inventory();
         }
         std::thread::sleep(Duration::from_millis(10));
     }

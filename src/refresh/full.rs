@@ -115,9 +115,13 @@ pub async fn full_refresh(
     let save_started = Instant::now();
     let provider = options.provider_id;
     let now = chrono::Utc::now().naive_utc();
-    let report = db
+    let saved = db
         .run(move |c| save(c, provider, parsed, &Scope::Full, now))
-        .await?;
+        .await;
+    // The live feed of this node reads the change log now (other nodes hear the NOTIFY
+    // on PostgreSQL, or poll).
+    db.signal_inventory();
+    let report = saved?;
     let save_s = save_started.elapsed().as_secs_f64();
     Ok(FullRefresh {
         report,

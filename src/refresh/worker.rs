@@ -544,6 +544,7 @@ impl Session {
             .db
             .run(move |c| save(c, id, parsed, &Scope::Partial(deleted), now))
             .await;
+        self.kit.parts.db.signal_inventory();
         let timings = Timings {
             collect_s: waited.as_secs_f64(),
             parse_s,

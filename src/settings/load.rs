@@ -453,6 +453,13 @@ fn read_settings(
                 Err("must be between 1KiB and 256MiB".into())
             }
         })? as usize,
+        send_buffer: r.check("web.send_buffer", r.size("web.send_buffer")?, |n| {
+            if *n == 0 || (4096..=64 * 1024 * 1024).contains(n) {
+                Ok(())
+            } else {
+                Err("must be 0 (the kernel's) or between 4KiB and 64MiB".into())
+            }
+        })? as usize,
     };
     if queue.max_args_bytes + 1024 > web.max_body {
         return Err(r.reject(
@@ -478,6 +485,8 @@ fn read_settings(
     let websocket = WebsocketSettings {
         queue_interval: r.duration("websocket.queue_interval", Duration::from_millis(100))?,
         servers_interval: r.duration("websocket.servers_interval", Duration::from_millis(100))?,
+        inventory_poll: r.duration("websocket.inventory_poll", Duration::from_millis(50))?,
+        change_retention: r.duration("websocket.change_retention", Duration::from_secs(60))?,
         client_buffer: r.int_in("websocket.client_buffer", 1, 1_000_000)? as usize,
         replay: r.int_in("websocket.replay", 0, 1_000_000)? as usize,
         ping_interval: r.duration("websocket.ping_interval", Duration::from_millis(100))?,

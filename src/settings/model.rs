@@ -307,6 +307,10 @@ pub struct WebSettings {
     pub external_url: Option<String>,
     /// Largest request body accepted (bytes); larger ones get 413.
     pub max_body: usize,
+    /// The kernel send buffer of each accepted connection (bytes; 0: the kernel's own,
+    /// autotuned up to `net.ipv4.tcp_wmem`). What a websocket client that stops reading
+    /// can hold besides its `websocket.client_buffer`.
+    pub send_buffer: usize,
 }
 
 /// `api:` — logins, tokens and limits of the REST API.
@@ -339,6 +343,13 @@ pub struct WebsocketSettings {
     /// How often the servers are checked for changes to push.
     #[serde(with = "human_duration")]
     pub servers_interval: Duration,
+    /// How often the inventory change log is read when no wake-up came (NOTIFY on
+    /// PostgreSQL, this node's own refreshes).
+    #[serde(with = "human_duration")]
+    pub inventory_poll: Duration,
+    /// How long inventory change-log rows are kept before they are purged.
+    #[serde(with = "human_duration")]
+    pub change_retention: Duration,
     /// Events held for a client that reads slower than they come; one that falls
     /// further behind is told and dropped.
     pub client_buffer: usize,

@@ -59,6 +59,7 @@ impl Application {
         })?;
         // Settings guarantee the largest message args fit in it.
         let body_limit = state.settings.web.max_body;
+        let send_buffer = state.settings.web.send_buffer;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new()
@@ -73,6 +74,13 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(authn::authenticate))
                 .wrap(actix_web::middleware::from_fn(request_log::log_request))
                 .configure(routes::configure)
+        })
+        .on_connect(move |conn, _| {
+            if send_buffer > 0
+                && let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+            {
+                set_send_buffer(tcp, send_buffer);
+            }
         })
         .disable_signals()
         .shutdown_timeout(shutdown_timeout_s)
@@ -106,5 +114,26 @@ impl Application {
             let _ = ended_tx.send(why);
         });
         (handle, ended)
+    }
+}
+
+/// Sets the kernel send buffer of an accepted connection (`web.send_buffer`); a refusal
+/// is logged and the kernel's default kept.
+fn set_send_buffer(tcp: &actix_web::rt::net::TcpStream, bytes: usize) {
+    use std::os::fd::AsRawFd;
+    let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is the open socket `tcp` owns for the duration of the
+    // call, and the option value is a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot set the send buffer");
     }
 }

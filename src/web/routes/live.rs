@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use super::inventory::visibility;
 use crate::api_query::{collection, exec, params, sql};
 use crate::auth::Identity;
-use crate::live::hub::Visible;
+use crate::live::hub::{Audience, Visible};
 use crate::live::socket::{MAX_CLIENT_MESSAGE, Rights, SocketConfig, converse};
 use crate::web::{ApiError, AppState, Caller};
 
@@ -66,8 +66,9 @@ pub(super) async fn connect(
     Ok(response)
 }
 
-/// The caller's features, and the providers it may see — by the same SQL that limits
-/// its lists (tenant, provider and tag filters).
+/// The caller's features, the providers it may see — by the same SQL that limits its
+/// lists (tenant, provider and tag filters) — and the restriction its inventory
+/// objects are read with.
 async fn rights_of(state: &AppState, identity: &Identity) -> Result<Rights, ApiError> {
     let v = visibility(identity);
     let visible = if v.is_unrestricted() {
@@ -94,8 +95,16 @@ async fn rights_of(state: &AppState, identity: &Identity) -> Result<Rights, ApiE
             .collect();
         Visible::Providers(ids)
     };
+    // Inventory objects: by the same restriction, applied per batch of changes
+    // (`live::inventory`).
+    let audience = if v.is_unrestricted() {
+        Audience::All
+    } else {
+        Audience::Restricted(std::sync::Arc::new(v))
+    };
     Ok(Rights {
         features: identity.features.clone(),
         visible,
+        audience,
     })
 }

@@ -1,0 +1,322 @@
+//! The `inventory` topic: inventory objects created, updated and deleted by refreshes,
+//! read from the inventory's change log (`inventory::changes`) and published to each
+//! subscriber as far as its RBAC lets it read them.
+//!
+//! ## Across nodes
+//!
+//! Every save step writes one change-log row per collection in its own transaction, so
+//! a row is visible exactly when its change is committed, whichever node ran the
+//! refresh. Each node's [`LiveFeeds`](super::LiveFeeds) tails the log: on PostgreSQL a
+//! `NOTIFY steward_inventory` sent in the same transaction wakes it (the node's LISTEN
+//! thread), on SQLite the refresh of the same process does; it also polls every
+//! `websocket.inventory_poll`, so a lost notification only delays events. A table
+//! rather than the NOTIFY payload alone: payloads are capped at 8,000 bytes and lost
+//! by a node whose listening connection is down, while rows can be read again. Ids are
+//! taken before commit, so a row may commit after a later one: the tail remembers the
+//! ids it skipped over ("holes", at most [`MAX_HOLES`], for [`HOLE_TTL`]) and asks for
+//! them again. Rows older than `websocket.change_retention` are purged by every node.
+//!
+//! ## Who receives what
+//!
+//! Subscribers are grouped into audiences (`hub::Audience`): the unrestricted ones, and
+//! one per distinct restriction (tenant, providers, projects, tags). For each change-log
+//! row the objects are read once (`id IN (…)`, with their name, key and namespace) and,
+//! for each restricted audience, the ids it may read are found by one more query — the
+//! API's own SQL for `GET /api/<collection>` with the audience's visibility — never a
+//! query per object or per client. A deleted object keeps its row (`deleted_on` set),
+//! so it is judged the same way as a live one: by the row as it stands, deleted rows
+//! included.
+//!
+//! ## Batching
+//!
+//! One row gives each audience at most [`MAX_CHUNKS`] events of [`CHUNK`] changes
+//! (created, then updated, then deleted). More changes than that, or a row that kept
+//! only counts (a step of more than `inventory::changes::MAX_LOGGED` objects), give one
+//! summary instead: `"reload": true` with the counts (none for a restricted audience
+//! when the log has no ids to check), and no changes; the client reloads the list.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::hub::{Hub, Scope, Topic};
+use crate::api_query::catalog::Collection;
+use crate::api_query::sql::{QueryError, Visibility};
+use crate::api_query::{collection, exec, params, sql};
+use crate::db::{Backend, Db, DbConnection, DbError};
+use crate::inventory::changes::{ChangeRow, changes_after, newest_change_id};
+
+/// Changes per event.
+pub const CHUNK: usize = 500;
+/// Events per change-log row and audience before a summary is sent instead.
+pub const MAX_CHUNKS: usize = 10;
+/// Change-log rows read per look.
+const ROWS_PER_LOOK: i64 = 100;
+/// Skipped ids asked for again, at most…
+const MAX_HOLES: usize = 1_000;
+/// …and for this long (a save step's transaction that takes longer is missed).
+const HOLE_TTL: Duration = Duration::from_secs(120);
+
+/// Why a batch could not be published.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryFeedError {
+    #[error("cannot read the inventory changes: {0}")]
+    Db(#[from] DbError),
+    #[error("cannot build the inventory query: {0}")]
+    Query(#[from] QueryError),
+}
+
+/// Where the tail of the change log stands.
+#[derive(Debug, Default)]
+pub struct InventoryTail {
+    /// The newest id read (None: no baseline yet — what was recorded before anyone
+    /// listened is history).
+    newest: Option<i64>,
+    /// Ids below `newest` not seen yet (perhaps still uncommitted), with when they were
+    /// first skipped.
+    holes: BTreeMap<i64, Instant>,
+}
+
+impl InventoryTail {
+    /// Whether the tail has not taken its baseline yet.
+    pub fn needs_baseline(&self) -> bool {
+        self.newest.is_none()
+    }
+
+    /// Takes in the ids of the rows read; answers nothing, remembers the holes.
+    fn saw(&mut self, ids: &[i64]) {
+        let now = Instant::now();
+        for &id in ids {
+            self.holes.remove(&id);
+            let newest = self.newest.unwrap_or(id);
+            if id > newest {
+                // Ids skipped between the newest and this one may commit later.
+                for hole in (newest + 1)..id {
+                    if self.holes.len() >= MAX_HOLES {
+                        break;
+                    }
+                    self.holes.insert(hole, now);
+                }
+            }
+            self.newest = Some(newest.max(id));
+        }
+        self.holes.retain(|_, since| since.elapsed() < HOLE_TTL);
+    }
+}
+
+/// One event to publish: to whom, about which collection, what.
+type Outgoing = (Scope, &'static str, Value);
+
+/// Reads what the change log holds since the last look and publishes it to the
+/// audiences listening now; answers whether more rows are waiting.
+pub async fn publish_inventory(
+    db: &Db,
+    hub: &Hub,
+    tail: &mut InventoryTail,
+) -> Result<bool, InventoryFeedError> {
+    let audiences = hub.audiences(Topic::Inventory);
+    let backend = db.backend();
+    let Some(newest) = tail.newest else {
+        tail.newest = Some(db.run(newest_change_id).await?.unwrap_or(0));
+        return Ok(false);
+    };
+    let holes: Vec<i64> = tail.holes.keys().copied().collect();
+    let (rows, outgoing) = db
+        .run(move |c| {
+            let rows = changes_after(c, newest, &holes, ROWS_PER_LOOK)?;
+            let mut outgoing = Vec::new();
+            for row in &rows {
+                match events_of(c, backend, row, &audiences) {
+                    Ok(events) => outgoing.extend(events),
+                    Err(InventoryFeedError::Db(e)) => return Err(e),
+                    // A collection the catalogue cannot query: nothing to send.
+                    Err(InventoryFeedError::Query(error)) => {
+                        tracing::warn!(%error, collection = row.collection, "inventory change not published");
+                    }
+                }
+            }
+            Ok((rows.iter().map(|r| r.id).collect::<Vec<_>>(), outgoing))
+        })
+        .await?;
+    tail.saw(&rows);
+    for (scope, collection, data) in outgoing {
+        hub.publish_about(Topic::Inventory, scope, Some(collection), data);
+    }
+    Ok(rows.len() as i64 >= ROWS_PER_LOOK)
+}
+
+/// The attributes a change carries, as the collection has them.
+fn attributes(c: &Collection) -> Vec<String> {
+    ["ems_ref", "name", "host", "namespace", "container_group_id"]
+        .into_iter()
+        .filter(|a| c.attr(a).is_some())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rows of `c` with these ids (deleted ones included) that `v` may read, with
+/// `attrs`: the API's own statement for the collection.
+fn read(
+    conn: &mut DbConnection,
+    backend: Backend,
+    c: &'static Collection,
+    ids: &[i64],
+    attrs: Vec<String>,
+    v: &Visibility,
+) -> Result<Vec<Value>, InventoryFeedError> {
+    let (mut query, _) = params::parse("", c, 1)?;
+    query.attributes = Some(attrs);
+    query.include_deleted = true;
+    query.parent_in = Some(("id", ids.to_vec()));
+    query.limit = i64::try_from(ids.len()).unwrap_or(i64::MAX).max(1);
+    let built = sql::build(backend, c, &query, v)?;
+    Ok(exec::run(conn, &built, None)?.rows)
+}
+
+fn id_of(row: &Value) -> Option<i64> {
+    match &row["id"] {
+        Value::String(s) => s.parse().ok(),
+        other => other.as_i64(),
+    }
+}
+
+/// The events one change-log row gives each audience.
+fn events_of(
+    conn: &mut DbConnection,
+    backend: Backend,
+    row: &ChangeRow,
+    audiences: &[(u64, Option<Arc<Visibility>>)],
+) -> Result<Vec<Outgoing>, InventoryFeedError> {
+    let Some(c) = collection(&row.collection) else {
+        return Err(QueryError(format!("no collection `{}`", row.collection)).into());
+    };
+    let provider = row.provider_id.to_string();
+    let summary = |counts: Value| {
+        json!({
+            "collection": c.name,
+            "provider_id": provider,
+            "reload": true,
+            "counts": counts,
+            "changes": [],
+        })
+    };
+    if audiences.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !row.complete() {
+        let counts = json!({
+            "created": row.num_created,
+            "updated": row.num_updated,
+            "deleted": row.num_deleted,
+        });
+        return Ok(audiences
+            .iter()
+            .map(|(id, v)| {
+                let counts = if v.is_none() {
+                    counts.clone()
+                } else {
+                    Value::Null
+                };
+                (Scope::Audience(*id), c.name, summary(counts))
+            })
+            .collect());
+    }
+    let listed = row.listed();
+    let actions: Vec<(&str, i64)> = [
+        ("created", &listed.created),
+        ("updated", &listed.updated),
+        ("deleted", &listed.deleted),
+    ]
+    .into_iter()
+    .flat_map(|(action, ids)| ids.iter().map(move |id| (action, *id)))
+    .collect();
+    let ids: Vec<i64> = actions.iter().map(|(_, id)| *id).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let described: HashMap<i64, Value> = read(
+        conn,
+        backend,
+        c,
+        &ids,
+        attributes(c),
+        &Visibility::default(),
+    )?
+    .into_iter()
+    .filter_map(|r| id_of(&r).map(|id| (id, r)))
+    .collect();
+    let mut outgoing = Vec::new();
+    for (audience, visibility) in audiences {
+        let visible: Option<HashSet<i64>> = match visibility {
+            None => None,
+            Some(v) => Some(
+                read(conn, backend, c, &ids, Vec::new(), v)?
+                    .iter()
+                    .filter_map(id_of)
+                    .collect(),
+            ),
+        };
+        let changes: Vec<Value> = actions
+            .iter()
+            .filter(|(_, id)| visible.as_ref().is_none_or(|v| v.contains(id)))
+            .filter_map(|(action, id)| {
+                let mut change = described.get(id)?.clone();
+                if let Some(object) = change.as_object_mut() {
+                    object.insert("action".into(), json!(action));
+                }
+                Some(change)
+            })
+            .collect();
+        let scope = Scope::Audience(*audience);
+        if changes.is_empty() {
+            continue;
+        }
+        if changes.len() > CHUNK * MAX_CHUNKS {
+            let count = |a: &str| changes.iter().filter(|ch| ch["action"] == a).count();
+            let counts = json!({
+                "created": count("created"),
+                "updated": count("updated"),
+                "deleted": count("deleted"),
+            });
+            outgoing.push((scope, c.name, summary(counts)));
+            continue;
+        }
+        for chunk in changes.chunks(CHUNK) {
+            let data = json!({
+                "collection": c.name,
+                "provider_id": provider,
+                "reload": false,
+                "changes": chunk,
+            });
+            outgoing.push((scope, c.name, data));
+        }
+    }
+    Ok(outgoing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_remembers_skipped_ids_until_they_come() {
+        let mut tail = InventoryTail {
+            newest: Some(10),
+            ..InventoryTail::default()
+        };
+        tail.saw(&[11, 14]);
+        assert_eq!(tail.newest, Some(14));
+        assert_eq!(tail.holes.keys().copied().collect::<Vec<_>>(), vec![12, 13]);
+        tail.saw(&[13]);
+        assert_eq!(
+            tail.newest,
+            Some(14),
+            "a late row does not move the tail back"
+        );
+        assert_eq!(tail.holes.keys().copied().collect::<Vec<_>>(), vec![12]);
+        tail.saw(&[1_000_000]);
+        assert!(tail.holes.len() <= MAX_HOLES, "bounded");
+    }
+}
