@@ -87,7 +87,7 @@ both_backends!(
         assert_eq!(hello["type"], "hello", "{hello}");
         assert_eq!(
             hello["topics"],
-            json!(["queue", "servers", "refreshes", "inventory"]),
+            json!(["queue", "servers", "refreshes", "inventory", "tasks"]),
             "{hello}"
         );
         let epoch = hello["epoch"].as_u64().expect("epoch");
@@ -854,3 +854,70 @@ both_backends!(
         assert!(told, "a `dropped` notice before the close");
     }
 );
+
+both_backends!(tasks_are_followed_from_queued_to_finished, |db: TestDb| {
+    let node = common::queue_node(&db, "tasks")
+        .env("STEWARD__WEBSOCKET__SERVERS_INTERVAL", "200ms")
+        .start();
+    let token = node.admin_token();
+    let mut socket = open(&node, &[("X-Auth-Token", &token)]).expect("admin connects");
+    assert_eq!(next(&mut socket)["type"], "hello");
+    send(
+        &mut socket,
+        json!({"type": "subscribe", "topics": ["tasks"]}),
+    );
+    assert_eq!(next(&mut socket)["type"], "subscribed");
+    // The feed's baseline is taken at its first look after the subscription.
+    std::thread::sleep(Duration::from_millis(600));
+    let quick = common::put(&node, json!({"command": "Diagnostics.noop", "args": {}}));
+    let slow = common::put(
+        &node,
+        json!({"command": "Diagnostics.sleep", "args": {"seconds": 1.5}}),
+    );
+    let failing = common::put(
+        &node,
+        json!({"command": "Diagnostics.sleep", "args": {"seconds": "soon"}}),
+    );
+    // What each task was told to be, in order.
+    let mut states: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let finished = |states: &std::collections::BTreeMap<String, Vec<String>>, id: &str| {
+        states
+            .get(id)
+            .is_some_and(|s| s.last().is_some_and(|l| l == "Finished"))
+    };
+    while Instant::now() < deadline
+        && ![&quick, &slow, &failing]
+            .iter()
+            .all(|id| finished(&states, id))
+    {
+        let event = next(&mut socket);
+        assert_eq!(event["topic"], "tasks", "{event}");
+        for task in event["data"]["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let id = task["id"].as_str().unwrap_or_default().to_string();
+            let state = task["state"].as_str().unwrap_or_default().to_string();
+            if id == failing && state == "Finished" {
+                assert_eq!(task["status"], "Error", "{task}");
+            }
+            states.entry(id).or_default().push(state);
+        }
+    }
+    for id in [&quick, &slow, &failing] {
+        assert!(finished(&states, id), "task {id}: {states:?}");
+    }
+    // The slow one was seen running before it finished, and no state is told twice.
+    assert_eq!(
+        states[&slow].iter().filter(|s| *s == "Active").count(),
+        1,
+        "{states:?}"
+    );
+    for (id, told) in &states {
+        let mut unique = told.clone();
+        unique.dedup();
+        assert_eq!(&unique, told, "task {id} told the same state twice");
+    }
+});

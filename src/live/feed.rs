@@ -71,6 +71,7 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
     // What subscribers of `servers` were last told, by server id (None: no baseline).
     let mut servers: Option<BTreeMap<i64, Value>> = None;
     let mut refreshes = RefreshCursor::default();
+    let mut tasks = TaskCursor::default();
     let mut inventory = InventoryTail::default();
     let mut signal = feeds.db.inventory_signal();
     let mut more_inventory = false;
@@ -120,6 +121,11 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
                 publish_refreshes(&feeds, &mut refreshes).await;
             } else {
                 refreshes = RefreshCursor::default();
+            }
+            if feeds.hub.has_subscribers(Topic::Tasks) {
+                publish_tasks(&feeds, &mut tasks).await;
+            } else {
+                tasks = TaskCursor::default();
             }
         }
     }
@@ -197,7 +203,80 @@ async fn publish_servers(feeds: &LiveFeeds, known: &mut Option<BTreeMap<i64, Val
                 feeds.hub.publish(Topic::Servers, Scope::Region, data);
             }
         }
-        Err(error) => tracing::warn!(%error, "cannot read the servers for the live feed"),
+        Err(error) => tracing::warn!(%error, "cannot purge old inventory changes"),
+    }
+}
+
+/// Which tasks were published: the newest message seen, and the unfinished ones told
+/// about, by their state, to be read again by id until they finish. Only tasks put after
+/// the first subscription are followed; reads go by primary key (a range for new ones,
+/// ids for open ones), never a scan of the queue.
+#[derive(Default)]
+struct TaskCursor {
+    /// None: no baseline yet.
+    newest: Option<i64>,
+    open: BTreeMap<i64, String>,
+}
+
+impl TaskCursor {
+    /// New tasks read per look; more wait for the next look (`"more": true`).
+    const BATCH: i64 = 500;
+    /// Unfinished tasks followed at most; beyond, new ones are told once, when put.
+    const OPEN: usize = 2000;
+}
+
+async fn publish_tasks(feeds: &LiveFeeds, cursor: &mut TaskCursor) {
+    use crate::queue::tasks::{newest_task_id, task_view, tasks_after, tasks_by_ids};
+    let Some(newest) = cursor.newest else {
+        match feeds.db.run(newest_task_id).await {
+            Ok(id) => cursor.newest = Some(id.unwrap_or(0)),
+            Err(error) => tracing::warn!(%error, "cannot read the tasks for the live feed"),
+        }
+        return;
+    };
+    let open: Vec<i64> = cursor.open.keys().copied().collect();
+    let found = feeds
+        .db
+        .run(move |c| {
+            let fresh = tasks_after(c, newest, TaskCursor::BATCH)?;
+            let again = tasks_by_ids(c, &open)?;
+            Ok((fresh, again))
+        })
+        .await;
+    let (fresh, again) = match found {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the tasks for the live feed");
+            return;
+        }
+    };
+    let more = fresh.len() as i64 == TaskCursor::BATCH;
+    let mut told = Vec::new();
+    let still: std::collections::BTreeSet<i64> = again.iter().map(|m| m.id).collect();
+    cursor.open.retain(|id, _| still.contains(id));
+    for m in &again {
+        if cursor.open.get(&m.id) != Some(&m.state) {
+            told.push(task_view(None, m));
+        }
+        if matches!(m.state.as_str(), "ready" | "dequeue") {
+            cursor.open.insert(m.id, m.state.clone());
+        } else {
+            cursor.open.remove(&m.id);
+        }
+    }
+    for m in &fresh {
+        cursor.newest = cursor.newest.max(Some(m.id));
+        told.push(task_view(None, m));
+        if matches!(m.state.as_str(), "ready" | "dequeue") && cursor.open.len() < TaskCursor::OPEN {
+            cursor.open.insert(m.id, m.state.clone());
+        }
+    }
+    if !told.is_empty() {
+        feeds.hub.publish(
+            Topic::Tasks,
+            Scope::Region,
+            serde_json::json!({"tasks": told, "more": more}),
+        );
     }
 }
 

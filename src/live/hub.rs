@@ -27,21 +27,25 @@ pub enum Topic {
     /// Inventory objects created, updated and deleted by refreshes, per save step and
     /// collection, each subscriber seeing only the objects it may read.
     Inventory,
+    /// Tasks (the queue's messages, as `GET /api/tasks` shows them) put, started and
+    /// finished since the subscription.
+    Tasks,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 4] = [
+    pub const ALL: [Topic; 5] = [
         Topic::Queue,
         Topic::Servers,
         Topic::Refreshes,
         Topic::Inventory,
+        Topic::Tasks,
     ];
 
     /// The feature a user needs to receive the topic.
     pub fn feature(self) -> Feature {
         match self {
-            Topic::Queue | Topic::Servers => Feature::OpsView,
+            Topic::Queue | Topic::Servers | Topic::Tasks => Feature::OpsView,
             Topic::Refreshes | Topic::Inventory => Feature::InventoryView,
         }
     }
@@ -52,6 +56,7 @@ impl Topic {
             Topic::Servers => "servers",
             Topic::Refreshes => "refreshes",
             Topic::Inventory => "inventory",
+            Topic::Tasks => "tasks",
         }
     }
 }

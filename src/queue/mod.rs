@@ -19,6 +19,7 @@ mod message;
 mod node_stats;
 mod put;
 mod stats;
+pub mod tasks;
 mod wakeup;
 
 pub use claim::{ClaimSpec, claim};

@@ -6,37 +6,15 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::collection::{ListQuery, api_base, paged_collection, parse_id};
 use crate::db::schema::queue_messages as qm;
 use crate::queue::QueueMessage;
 use crate::web::{ApiError, AppState};
 
-/// A queue message as a task.
 fn task(base: &str, m: &QueueMessage) -> Value {
-    let (state, status, progress) = match m.state.as_str() {
-        "ready" => ("Queued", "Ok", 0),
-        "dequeue" => ("Active", "Ok", 50),
-        "ok" => ("Finished", "Ok", 100),
-        "timeout" => ("Finished", "Timeout", 100),
-        _ => ("Finished", "Error", 100),
-    };
-    let updated = m.finished_on.or(m.dequeued_on).unwrap_or(m.created_on);
-    json!({
-        "id": m.id.to_string(),
-        "href": format!("{base}/tasks/{}", m.id),
-        "name": m.command(),
-        "state": state,
-        "status": status,
-        "message": if m.last_error.is_empty() { format!("{} {}", m.command(), state.to_lowercase()) } else { m.last_error.clone() },
-        "progress": progress,
-        "attempts": m.attempts,
-        "created_on": crate::json::format_utc(&m.created_on),
-        "started_on": m.dequeued_on.map(|t| crate::json::format_utc(&t)),
-        "updated_on": crate::json::format_utc(&updated),
-        "queue_message_href": format!("{base}/queue/messages/{}", m.id),
-    })
+    crate::queue::tasks::task_view(Some(base), m)
 }
 
 pub(super) async fn show(
