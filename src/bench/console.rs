@@ -124,13 +124,7 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
         latencies.push(ms);
     }
     latencies.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        if latencies.is_empty() {
-            f64::NAN
-        } else {
-            latencies[((latencies.len() - 1) as f64 * q).round() as usize]
-        }
-    };
+    let pick = |q: f64| nearest_rank(&latencies, q);
     let still_held = clients.iter().filter(|c| !c.is_finished()).count();
     let peak_rss_kib = vm_hwm_kib(pid);
     for client in &clients {
@@ -250,4 +244,12 @@ pub fn console_summary(r: &Value) -> String {
         r["ws_changes_received"],
         r["ws_changes_made"],
     )
+}
+
+/// The `q` quantile (0–1) of sorted samples by nearest rank; NaN when there are none.
+pub(super) fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }

@@ -149,13 +149,7 @@ pub async fn time_inventory_changes(
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let pick = |q: f64| {
-        if latencies.is_empty() {
-            f64::NAN
-        } else {
-            latencies[((latencies.len() - 1) as f64 * q).round() as usize]
-        }
-    };
+    let pick = |q: f64| super::console::nearest_rank(&latencies, q);
     let r2 = |x: f64| (x * 100.0).round() / 100.0;
     Ok(json!({
         "inventory_pods": nodes * per_node,
