@@ -128,14 +128,22 @@ impl Page {
         el.send_keys(text).await.expect("type");
     }
 
+    /// Clicks the element `css` names. The console re-renders rows and headers as live
+    /// updates and debounced searches land, so an element found may be replaced before
+    /// the click reaches it: it is then found again (a few times, then the test fails).
     pub async fn click(&self, css: &str) {
-        self.c
-            .find(Locator::Css(css))
-            .await
-            .expect(css)
-            .click()
-            .await
-            .expect("click");
+        let mut last = None;
+        for _ in 0..10 {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(el) => match el.click().await {
+                    Ok(()) => return,
+                    Err(e) => last = Some(e.to_string()),
+                },
+                Err(e) => last = Some(e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{}: cannot click {css}: {last:?}", self.label);
     }
 
     pub async fn login(&self, user: &str, password: &str) {
