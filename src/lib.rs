@@ -38,6 +38,7 @@ pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod db;
+pub mod events;
 pub mod inventory;
 pub mod json;
 pub mod kube;

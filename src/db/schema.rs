@@ -632,6 +632,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     label_tag_mappings,
     region_keys,
     inventory_changes,
+    event_streams,
+    event_positions,
 );
 
 diesel::table! {
@@ -656,5 +658,52 @@ diesel::table! {
         updated_ids -> Text,
         deleted_ids -> Text,
         created_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_streams (id) {
+        id -> BigInt,
+        event_type -> Text,
+        source -> Text,
+        provider_id -> Nullable<BigInt>,
+        ems_ref -> Text,
+        event_count -> BigInt,
+        occurrences -> BigInt,
+        chain_id -> Text,
+        severity -> Text,
+        reason -> Text,
+        message -> Text,
+        target_kind -> Text,
+        target_name -> Text,
+        target_ems_ref -> Text,
+        container_namespace -> Nullable<Text>,
+        container_project_id -> Nullable<BigInt>,
+        container_node_id -> Nullable<BigInt>,
+        container_node_name -> Nullable<Text>,
+        container_group_id -> Nullable<BigInt>,
+        container_group_name -> Nullable<Text>,
+        container_id -> Nullable<BigInt>,
+        container_name -> Nullable<Text>,
+        container_replicator_id -> Nullable<BigInt>,
+        container_replicator_name -> Nullable<Text>,
+        component -> Text,
+        host -> Text,
+        first_timestamp -> Nullable<Timestamp>,
+        timestamp -> Timestamp,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_positions (provider_id) {
+        provider_id -> BigInt,
+        resource_version -> Text,
+        server_guid -> Text,
+        events_caught -> BigInt,
+        events_folded -> BigInt,
+        relists -> BigInt,
+        updated_on -> Timestamp,
     }
 }

@@ -6,6 +6,7 @@ mod data_dir;
 mod demo;
 mod error;
 mod process_stats;
+mod provider_pools;
 mod queue_stack;
 mod registry;
 mod run;
@@ -16,6 +17,7 @@ pub use data_dir::DataDir;
 pub use demo::{DEMO_PROVIDER, demo_config, start_demo};
 pub use error::NodeError;
 pub use process_stats::{ProcessSample, ProcessSampler, host_name};
+pub use provider_pools::ProviderPools;
 pub use queue_stack::{
     Identity, PoolRouting, PoolSize, QueueStack, WorkerParts, recycle_largest_worker,
 };

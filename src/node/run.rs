@@ -328,10 +328,23 @@ pub async fn boot(
         zone: who.zone.clone(),
         routes: routes_rx.clone(),
     });
-    let refresh_manager =
-        RefreshManager::new(queue.worker_parts(), settings.clone(), keys, routes_rx);
+    let refresh_manager = RefreshManager::new(
+        queue.worker_parts(),
+        settings.clone(),
+        keys.clone(),
+        routes_rx.clone(),
+    );
     let refresh = refresh_manager.handle();
     supervision.start(refresh_manager);
+    let event_manager = crate::events::EventManager::new(
+        queue.worker_parts(),
+        settings.clone(),
+        keys,
+        routes_rx,
+        queue.handlers.clone(),
+    );
+    // Its pools are in the queue's pool set: the queue's shutdown stops them.
+    supervision.start(event_manager);
     let ws = &settings.websocket;
     let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
     // Always running: it reads for `/ws`'s subscribers only while there are some (none

@@ -9,35 +9,28 @@
 //! A supervised component (`refresh_manager`): the pools it runs are kept in the
 //! shared [`RefreshHandle`], so a rebuilt manager carries on with them.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix::prelude::*;
 use tokio::sync::{Notify, watch};
 
 use super::worker::RefreshKit;
 use crate::crypto::KeyRing;
-use crate::node::{PoolRouting, PoolSize, WorkerParts};
+use crate::node::{PoolRouting, PoolSize, ProviderPools, WorkerParts};
 use crate::providers::{Provider, providers_in_zone, queue_due_refresh, queue_name};
 use crate::queue::RoutesChanged;
 use crate::settings::Settings;
 use crate::supervision::{Component, ComponentContext, ComponentFuture};
-use crate::workers::{StopPool, WorkerFactory, WorkerPool};
+use crate::workers::WorkerFactory;
 
 /// How often the manager looks at providers even without a routes change.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
-
-/// A running refresh pool: its name in the pool set and its supervisor.
-type RunningPool = (String, Addr<WorkerPool>);
 
 /// How the rest of the node reaches the refresh manager; shared by its incarnations.
 #[derive(Clone)]
 pub struct RefreshHandle {
     recheck: Arc<Notify>,
-    pools: Arc<Mutex<HashMap<i64, RunningPool>>>,
-    parts: WorkerParts,
-    stop_deadline: Duration,
+    pools: ProviderPools,
 }
 
 impl RefreshHandle {
@@ -46,31 +39,9 @@ impl RefreshHandle {
         self.recheck.notify_one();
     }
 
-    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<i64, RunningPool>> {
-        self.pools.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn stop_pool(&self, provider_id: i64) {
-        if let Some((name, addr)) = self.pools().remove(&provider_id) {
-            self.parts.pools.remove(&name);
-            addr.do_send(StopPool {
-                deadline: self.stop_deadline,
-            });
-            tracing::info!(pool = %name, "refresh worker stopped");
-        }
-    }
-
     /// Stops every refresh pool (the node is stopping); resolves when they stopped.
     pub async fn stop_all(&self) {
-        let pools: Vec<RunningPool> = self.pools().drain().map(|(_, p)| p).collect();
-        for (name, _) in &pools {
-            self.parts.pools.remove(name);
-        }
-        let deadline = self.stop_deadline;
-        let stops = pools
-            .into_iter()
-            .map(|(_, addr)| addr.send(StopPool { deadline }));
-        futures::future::join_all(stops).await;
+        self.pools.stop_all().await;
     }
 }
 
@@ -92,9 +63,7 @@ impl RefreshManager {
     ) -> Self {
         let handle = RefreshHandle {
             recheck: Arc::new(Notify::new()),
-            pools: Arc::new(Mutex::new(HashMap::new())),
-            parts,
-            stop_deadline: settings.server.shutdown_timeout,
+            pools: ProviderPools::new(parts, settings.server.shutdown_timeout, "refresh worker"),
         };
         Self {
             settings,
@@ -121,7 +90,7 @@ impl RefreshManager {
 
     fn start_pool(&self, p: &Provider) {
         let name = format!("refresh:{}", p.name);
-        let parts = &self.handle.parts;
+        let parts = self.handle.pools.parts();
         let kit = |rx| -> Arc<dyn WorkerFactory> {
             Arc::new(RefreshKit {
                 provider_id: p.id,
@@ -144,24 +113,20 @@ impl RefreshManager {
             kit,
         );
         if let Some(addr) = started {
-            tracing::info!(pool = %name, provider_id = p.id, "refresh worker started");
-            self.handle.pools().insert(p.id, (name, addr));
+            self.handle.pools.add(p.id, name, addr);
         }
     }
 
     /// One look at the zone's providers: pools started and stopped, refreshes queued.
     async fn check(&self) {
+        let pools = &self.handle.pools;
         if !self.holds_role() {
-            let ids: Vec<i64> = self.handle.pools().keys().copied().collect();
-            for id in ids {
-                self.handle.stop_pool(id);
-            }
+            pools.stop_others(&[]);
             return;
         }
-        let zone = self.handle.parts.me.zone.clone();
-        let providers = match self
-            .handle
-            .parts
+        let zone = pools.parts().me.zone.clone();
+        let providers = match pools
+            .parts()
             .db
             .run(move |c| providers_in_zone(c, &zone))
             .await
@@ -173,19 +138,10 @@ impl RefreshManager {
             }
         };
         let wanted: Vec<i64> = providers.iter().map(|p| p.id).collect();
-        let gone: Vec<i64> = self
-            .handle
-            .pools()
-            .keys()
-            .filter(|id| !wanted.contains(id))
-            .copied()
-            .collect();
-        for id in gone {
-            self.handle.stop_pool(id);
-        }
+        pools.stop_others(&wanted);
         let mut due = Vec::new();
         for p in &providers {
-            let new = !self.handle.pools().contains_key(&p.id);
+            let new = !pools.has(p.id);
             if new {
                 self.start_pool(p);
             }
@@ -203,8 +159,8 @@ impl RefreshManager {
             }
         }
         let (queue, zone, timeout) = (
-            &self.handle.parts.queue,
-            &self.handle.parts.me.zone,
+            &pools.parts().queue,
+            &pools.parts().me.zone,
             self.settings.ems_refresh.timeout,
         );
         for id in due {

@@ -72,7 +72,7 @@ pub const CATALOGUE: &[ServerRoleSpec] = &[
     role("ems_metrics_coordinator", "C&U Coordinator", Zone, 1, true),
     role("ems_metrics_processor", "C&U Data Processor", Zone, 0, true),
     role("ems_operations", "Provider Operations", Zone, 0, false),
-    role("event", "Event Monitor", Zone, 1, false),
+    role("event", "Event Monitor", Zone, 1, true),
     role("git_owner", "Git Repositories Owner", Zone, 1, false),
     role("notifier", "Notifier", Region, 1, false),
     role("reporting", "Reporting", Region, 0, false),

@@ -10,9 +10,10 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    ApiSettings, DatabaseSettings, DatabaseUrl, LogFormat, LogSettings, MetricsSettings,
-    ProviderSettings, QueueSettings, RefreshSettings, RoleSettings, ServerSettings,
-    SupervisionSettings, WebSettings, WebsocketSettings, WorkerSettingsMap, WorkerTypeSettings,
+    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings,
+    MetricsSettings, ProviderSettings, QueueSettings, RefreshSettings, RoleSettings,
+    ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings, WorkerSettingsMap,
+    WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -46,6 +47,7 @@ pub struct Settings {
     pub web: WebSettings,
     pub api: ApiSettings,
     pub websocket: WebsocketSettings,
+    pub events: EventSettings,
     pub log: LogSettings,
     /// The sources that were layered, for `steward settings check`.
     pub layers: Vec<String>,
@@ -493,6 +495,16 @@ fn read_settings(
         recheck_interval: r.duration("websocket.recheck_interval", Duration::from_millis(100))?,
     };
 
+    let events = EventSettings {
+        batch_window: r.duration("events.batch_window", Duration::from_millis(10))?,
+        batch_max: r.int_in("events.batch_max", 1, 10_000)? as usize,
+        storm_threshold: r.int_in("events.storm_threshold", 0, 1_000_000)? as u32,
+        storm_window: r.duration("events.storm_window", Duration::from_secs(1))?,
+        retry_backoff: r.duration("events.retry_backoff", Duration::from_millis(10))?,
+        retry_backoff_max: r.duration("events.retry_backoff_max", Duration::from_millis(10))?,
+        handler_timeout: r.duration("events.handler_timeout", Duration::from_secs(1))?,
+    };
+
     let log = LogSettings {
         level: r.one_of("log.level", &["trace", "debug", "info", "warn", "error"])?,
         format: match r.one_of("log.format", &["text", "json"])?.as_str() {
@@ -514,6 +526,7 @@ fn read_settings(
         web,
         api,
         websocket,
+        events,
         log,
         layers,
     })

@@ -334,6 +334,29 @@ pub struct ApiSettings {
     pub bulk_confirm_threshold: u32,
 }
 
+/// `events:` — the providers' event catchers and handlers (role `event`).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventSettings {
+    /// Events gathered before they are queued together for the handler.
+    #[serde(with = "human_duration")]
+    pub batch_window: Duration,
+    /// Most events in one queued batch.
+    pub batch_max: usize,
+    /// Identical events from one object beyond this many within `storm_window` are
+    /// counted on one row (0: never folded).
+    pub storm_threshold: u32,
+    #[serde(with = "human_duration")]
+    pub storm_window: Duration,
+    /// After a catcher failure, retry after this delay, doubling up to the cap.
+    #[serde(with = "human_duration")]
+    pub retry_backoff: Duration,
+    #[serde(with = "human_duration")]
+    pub retry_backoff_max: Duration,
+    /// Longest a handler may take over one batch.
+    #[serde(with = "human_duration")]
+    pub handler_timeout: Duration,
+}
+
 /// `websocket:` — the live feed behind `GET /ws`.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebsocketSettings {

@@ -8,6 +8,10 @@
 //! - `POST /_sim/expire` — forget the watch history: resuming watches get 410.
 //! - `POST /_sim/hide {"uid":U}`, `/_sim/unhide` — an object vanishes from (and comes
 //!   back to) lists without any watch event.
+//! - `POST /_sim/storm {"events":N,"distinct":false,"pod":UID?,"rate":R?}` — a pod's
+//!   BackOff event repeated N times (one Event counting up, or N distinct Events), at
+//!   R a second or as fast as possible; answers at once (202) with the pod and Event,
+//!   and `storm_sent` in the stats counts the occurrences made.
 //! - `GET /_sim/stats` — resourceVersion, object counts, history, watchers.
 
 use std::sync::atomic::Ordering;
@@ -21,11 +25,13 @@ use serde_json::json;
 use super::Shared;
 use super::churn::ChurnRequest;
 use super::objects::Resource;
+use super::storm::{MAX_STORM, StormRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/_sim")
             .route("/churn", web::post().to(churn))
+            .route("/storm", web::post().to(storm))
             .route("/pause", web::post().to(pause))
             .route("/resume", web::post().to(resume))
             .route("/outage", web::post().to(outage))
@@ -124,6 +130,52 @@ async fn churn(shared: web::Data<Shared>, request: web::Json<ChurnRequest>) -> H
     HttpResponse::Ok().json(report)
 }
 
+/// Occurrences made per turn of the storm task (the cluster lock is let go between).
+const STORM_CHUNK: u64 = 1_000;
+
+async fn storm(shared: web::Data<Shared>, request: web::Json<StormRequest>) -> HttpResponse {
+    let request = request.into_inner();
+    if request.events == 0 || request.events > MAX_STORM {
+        return HttpResponse::BadRequest()
+            .json(json!({"error": format!("events must be between 1 and {MAX_STORM}")}));
+    }
+    if request.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return HttpResponse::BadRequest().json(json!({"error": "rate must be a positive number"}));
+    }
+    let Some((mut running, started)) = shared.cluster().storm_start(&request) else {
+        return HttpResponse::NotFound().json(json!({"error": "no such pod"}));
+    };
+    shared.storm_sent.fetch_add(1, Ordering::Relaxed);
+    let shared = shared.into_inner();
+    actix_web::rt::spawn(async move {
+        let mut left = request.events - 1;
+        let begun = std::time::Instant::now();
+        let mut made = 1u64;
+        while left > 0 {
+            let n = match request.rate {
+                // As many as are due by now (at least one), then a short sleep.
+                Some(rate) => {
+                    let due = (begun.elapsed().as_secs_f64() * rate) as u64 + 1;
+                    due.saturating_sub(made).min(left).min(STORM_CHUNK)
+                }
+                None => left.min(STORM_CHUNK),
+            };
+            if n > 0 {
+                shared.cluster().storm_step(&mut running, n);
+                shared.storm_sent.fetch_add(n, Ordering::Relaxed);
+                left -= n;
+                made += n;
+            }
+            if request.rate.is_some() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    HttpResponse::Accepted().json(started)
+}
+
 async fn pause(shared: web::Data<Shared>) -> HttpResponse {
     shared.paused.store(true, Ordering::Relaxed);
     HttpResponse::Ok().json(json!({"paused": true}))
@@ -202,6 +254,7 @@ async fn stats(shared: web::Data<Shared>) -> HttpResponse {
         "watchers": store.watchers(),
         "hidden": store.hidden_count(),
         "paused": shared.paused.load(Ordering::Relaxed),
+        "storm_sent": shared.storm_sent.load(Ordering::Relaxed),
         "outage": shared.in_outage(),
         "auth": shared.auth.stats(),
     }))

@@ -133,7 +133,11 @@ impl Cluster {
     }
 
     /// A random object of `resource` satisfying `want`, starting from a random place.
-    fn pick(&mut self, resource: Resource, want: impl Fn(&Object) -> bool) -> Option<Object> {
+    pub(super) fn pick(
+        &mut self,
+        resource: Resource,
+        want: impl Fn(&Object) -> bool,
+    ) -> Option<Object> {
         let n = self.store.count(resource);
         if n == 0 {
             return None;
@@ -156,20 +160,28 @@ impl Cluster {
         }
     }
 
-    fn record_event(&mut self, about: &Object, resource: Resource, what: Happening) {
+    /// Records an Event about `about`; returns its namespace and name.
+    pub(super) fn record_event(
+        &mut self,
+        about: &Object,
+        resource: Resource,
+        what: Happening,
+    ) -> (String, String) {
         let mut g = self.generator();
         let event = g.event(about, resource, what);
         self.rng = g.rng;
-        self.events.push_back((
+        let key = (
             event.metadata.namespace.clone(),
             event.metadata.name.clone(),
-        ));
+        );
+        self.events.push_back(key.clone());
         self.store.apply(Resource::Event, event);
         while self.events.len() > EVENTS_KEPT {
             if let Some((ns, name)) = self.events.pop_front() {
                 self.store.remove(Resource::Event, &ns, &name);
             }
         }
+        key
     }
 
     fn create_pod(&mut self) -> Option<Touched> {

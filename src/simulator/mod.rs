@@ -30,6 +30,7 @@ pub mod prng;
 pub mod prometheus;
 pub mod selector;
 pub mod store;
+pub mod storm;
 mod table;
 
 use std::net::SocketAddr;
@@ -98,6 +99,8 @@ pub struct Shared {
     /// Bumped to cut every open watch (an outage).
     cut: tokio::sync::watch::Sender<u64>,
     paused: AtomicBool,
+    /// Storm occurrences made so far (`POST /_sim/storm`).
+    storm_sent: std::sync::atomic::AtomicU64,
     /// Who may talk to the cluster.
     pub auth: access::SimAuth,
     bookmark_interval: Duration,
@@ -113,6 +116,7 @@ impl Shared {
             outage_until: Mutex::new(None),
             cut,
             paused: AtomicBool::new(false),
+            storm_sent: std::sync::atomic::AtomicU64::new(0),
             auth,
             bookmark_interval: config.bookmark_interval,
             flavor: config.flavor,

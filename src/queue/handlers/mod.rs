@@ -30,5 +30,6 @@ pub fn for_node(
         &mut registry,
         std::sync::Arc::new(crate::metrics::MetricsEnv::new(settings, keys)),
     );
+    crate::events::register_events(&mut registry);
     registry
 }

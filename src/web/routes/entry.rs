@@ -40,6 +40,7 @@ fn describe(name: &str) -> String {
         "container_replicators" => "Replication controllers and replica sets",
         "container_images" => "Container images",
         "container_image_registries" => "Container image registries",
+        "event_streams" => "Events caught from the providers",
         other => return other.replace('_', " "),
     };
     text.to_string()

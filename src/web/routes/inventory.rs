@@ -26,6 +26,7 @@ const INVENTORY: &[&str] = &[
     "container_replicators",
     "container_images",
     "container_image_registries",
+    "event_streams",
 ];
 
 pub(super) fn register(r: &mut Routes<'_>) {
