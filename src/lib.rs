@@ -30,6 +30,7 @@
 //!   limits, fault hooks) and their `server_components` rows.
 //! - [`telemetry`], [`tls`], [`backoff`], [`json`], [`clock`], [`text`] — cross-cutting helpers.
 
+pub mod alerts;
 pub mod api_query;
 pub mod auth;
 pub mod backoff;
@@ -45,6 +46,8 @@ pub mod kube;
 pub mod live;
 pub mod metrics;
 pub mod node;
+pub mod notify;
+pub mod policy;
 pub mod providers;
 pub mod queue;
 pub mod refresh;

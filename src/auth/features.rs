@@ -24,6 +24,10 @@ pub enum Feature {
     AuditView,
     /// Create and delete tag categories, tags and label mappings; tag objects.
     TagManage,
+    /// Acknowledge, assign and resolve alerts.
+    AlertManage,
+    /// Send alerts to Steward (Prometheus Alertmanager's webhook).
+    AlertIngest,
 }
 
 /// Every feature, in catalogue order.
@@ -36,6 +40,8 @@ pub const ALL_FEATURES: &[Feature] = &[
     Feature::RbacManage,
     Feature::AuditView,
     Feature::TagManage,
+    Feature::AlertManage,
+    Feature::AlertIngest,
 ];
 
 impl Feature {
@@ -50,6 +56,8 @@ impl Feature {
             Feature::RbacManage => "rbac_manage",
             Feature::AuditView => "audit_view",
             Feature::TagManage => "tag_manage",
+            Feature::AlertManage => "alert_manage",
+            Feature::AlertIngest => "alert_ingest",
         }
     }
 
@@ -63,6 +71,8 @@ impl Feature {
             Feature::RbacManage => "Manage users, groups, roles and tenants",
             Feature::AuditView => "Read the audit trail",
             Feature::TagManage => "Manage tag categories, tags and label mappings; tag objects",
+            Feature::AlertManage => "Acknowledge, assign and resolve alerts",
+            Feature::AlertIngest => "Send alerts (Prometheus Alertmanager's webhook)",
         }
     }
 
@@ -86,6 +96,7 @@ pub const DEFAULT_ROLES: &[(&str, &[Feature])] = &[
             Feature::OpsView,
             Feature::QueuePut,
             Feature::TagManage,
+            Feature::AlertManage,
         ],
     ),
     ("viewer", &[Feature::InventoryView, Feature::OpsView]),

@@ -634,6 +634,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     inventory_changes,
     event_streams,
     event_positions,
+    alerts,
+    notifications,
+    notification_attempts,
 );
 
 diesel::table! {
@@ -705,5 +708,66 @@ diesel::table! {
         events_folded -> BigInt,
         relists -> BigInt,
         updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> BigInt,
+        source -> Text,
+        name -> Text,
+        fingerprint -> Text,
+        status -> Text,
+        severity -> Text,
+        description -> Text,
+        url -> Text,
+        provider_id -> Nullable<BigInt>,
+        container_node_id -> Nullable<BigInt>,
+        container_group_id -> Nullable<BigInt>,
+        container_project_id -> Nullable<BigInt>,
+        target_kind -> Text,
+        target_name -> Text,
+        alert_labels -> Text,
+        event_stream_id -> Nullable<BigInt>,
+        occurrences -> BigInt,
+        started_on -> Timestamp,
+        ended_on -> Nullable<Timestamp>,
+        last_seen_on -> Timestamp,
+        acknowledged -> Bool,
+        acknowledged_by -> Text,
+        acknowledged_on -> Nullable<Timestamp>,
+        assignee -> Text,
+        created_on -> Timestamp,
+        updated_on -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        kind -> Text,
+        target -> Text,
+        subject -> Text,
+        body -> Text,
+        policy_name -> Text,
+        event_stream_id -> Nullable<BigInt>,
+        alert_id -> Nullable<BigInt>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_on -> Timestamp,
+        last_error -> Text,
+        created_on -> Timestamp,
+        delivered_on -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notification_attempts (id) {
+        id -> BigInt,
+        notification_id -> BigInt,
+        attempted_on -> Timestamp,
+        outcome -> Text,
+        detail -> Text,
+        duration_ms -> BigInt,
     }
 }

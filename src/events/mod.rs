@@ -13,19 +13,26 @@ mod catcher;
 mod manager;
 mod position;
 mod store;
+mod switchboard;
 mod storm;
 mod types;
 
 pub use catcher::{CatcherKit, caught_from};
 pub use manager::EventManager;
 pub use position::{Position, load_position};
-pub use store::{SOURCE_KUBERNETES, StoreReport, store_batch};
+pub use store::{SOURCE_KUBERNETES, StoreReport, StoredEvent, store_batch, store_in};
+pub use switchboard::{Effects, switch};
 pub use storm::StormGate;
 pub use types::{Caught, Storm, event_type};
 
 pub use crate::settings::EventSettings;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::db::write_transaction;
+use crate::policy::PolicySet;
 
 use crate::queue::NewMessage;
 use crate::queue::handlers::{HandlerContext, HandlerError, HandlerRegistry, Outcome};
@@ -63,19 +70,70 @@ pub fn handler_message(
         .map_err(|e| e.to_string())
 }
 
-/// Registers the event handler's command.
-pub fn register_events(registry: &mut HandlerRegistry) {
-    registry.register(
-        HANDLER_COMMAND,
-        |ctx: HandlerContext, args: HandlerArgs| async move {
+/// Registers the event handler's command: a batch is stored and run through the
+/// policies in one transaction; the refreshes and automation tasks they ask for are
+/// queued after it.
+pub fn register_events(
+    registry: &mut HandlerRegistry,
+    policies: Arc<PolicySet>,
+    refresh_timeout: std::time::Duration,
+) {
+    registry.register(HANDLER_COMMAND, move |ctx: HandlerContext, args: HandlerArgs| {
+        let policies = policies.clone();
+        async move {
             let (provider_id, n) = (args.provider_id, args.events.len());
-            let report = ctx
+            let zone = ctx.zone.to_string();
+            let (report, effects) = ctx
                 .db
-                .run(move |c| store_batch(c, provider_id, args.events))
+                .run(move |c| {
+                    write_transaction(c, |c| {
+                        let report = store_in(c, provider_id, args.events)?;
+                        let effects = switch(c, provider_id, &zone, &report.created, &policies)?;
+                        Ok((report, effects))
+                    })
+                })
                 .await
                 .map_err(|e| HandlerError::Failed(format!("cannot store events: {e}")))?;
-            tracing::debug!(provider_id, events = n, ?report, "events stored");
+            tracing::debug!(
+                provider_id,
+                events = n,
+                stored = report.stored,
+                duplicates = report.duplicates,
+                alerts = effects.alerts,
+                notifications = effects.notifications,
+                "events stored"
+            );
+            apply_effects(&ctx, provider_id, effects, refresh_timeout).await;
             Ok(Outcome::done())
-        },
-    );
+        }
+    });
+}
+
+/// Queues what the policies asked for. A failure is logged and does not fail the
+/// batch: its events are stored, and the watches keep the inventory current anyway.
+async fn apply_effects(
+    ctx: &HandlerContext,
+    provider_id: i64,
+    effects: Effects,
+    refresh_timeout: std::time::Duration,
+) {
+    if !effects.refresh.is_empty() {
+        let n = effects.refresh.len();
+        if let Err(error) = crate::refresh::queue_refresh_targets(
+            &ctx.queue,
+            provider_id,
+            &ctx.zone,
+            refresh_timeout,
+            effects.refresh,
+        )
+        .await
+        {
+            tracing::warn!(provider_id, targets = n, %error, "cannot queue the targeted refresh");
+        }
+    }
+    if !effects.automations.is_empty()
+        && let Err(error) = ctx.queue.put_many(effects.automations).await
+    {
+        tracing::warn!(provider_id, %error, "cannot queue the automation tasks");
+    }
 }

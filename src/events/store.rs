@@ -29,8 +29,32 @@ const CHUNK: usize = 500;
 /// The `source` of events caught from Kubernetes.
 pub const SOURCE_KUBERNETES: &str = "KUBERNETES";
 
+/// A row a batch created, as the policies see it.
+#[derive(Debug, Clone, Default)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub event_type: String,
+    pub severity: String,
+    pub reason: String,
+    pub message: String,
+    pub target_kind: String,
+    pub target_name: String,
+    pub namespace: String,
+    pub container: String,
+    pub project_id: Option<i64>,
+    pub node_id: Option<i64>,
+    pub node_name: String,
+    pub group_id: Option<i64>,
+    pub group_name: String,
+    pub replicator_id: Option<i64>,
+    /// Labels of the pod or node concerned (JSON object text; empty when unknown).
+    pub labels: String,
+    /// A storm's row (created by its first report).
+    pub storm: bool,
+}
+
 /// What one batch did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone)]
 pub struct StoreReport {
     pub stored: usize,
     /// Occurrences recognised as stored already.
@@ -39,6 +63,8 @@ pub struct StoreReport {
     pub storm_updates: usize,
     /// Occurrences the storm reports stood for.
     pub folded: i64,
+    /// The rows created.
+    pub created: Vec<StoredEvent>,
 }
 
 #[derive(Insertable)]
@@ -81,7 +107,16 @@ pub fn store_batch(
     provider_id: i64,
     batch: Vec<Caught>,
 ) -> Result<StoreReport, DbError> {
-    write_transaction(conn, |conn| {
+    write_transaction(conn, |conn| store_in(conn, provider_id, batch))
+}
+
+/// [`store_batch`] inside the caller's transaction.
+pub fn store_in(
+    conn: &mut DbConnection,
+    provider_id: i64,
+    batch: Vec<Caught>,
+) -> Result<StoreReport, DbError> {
+    {
         let mut report = StoreReport::default();
         let (storms, plain): (Vec<Caught>, Vec<Caught>) =
             batch.into_iter().partition(|c| c.storm.is_some());
@@ -107,11 +142,12 @@ pub fn store_batch(
                 .execute(c))?;
         }
         report.duplicates += fresh.len() - report.stored;
+        report.created = created_rows(conn, provider_id, &rows, &links)?;
         for storm in &storms {
             add_storm(conn, provider_id, storm, &links, now, &mut report)?;
         }
         Ok(report)
-    })
+    }
 }
 
 /// The occurrences of `plain` not stored yet, in count order per Event, each with how
@@ -197,16 +233,52 @@ fn add_storm(
         return Ok(());
     }
     let row = links.row(provider_id, storm, now);
-    report.stored += with_backend!(conn, c => diesel::insert_into(es::table)
+    let id: Option<i64> = with_backend!(conn, c => diesel::insert_into(es::table)
         .values(&row)
         .on_conflict_do_nothing()
-        .execute(c))?;
+        .returning(es::id)
+        .get_result(c)
+        .optional())?;
+    if let Some(id) = id {
+        report.stored += 1;
+        let mut created = links.stored(&row, id);
+        created.storm = true;
+        report.created.push(created);
+    }
     report.folded += s.folded;
     Ok(())
 }
 
+/// The rows of `rows` that were inserted, with their ids.
+fn created_rows(
+    conn: &mut DbConnection,
+    provider_id: i64,
+    rows: &[NewRow],
+    links: &Links,
+) -> Result<Vec<StoredEvent>, DbError> {
+    let mut ids: HashMap<(String, i64), i64> = HashMap::new();
+    for chunk in rows.chunks(CHUNK) {
+        let refs: Vec<&str> = chunk.iter().map(|r| r.ems_ref.as_str()).collect();
+        let found: Vec<(i64, String, i64)> = with_backend!(conn, c => es::table
+            .filter(es::provider_id.eq(provider_id))
+            .filter(es::chain_id.eq(""))
+            .filter(es::ems_ref.eq_any(&refs))
+            .select((es::id, es::ems_ref, es::event_count))
+            .load(c))?;
+        ids.extend(found.into_iter().map(|(id, r, n)| ((r, n), id)));
+    }
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let id = ids.get(&(r.ems_ref.clone(), r.event_count))?;
+            Some(links.stored(r, *id))
+        })
+        .collect())
+}
+
 /// The pod a link resolves to.
 struct Pod {
+    labels: String,
     id: i64,
     name: String,
     project: Option<i64>,
@@ -221,6 +293,7 @@ struct Links {
     pods: HashMap<String, Pod>,
     nodes_by_uid: HashMap<String, (i64, String)>,
     nodes_by_name: HashMap<String, (i64, String)>,
+    node_labels: HashMap<i64, String>,
     replicators: HashMap<String, (i64, String, Option<i64>)>,
     replicator_names: HashMap<i64, String>,
     projects: HashMap<String, i64>,
@@ -266,17 +339,19 @@ impl Links {
                 Option<i64>,
                 String,
                 Option<i64>,
+                String,
             );
             let rows: Vec<PodRow> = with_backend!(conn, c => cg::table
                 .filter(cg::provider_id.eq(provider_id))
                 .filter(cg::ems_ref.eq_any(chunk))
                 .select((cg::id, cg::ems_ref, cg::name, cg::container_project_id,
-                    cg::container_node_id, cg::node_name, cg::container_replicator_id))
+                    cg::container_node_id, cg::node_name, cg::container_replicator_id, cg::labels))
                 .load(c))?;
-            for (id, uid, name, project, node, node_name, replicator) in rows {
+            for (id, uid, name, project, node, node_name, replicator, labels) in rows {
                 links.pods.insert(
                     uid,
                     Pod {
+                        labels,
                         id,
                         name,
                         project,
@@ -288,12 +363,13 @@ impl Links {
             }
         }
         for chunk in to_vec(node_keys).chunks(CHUNK) {
-            let rows: Vec<(i64, String, String)> = with_backend!(conn, c => cn::table
+            let rows: Vec<(i64, String, String, String)> = with_backend!(conn, c => cn::table
                 .filter(cn::provider_id.eq(provider_id))
                 .filter(cn::ems_ref.eq_any(chunk).or(cn::name.eq_any(chunk)))
-                .select((cn::id, cn::ems_ref, cn::name))
+                .select((cn::id, cn::ems_ref, cn::name, cn::labels))
                 .load(c))?;
-            for (id, uid, name) in rows {
+            for (id, uid, name, labels) in rows {
+                links.node_labels.insert(id, labels);
                 links.nodes_by_uid.insert(uid, (id, name.clone()));
                 links.nodes_by_name.insert(name.clone(), (id, name));
             }
@@ -340,6 +416,36 @@ impl Links {
             }
         }
         Ok(links)
+    }
+
+    /// The row `r`, stored as `id`, as the policies see it.
+    fn stored(&self, r: &NewRow, id: i64) -> StoredEvent {
+        let labels = match r.target_kind.as_str() {
+            "Pod" => self.pods.get(&r.target_ems_ref).map(|p| p.labels.clone()),
+            "Node" => r
+                .container_node_id
+                .and_then(|n| self.node_labels.get(&n).cloned()),
+            _ => None,
+        };
+        StoredEvent {
+            id,
+            event_type: r.event_type.clone(),
+            severity: r.severity.clone(),
+            reason: r.reason.clone(),
+            message: r.message.clone(),
+            target_kind: r.target_kind.clone(),
+            target_name: r.target_name.clone(),
+            namespace: r.container_namespace.clone().unwrap_or_default(),
+            container: r.container_name.clone().unwrap_or_default(),
+            project_id: r.container_project_id,
+            node_id: r.container_node_id,
+            node_name: r.container_node_name.clone().unwrap_or_default(),
+            group_id: r.container_group_id,
+            group_name: r.container_group_name.clone().unwrap_or_default(),
+            replicator_id: r.container_replicator_id,
+            labels: labels.unwrap_or_default(),
+            storm: false,
+        }
     }
 
     fn row(&self, provider_id: i64, c: &Caught, now: NaiveDateTime) -> NewRow {

@@ -340,11 +340,16 @@ pub async fn boot(
         queue.worker_parts(),
         settings.clone(),
         keys,
-        routes_rx,
+        routes_rx.clone(),
         queue.handlers.clone(),
     );
     // Its pools are in the queue's pool set: the queue's shutdown stops them.
     supervision.start(event_manager);
+    supervision.start(crate::notify::Notifier {
+        db: db.clone(),
+        settings: Arc::new(settings.notifier.clone()),
+        routes: routes_rx,
+    });
     let ws = &settings.websocket;
     let hub = crate::live::Hub::new(ws.client_buffer, ws.replay);
     // Always running: it reads for `/ws`'s subscribers only while there are some (none

@@ -5,9 +5,13 @@ mod full;
 mod kinds;
 mod lazy;
 mod manager;
+mod targets;
 mod worker;
 
 pub use full::{FullRefresh, RefreshError, full_refresh};
 pub use kinds::{Change, Kind, WatchMsg};
 pub use manager::{RefreshHandle, RefreshManager};
+pub use targets::{
+    MAX_TARGETS, REFRESH_TARGETS_METHOD, REFRESHABLE, Target, TargetsArgs, queue_refresh_targets,
+};
 pub use worker::RefreshKit;

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use super::full::{RefreshError, WatchSet, full_refresh};
 use super::kinds::{Change, Kind, WatchMsg};
+use super::targets::{REFRESH_TARGETS_METHOD, TargetsArgs};
 use crate::backoff::Backoff;
 use crate::crypto::KeyRing;
 use crate::inventory::{Collected, Deleted, ParseOptions, Scope, parse, save};
@@ -108,7 +109,11 @@ async fn run(kit: RefreshKit, probe: Arc<WorkerProbe>) -> WorkerExit {
                         s.kit.parts.space.notify_one();
                     }
                     if claimed.is_current() {
-                        s.handle_refresh(&probe, claimed).await;
+                        if claimed.message.method_name == REFRESH_TARGETS_METHOD {
+                            s.handle_targets(&probe, claimed).await;
+                        } else {
+                            s.handle_refresh(&probe, claimed).await;
+                        }
                     } else {
                         let worker = format!("refresh:{}", s.kit.provider_id);
                         s.kit
@@ -226,6 +231,50 @@ impl Session {
                 ..Completion::of(&claimed.message, state, error, &worker)
             })
             .await;
+    }
+
+    /// A `Provider.refresh_targets` message: the objects named are fetched again and
+    /// saved like a watch batch (a full refresh is queued instead when more were asked
+    /// for than a message holds). Before the first full refresh there is nothing to
+    /// complete: that refresh will read them all.
+    async fn handle_targets(&mut self, probe: &Arc<WorkerProbe>, claimed: Claimed) {
+        let message = claimed.message.clone();
+        let timeout = Duration::from_secs(message.msg_timeout.max(1) as u64);
+        probe.start_message(&message, timeout);
+        let began = Instant::now();
+        let outcome = tokio::time::timeout(timeout, self.refresh_targets(&message.args)).await;
+        probe.finish_message();
+        let (state, error) = match outcome {
+            Ok(Ok(())) => (MessageState::Ok, String::new()),
+            Ok(Err(error)) => (MessageState::Error, error),
+            Err(_) => (
+                MessageState::Timeout,
+                format!("targeted refresh timed out after {}s", timeout.as_secs()),
+            ),
+        };
+        self.complete(&claimed, state, error, began.elapsed()).await;
+    }
+
+    async fn refresh_targets(&mut self, args: &str) -> Result<(), String> {
+        let args: TargetsArgs =
+            serde_json::from_str(args).map_err(|e| format!("bad targets: {e}"))?;
+        if args.overflow {
+            self.queue_full(None).await;
+            return Ok(());
+        }
+        let Some(provider) = self.provider.clone() else {
+            return Ok(());
+        };
+        let (client, server) = self.client_for(&provider).await?;
+        let fetched = super::targets::fetch(&client, &server, &args.targets)
+            .await
+            .map_err(|e| e.to_string())?;
+        let n = fetched.len();
+        if n > 0 {
+            self.handle_watch_batch(fetched).await;
+        }
+        tracing::info!(provider = %provider.name, asked = args.targets.len(), fetched = n, "targeted refresh");
+        Ok(())
     }
 
     /// A `Provider.refresh` message: a full refresh.

@@ -74,7 +74,7 @@ pub const CATALOGUE: &[ServerRoleSpec] = &[
     role("ems_operations", "Provider Operations", Zone, 0, false),
     role("event", "Event Monitor", Zone, 1, true),
     role("git_owner", "Git Repositories Owner", Zone, 1, false),
-    role("notifier", "Notifier", Region, 1, false),
+    role("notifier", "Notifier", Region, 1, true),
     role("reporting", "Reporting", Region, 0, false),
     role("scheduler", "Scheduler", Region, 1, false),
     role("smartproxy", "SmartProxy", Zone, 0, false),

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings,
+    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings, NotifierSettings,
     MetricsSettings, ProviderSettings, QueueSettings, RefreshSettings, RoleSettings,
     ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings, WorkerSettingsMap,
     WorkerTypeSettings,
@@ -48,9 +49,29 @@ pub struct Settings {
     pub api: ApiSettings,
     pub websocket: WebsocketSettings,
     pub events: EventSettings,
+    pub notifier: NotifierSettings,
+    /// The event policies (built-in and the node's own files).
+    pub policies: Arc<crate::policy::PolicySet>,
     pub log: LogSettings,
     /// The sources that were layered, for `steward settings check`.
     pub layers: Vec<String>,
+}
+
+/// The node's policy folder: `events.policy_dir` (relative to the settings file's
+/// folder), or `policies/` next to the settings file when it is empty; none without a
+/// settings file and a setting.
+fn policy_dir(setting: &str, settings_file: Option<&Path>) -> Option<PathBuf> {
+    let base = settings_file.and_then(Path::parent);
+    match setting.trim() {
+        "" => base.map(|b| b.join("policies")),
+        dir => {
+            let dir = PathBuf::from(dir);
+            Some(match base {
+                Some(b) if dir.is_relative() => b.join(dir),
+                _ => dir,
+            })
+        }
+    }
 }
 
 /// Where a node's settings file is looked for when neither `--settings` nor
@@ -128,11 +149,20 @@ impl Settings {
             Some(ValueKind::Table(t)) => sorted_keys(t),
             _ => Vec::new(),
         };
-        read_settings(
+        let mut settings = read_settings(
             &Reader::new(&merged_tree, file_name.clone()),
             &worker_types,
             layers,
-        )
+        )?;
+        let dir = policy_dir(&settings.events.policy_dir, sources.file.as_deref());
+        let policies =
+            crate::policy::PolicySet::load(settings.events.default_policies, dir.as_deref())
+                .map_err(|e| SettingsError::File {
+                    file: format!("{}:{}", e.file, e.line),
+                    reason: format!("policy: {}", e.reason),
+                })?;
+        settings.policies = Arc::new(policies);
+        Ok(settings)
     }
 
     /// Settings of one worker type; `None` if the type does not exist.
@@ -503,6 +533,27 @@ fn read_settings(
         retry_backoff: r.duration("events.retry_backoff", Duration::from_millis(10))?,
         retry_backoff_max: r.duration("events.retry_backoff_max", Duration::from_millis(10))?,
         handler_timeout: r.duration("events.handler_timeout", Duration::from_secs(1))?,
+        default_policies: r.boolean("events.default_policies")?,
+        policy_dir: r.string("events.policy_dir")?,
+    };
+
+    let notifier = NotifierSettings {
+        poll_interval: r.duration("notifier.poll_interval", Duration::from_millis(10))?,
+        retry_backoff: r.duration("notifier.retry_backoff", Duration::from_millis(10))?,
+        retry_backoff_max: r.duration("notifier.retry_backoff_max", Duration::from_millis(10))?,
+        give_up_after: r.duration("notifier.give_up_after", Duration::from_secs(1))?,
+        alert_after_failures: r.int_in("notifier.alert_after_failures", 1, 1_000)? as u32,
+        webhook_timeout: r.duration("notifier.webhook_timeout", Duration::from_millis(100))?,
+        smtp_host: r.string("notifier.smtp_host")?,
+        smtp_port: r.int_in("notifier.smtp_port", 1, 65_535)? as u16,
+        smtp_tls: r.one_of("notifier.smtp_tls", &["none", "starttls", "tls"])?,
+        smtp_username: r.string("notifier.smtp_username")?,
+        smtp_password: secrecy::SecretString::from(r.string("notifier.smtp_password")?),
+        from: r.check("notifier.from", r.string("notifier.from")?, |s| {
+            s.parse::<lettre::Address>()
+                .map(|_| ())
+                .map_err(|e| format!("not an e-mail address: {e}"))
+        })?,
     };
 
     let log = LogSettings {
@@ -527,6 +578,8 @@ fn read_settings(
         api,
         websocket,
         events,
+        notifier,
+        policies: Arc::new(crate::policy::PolicySet::default()),
         log,
         layers,
     })

@@ -355,6 +355,43 @@ pub struct EventSettings {
     /// Longest a handler may take over one batch.
     #[serde(with = "human_duration")]
     pub handler_timeout: Duration,
+    /// Steward's built-in policies (pod, node and replicator events refresh their
+    /// object) are on.
+    pub default_policies: bool,
+    /// The folder of the node's policy files (`*.yaml`): as written; empty means
+    /// `policies/` next to the node's settings file.
+    pub policy_dir: String,
+}
+
+/// `notifier:` — delivery of webhooks and e-mails (role `notifier`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifierSettings {
+    /// How often the outbox is looked at.
+    #[serde(with = "human_duration")]
+    pub poll_interval: Duration,
+    /// After a failed attempt, retry after this delay, doubling up to the cap.
+    #[serde(with = "human_duration")]
+    pub retry_backoff: Duration,
+    #[serde(with = "human_duration")]
+    pub retry_backoff_max: Duration,
+    /// A notification not delivered this long after it was made is given up (`failed`).
+    #[serde(with = "human_duration")]
+    pub give_up_after: Duration,
+    /// Failed attempts in a row after which a target is reported by an alert.
+    pub alert_after_failures: u32,
+    /// One webhook request may take this long.
+    #[serde(with = "human_duration")]
+    pub webhook_timeout: Duration,
+    /// SMTP server for e-mail (empty: e-mail notifications fail, and say why).
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_tls: String,
+    pub smtp_username: String,
+    #[serde(skip)]
+    pub smtp_password: secrecy::SecretString,
+    /// The sender's address.
+    pub from: String,
 }
 
 /// `websocket:` — the live feed behind `GET /ws`.

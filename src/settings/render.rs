@@ -23,6 +23,9 @@ pub fn masked_tree(s: &Settings) -> Value {
             )
         })
         .collect();
+    let mut notifier = serde_json::to_value(&s.notifier).unwrap_or(Value::Null);
+    let password = secrecy::ExposeSecret::expose_secret(&s.notifier.smtp_password);
+    notifier["smtp_password"] = json!(if password.is_empty() { "" } else { "********" });
     json!({
         "server": s.server,
         "database": {
@@ -39,6 +42,9 @@ pub fn masked_tree(s: &Settings) -> Value {
         "workers": workers,
         "web": s.web,
         "api": s.api,
+        "websocket": s.websocket,
+        "events": s.events,
+        "notifier": notifier,
         "log": s.log,
     })
 }

@@ -30,6 +30,10 @@ pub fn for_node(
         &mut registry,
         std::sync::Arc::new(crate::metrics::MetricsEnv::new(settings, keys)),
     );
-    crate::events::register_events(&mut registry);
+    crate::events::register_events(
+        &mut registry,
+        settings.policies.clone(),
+        settings.ems_refresh.timeout,
+    );
     registry
 }

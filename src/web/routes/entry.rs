@@ -41,6 +41,8 @@ fn describe(name: &str) -> String {
         "container_images" => "Container images",
         "container_image_registries" => "Container image registries",
         "event_streams" => "Events caught from the providers",
+        "alerts" => "Alerts: from event policies, Prometheus Alertmanager and Steward itself",
+        "policies" => "Event policies",
         other => return other.replace('_', " "),
     };
     text.to_string()

@@ -27,6 +27,7 @@ const INVENTORY: &[&str] = &[
     "container_images",
     "container_image_registries",
     "event_streams",
+    "alerts",
 ];
 
 pub(super) fn register(r: &mut Routes<'_>) {

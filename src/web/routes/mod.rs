@@ -1,6 +1,7 @@
 //! Route table: one file per API resource. Every route says who may call it
 //! (see `web::route_table`).
 
+mod alerts;
 mod ansible;
 mod audit;
 mod auth;
@@ -160,6 +161,17 @@ pub(crate) fn register(r: &mut Routes<'_>) {
     );
     r.get("/api/{collection}/{id}/tags", inventory, tags::object_tags);
     r.post("/api/{collection}/{id}/tags", tag_manage, tags::tag_action);
+    r.get("/api/policies", inventory, alerts::policies);
+    r.post(
+        "/api/alerts/{id}",
+        Access::Feature(Feature::AlertManage),
+        alerts::action,
+    );
+    r.post(
+        "/api/alertmanager",
+        Access::Feature(Feature::AlertIngest),
+        alerts::alertmanager,
+    );
     inventory::register(r);
 }
 

@@ -1,0 +1,3 @@
+DROP TABLE notification_attempts;
+DROP TABLE notifications;
+DROP TABLE alerts;

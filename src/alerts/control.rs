@@ -1,0 +1,1 @@
+//! Steward's own control alerts (seed §9.2.3) — filled in below.
