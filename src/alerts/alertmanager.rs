@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{NewAlert, SOURCE_ALERTMANAGER, record_episode};
+use super::{NewAlert, SOURCE_ALERTMANAGER, record_episode_in};
 use crate::db::schema::{container_nodes as cn, providers as pv};
 use crate::db::{DbConnection, DbError, write_transaction};
 use crate::with_backend;
@@ -126,7 +126,11 @@ pub fn validate(p: &Payload) -> Result<(), String> {
 }
 
 fn severity(labels: &BTreeMap<String, String>) -> String {
-    match labels.get("severity").map(|s| s.to_ascii_lowercase()).as_deref() {
+    match labels
+        .get("severity")
+        .map(|s| s.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("critical" | "error" | "page") => "error",
         Some("info" | "none") => "info",
         _ => "warning",
@@ -135,7 +139,8 @@ fn severity(labels: &BTreeMap<String, String>) -> String {
 }
 
 fn first<'a>(map: &'a BTreeMap<String, String>, keys: &[&str]) -> Option<&'a String> {
-    keys.iter().find_map(|k| map.get(*k).filter(|v| !v.is_empty()))
+    keys.iter()
+        .find_map(|k| map.get(*k).filter(|v| !v.is_empty()))
 }
 
 /// The node an alert is about: its `instance` label (a name or an address, with or
@@ -227,7 +232,7 @@ pub fn ingest(
             };
             let end = (a.status == "resolved")
                 .then(|| ended(&a.ends_at).unwrap_or_else(crate::clock::now));
-            let (id, new) = record_episode(conn, &alert, end)?;
+            let (id, new) = record_episode_in(conn, &alert, end)?;
             report.ids.push(id.to_string());
             match (new, end.is_some()) {
                 (_, true) => report.resolved += 1,
@@ -259,7 +264,11 @@ mod tests {
         let p = payload();
         assert_eq!(validate(&p), Ok(()));
         assert_eq!(severity(&p.alerts[0].labels), "error");
-        assert_eq!(ended(&p.alerts[0].ends_at), None, "the zero time is not an end");
+        assert_eq!(
+            ended(&p.alerts[0].ends_at),
+            None,
+            "the zero time is not an end"
+        );
         assert_eq!(instance_host("node1:9100"), "node1");
         assert_eq!(instance_host("[fd00::1]:9100"), "fd00::1");
         assert_eq!(instance_host("node1"), "node1");

@@ -75,17 +75,23 @@ struct Row<'a> {
     updated_on: NaiveDateTime,
 }
 
+/// Inserts `a`; `None` when an open alert of its fingerprint (or its episode) exists
+/// already — another writer won the race.
 fn insert(
     conn: &mut DbConnection,
     a: &NewAlert,
     ended_on: Option<NaiveDateTime>,
     now: NaiveDateTime,
-) -> Result<i64, DbError> {
+) -> Result<Option<i64>, DbError> {
     let row = Row {
         source: a.source,
         name: &a.name,
         fingerprint: &a.fingerprint,
-        status: if ended_on.is_some() { "resolved" } else { "firing" },
+        status: if ended_on.is_some() {
+            "resolved"
+        } else {
+            "firing"
+        },
         severity: &a.severity,
         description: &a.description,
         url: &a.url,
@@ -110,8 +116,10 @@ fn insert(
     };
     Ok(with_backend!(conn, c => diesel::insert_into(al::table)
         .values(&row)
+        .on_conflict_do_nothing()
         .returning(al::id)
-        .get_result(c))?)
+        .get_result(c)
+        .optional())?)
 }
 
 /// Raises `a`: the open alert of its fingerprint counts one more occurrence (and takes
@@ -123,8 +131,9 @@ pub fn raise(conn: &mut DbConnection, a: &NewAlert) -> Result<(i64, bool), DbErr
 
 /// [`raise`] inside the caller's transaction.
 pub fn raise_in(conn: &mut DbConnection, a: &NewAlert) -> Result<(i64, bool), DbError> {
-    {
-        let now = crate::clock::now();
+    let now = crate::clock::now();
+    // Two rounds: an insert that lost a race to another writer finds its row next time.
+    for _ in 0..2 {
         let open: Option<i64> = with_backend!(conn, c => al::table
             .filter(al::source.eq(a.source))
             .filter(al::fingerprint.eq(&a.fingerprint))
@@ -132,22 +141,26 @@ pub fn raise_in(conn: &mut DbConnection, a: &NewAlert) -> Result<(i64, bool), Db
             .select(al::id)
             .first(c)
             .optional())?;
-        match open {
-            Some(id) => {
-                with_backend!(conn, c => diesel::update(al::table.find(id))
-                    .set((
-                        al::occurrences.eq(al::occurrences + 1),
-                        al::last_seen_on.eq(now),
-                        al::severity.eq(&a.severity),
-                        al::description.eq(&a.description),
-                        al::updated_on.eq(now),
-                    ))
-                    .execute(c))?;
-                Ok((id, false))
-            }
-            None => Ok((insert(conn, a, None, now)?, true)),
+        if let Some(id) = open {
+            with_backend!(conn, c => diesel::update(al::table.find(id))
+                .set((
+                    al::occurrences.eq(al::occurrences + 1),
+                    al::last_seen_on.eq(now),
+                    al::severity.eq(&a.severity),
+                    al::description.eq(&a.description),
+                    al::updated_on.eq(now),
+                ))
+                .execute(c))?;
+            return Ok((id, false));
+        }
+        if let Some(id) = insert(conn, a, None, now)? {
+            return Ok((id, true));
         }
     }
+    Err(DbError::Invalid(format!(
+        "alert {} could be neither raised nor found",
+        a.fingerprint
+    )))
 }
 
 /// Records an episode known by its start (Alertmanager's): the row of the same
@@ -158,8 +171,17 @@ pub fn record_episode(
     a: &NewAlert,
     ended_on: Option<NaiveDateTime>,
 ) -> Result<(i64, bool), DbError> {
-    write_transaction(conn, |conn| {
-        let now = crate::clock::now();
+    write_transaction(conn, |conn| record_episode_in(conn, a, ended_on))
+}
+
+/// [`record_episode`] inside the caller's transaction.
+pub fn record_episode_in(
+    conn: &mut DbConnection,
+    a: &NewAlert,
+    ended_on: Option<NaiveDateTime>,
+) -> Result<(i64, bool), DbError> {
+    let now = crate::clock::now();
+    for _ in 0..2 {
         let found: Option<i64> = with_backend!(conn, c => al::table
             .filter(al::source.eq(a.source))
             .filter(al::fingerprint.eq(&a.fingerprint))
@@ -167,26 +189,46 @@ pub fn record_episode(
             .select(al::id)
             .first(c)
             .optional())?;
-        match found {
-            Some(id) => {
-                let status = if ended_on.is_some() { "resolved" } else { "firing" };
-                with_backend!(conn, c => diesel::update(al::table.find(id))
-                    .set((
-                        al::occurrences.eq(al::occurrences + 1),
-                        al::last_seen_on.eq(now),
-                        al::status.eq(status),
-                        al::ended_on.eq(ended_on),
-                        al::severity.eq(&a.severity),
-                        al::description.eq(&a.description),
-                        al::url.eq(&a.url),
-                        al::updated_on.eq(now),
-                    ))
-                    .execute(c))?;
-                Ok((id, false))
-            }
-            None => Ok((insert(conn, a, ended_on, now)?, true)),
+        if let Some(id) = found {
+            let status = if ended_on.is_some() {
+                "resolved"
+            } else {
+                "firing"
+            };
+            with_backend!(conn, c => diesel::update(al::table.find(id))
+                .set((
+                    al::occurrences.eq(al::occurrences + 1),
+                    al::last_seen_on.eq(now),
+                    al::status.eq(status),
+                    al::ended_on.eq(ended_on),
+                    al::severity.eq(&a.severity),
+                    al::description.eq(&a.description),
+                    al::url.eq(&a.url),
+                    al::updated_on.eq(now),
+                ))
+                .execute(c))?;
+            return Ok((id, false));
         }
-    })
+        if ended_on.is_none() {
+            // A new episode: an earlier one still open (its resolve never came) ends
+            // where this one starts.
+            with_backend!(conn, c => diesel::update(
+                    al::table
+                        .filter(al::source.eq(a.source))
+                        .filter(al::fingerprint.eq(&a.fingerprint))
+                        .filter(al::ended_on.is_null()),
+                )
+                .set((al::status.eq("resolved"), al::ended_on.eq(a.started_on), al::updated_on.eq(now)))
+                .execute(c))?;
+        }
+        if let Some(id) = insert(conn, a, ended_on, now)? {
+            return Ok((id, true));
+        }
+    }
+    Err(DbError::Invalid(format!(
+        "alert {} could be neither recorded nor found",
+        a.fingerprint
+    )))
 }
 
 /// Closes the open alert of `fingerprint` from `source`, if any; true when one was.

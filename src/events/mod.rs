@@ -13,16 +13,16 @@ mod catcher;
 mod manager;
 mod position;
 mod store;
-mod switchboard;
 mod storm;
+mod switchboard;
 mod types;
 
 pub use catcher::{CatcherKit, caught_from};
 pub use manager::EventManager;
 pub use position::{Position, load_position};
 pub use store::{SOURCE_KUBERNETES, StoreReport, StoredEvent, store_batch, store_in};
-pub use switchboard::{Effects, switch};
 pub use storm::StormGate;
+pub use switchboard::{Effects, switch};
 pub use types::{Caught, Storm, event_type};
 
 pub use crate::settings::EventSettings;
@@ -78,35 +78,39 @@ pub fn register_events(
     policies: Arc<PolicySet>,
     refresh_timeout: std::time::Duration,
 ) {
-    registry.register(HANDLER_COMMAND, move |ctx: HandlerContext, args: HandlerArgs| {
-        let policies = policies.clone();
-        async move {
-            let (provider_id, n) = (args.provider_id, args.events.len());
-            let zone = ctx.zone.to_string();
-            let (report, effects) = ctx
-                .db
-                .run(move |c| {
-                    write_transaction(c, |c| {
-                        let report = store_in(c, provider_id, args.events)?;
-                        let effects = switch(c, provider_id, &zone, &report.created, &policies)?;
-                        Ok((report, effects))
+    registry.register(
+        HANDLER_COMMAND,
+        move |ctx: HandlerContext, args: HandlerArgs| {
+            let policies = policies.clone();
+            async move {
+                let (provider_id, n) = (args.provider_id, args.events.len());
+                let zone = ctx.zone.to_string();
+                let (report, effects) = ctx
+                    .db
+                    .run(move |c| {
+                        write_transaction(c, |c| {
+                            let report = store_in(c, provider_id, args.events)?;
+                            let effects =
+                                switch(c, provider_id, &zone, &report.created, &policies)?;
+                            Ok((report, effects))
+                        })
                     })
-                })
-                .await
-                .map_err(|e| HandlerError::Failed(format!("cannot store events: {e}")))?;
-            tracing::debug!(
-                provider_id,
-                events = n,
-                stored = report.stored,
-                duplicates = report.duplicates,
-                alerts = effects.alerts,
-                notifications = effects.notifications,
-                "events stored"
-            );
-            apply_effects(&ctx, provider_id, effects, refresh_timeout).await;
-            Ok(Outcome::done())
-        }
-    });
+                    .await
+                    .map_err(|e| HandlerError::Failed(format!("cannot store events: {e}")))?;
+                tracing::debug!(
+                    provider_id,
+                    events = n,
+                    stored = report.stored,
+                    duplicates = report.duplicates,
+                    alerts = effects.alerts,
+                    notifications = effects.notifications,
+                    "events stored"
+                );
+                apply_effects(&ctx, provider_id, effects, refresh_timeout).await;
+                Ok(Outcome::done())
+            }
+        },
+    );
 }
 
 /// Queues what the policies asked for. A failure is logged and does not fail the

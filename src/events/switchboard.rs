@@ -35,7 +35,11 @@ struct ProviderFacts {
     tags: BTreeSet<String>,
 }
 
-fn tag_paths(conn: &mut DbConnection, collection: &str, id: i64) -> Result<BTreeSet<String>, DbError> {
+fn tag_paths(
+    conn: &mut DbConnection,
+    collection: &str,
+    id: i64,
+) -> Result<BTreeSet<String>, DbError> {
     Ok(crate::tags::store::tags_of(conn, collection, id)?
         .into_iter()
         .map(|t| format!("{}/{}", t.category, t.tag))
@@ -43,7 +47,9 @@ fn tag_paths(conn: &mut DbConnection, collection: &str, id: i64) -> Result<BTree
 }
 
 fn uses_tags(set: &PolicySet) -> bool {
-    set.policies.iter().any(|p| p.enabled && !p.conditions.tags.is_empty())
+    set.policies
+        .iter()
+        .any(|p| p.enabled && !p.conditions.tags.is_empty())
 }
 
 /// `{name}` placeholders of a policy's text, filled from the event.
@@ -60,7 +66,13 @@ fn fill(template: &str, e: &StoredEvent, provider: &str) -> String {
 
 /// The seed's e-mail body for an event (§7.4.1.1).
 fn email_text(e: &StoredEvent, provider: &str) -> String {
-    let or_na = |s: &str| if s.is_empty() { "N/A".to_string() } else { s.to_string() };
+    let or_na = |s: &str| {
+        if s.is_empty() {
+            "N/A".to_string()
+        } else {
+            s.to_string()
+        }
+    };
     format!(
         "A {} event was received from cluster {provider}\n\nProject: {}\nPod: {}\nContainer: {}\nNode: {}\nMessage: {}\n",
         e.event_type,
@@ -145,7 +157,16 @@ pub fn switch(
         for policy in set.matching(&facts) {
             *effects.matched.entry(policy.name.clone()).or_default() += 1;
             for action in &policy.actions {
-                act(conn, &mut effects, action, policy, e, provider_id, &provider.name, zone)?;
+                act(
+                    conn,
+                    &mut effects,
+                    action,
+                    policy,
+                    e,
+                    provider_id,
+                    &provider.name,
+                    zone,
+                )?;
             }
         }
     }
@@ -265,7 +286,9 @@ fn act(
                 .and_then(|m| m.with_args(&args));
             match message {
                 Ok(m) => effects.automations.push(m),
-                Err(error) => tracing::warn!(%error, policy = %policy.name, "cannot build the automation task"),
+                Err(error) => {
+                    tracing::warn!(%error, policy = %policy.name, "cannot build the automation task")
+                }
             }
         }
     }

@@ -27,8 +27,9 @@ fn smtp_transport(s: &NotifierSettings) -> Result<AsyncSmtpTransport<Tokio1Execu
     let host = s.smtp_host.trim();
     let builder = match s.smtp_tls.as_str() {
         "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| e.to_string())?,
-        "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-            .map_err(|e| e.to_string())?,
+        "starttls" => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
+        }
         _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
     };
     let mut builder = builder.port(s.smtp_port).timeout(Some(s.webhook_timeout));

@@ -89,9 +89,8 @@ impl Notifier {
             .await
             .unwrap_or(at);
         let age = (at - created).to_std().unwrap_or_default();
-        let retry_on = (!ok && age < self.settings.give_up_after).then(|| {
-            at + chrono::Duration::from_std(self.backoff(n.attempts)).unwrap_or_default()
-        });
+        let retry_on = (!ok && age < self.settings.give_up_after)
+            .then(|| at + chrono::Duration::from_std(self.backoff(n.attempts)).unwrap_or_default());
         if ok {
             tracing::info!(notification = id, kind = %n.kind, %detail, "notification delivered");
         } else {

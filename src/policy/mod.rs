@@ -206,8 +206,9 @@ fn check_action(a: &Action) -> Result<(), String> {
                 return Err("email needs 1 to 50 recipients in `to`".into());
             }
             for to in &e.to {
-                to.parse::<lettre::Address>()
-                    .map_err(|err| format!("email recipient `{}`: {err}", crate::text::elide(to, 64)))?;
+                to.parse::<lettre::Address>().map_err(|err| {
+                    format!("email recipient `{}`: {err}", crate::text::elide(to, 64))
+                })?;
             }
             if e.subject.len() > 256 {
                 return Err("email subject longer than 256 bytes".into());
@@ -252,7 +253,10 @@ fn check(raw: RawPolicy, source: String) -> Result<Policy, String> {
         return Err("at most 32 labels and 32 tags in conditions".into());
     }
     for tag in &c.tags {
-        if tag.split_once('/').is_none_or(|(a, b)| a.is_empty() || b.is_empty()) {
+        if tag
+            .split_once('/')
+            .is_none_or(|(a, b)| a.is_empty() || b.is_empty())
+        {
             return Err(format!(
                 "tag `{}` must be category/name",
                 crate::text::elide(tag, 64)
@@ -295,14 +299,21 @@ pub fn parse_policies(text: &str, file: &str) -> Result<Vec<Policy>, PolicyError
         return Err(error(1, "expected a mapping with `policies:`".into()));
     };
     if let Some(key) = top.keys().find(|k| *k != "policies") {
-        return Err(error(1, format!("unknown key `{key}` (expected `policies`)")));
+        return Err(error(
+            1,
+            format!("unknown key `{key}` (expected `policies`)"),
+        ));
     }
     let items = match top.get("policies") {
         Some(serde_json::Value::Array(items)) => items,
         Some(serde_json::Value::Null) | None => return Ok(Vec::new()),
         Some(_) => return Err(error(1, "`policies` must be a list".into())),
     };
-    let lines = marked.item_lines.get("policies").cloned().unwrap_or_default();
+    let lines = marked
+        .item_lines
+        .get("policies")
+        .cloned()
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let line = lines.get(i).copied().unwrap_or(1);
@@ -332,11 +343,7 @@ impl PolicySet {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .map_err(|e| unreadable(e.to_string()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .is_some_and(|x| x == "yaml" || x == "yml")
-                })
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
             files.sort();
             for path in files {
@@ -346,7 +353,9 @@ impl PolicySet {
                     line: 0,
                     reason,
                 };
-                let size = std::fs::metadata(&path).map_err(|e| refuse(e.to_string()))?.len();
+                let size = std::fs::metadata(&path)
+                    .map_err(|e| refuse(e.to_string()))?
+                    .len();
                 if size > MAX_FILE_BYTES {
                     return Err(refuse(format!("larger than {MAX_FILE_BYTES} bytes")));
                 }
@@ -408,7 +417,11 @@ mod tests {
         let e = parse_policies(text, "p.yaml").expect_err("bad action");
         assert_eq!((e.file.as_str(), e.line), ("p.yaml", 5), "{e}");
         assert!(e.reason.contains("explode"), "{e}");
-        let e = parse_policies("policies:\n  - name: x\n    events: [pod_killing]\n    actions: [{refresh: target}]\n", "q.yaml").expect_err("lower case");
+        let e = parse_policies(
+            "policies:\n  - name: x\n    events: [pod_killing]\n    actions: [{refresh: target}]\n",
+            "q.yaml",
+        )
+        .expect_err("lower case");
         assert_eq!(e.line, 2);
         let e = parse_policies("policies: [\n", "r.yaml").expect_err("syntax");
         assert!(e.line >= 1 && e.file == "r.yaml");

@@ -73,10 +73,13 @@ pub async fn queue_refresh_targets(
     timeout: std::time::Duration,
     targets: BTreeSet<Target>,
 ) -> Result<PutOutcome, String> {
-    let args = merged("{}", &TargetsArgs {
-        targets,
-        overflow: false,
-    });
+    let args = merged(
+        "{}",
+        &TargetsArgs {
+            targets,
+            overflow: false,
+        },
+    );
     let value = serde_json::to_value(&args).map_err(|e| e.to_string())?;
     let message = NewMessage::internal(REFRESH_CLASS, REFRESH_TARGETS_METHOD)
         .with_queue(&queue_name(id))
@@ -117,10 +120,18 @@ pub async fn fetch(
         let (ns, name) = (t.namespace.as_str(), t.name.as_str());
         let c = client.clone();
         let fetched = match t.kind.as_str() {
-            "Pod" => get(Api::<Lazy<Pod>>::namespaced(c, ns), name).await.map(|o| o.map(Change::Pod)),
-            "Node" => get(Api::<Node>::all(c), name).await.map(|o| o.map(Change::Node)),
-            "Namespace" => get(Api::<Namespace>::all(c), name).await.map(|o| o.map(Change::Namespace)),
-            "Service" => get(Api::<Service>::namespaced(c, ns), name).await.map(|o| o.map(Change::Service)),
+            "Pod" => get(Api::<Lazy<Pod>>::namespaced(c, ns), name)
+                .await
+                .map(|o| o.map(Change::Pod)),
+            "Node" => get(Api::<Node>::all(c), name)
+                .await
+                .map(|o| o.map(Change::Node)),
+            "Namespace" => get(Api::<Namespace>::all(c), name)
+                .await
+                .map(|o| o.map(Change::Namespace)),
+            "Service" => get(Api::<Service>::namespaced(c, ns), name)
+                .await
+                .map(|o| o.map(Change::Service)),
             "ReplicationController" => get(Api::<ReplicationController>::namespaced(c, ns), name)
                 .await
                 .map(|o| o.map(Change::ReplicationController)),
@@ -168,7 +179,9 @@ mod tests {
         assert_eq!(m.targets.len(), 3);
         assert!(!m.overflow);
         let many = TargetsArgs {
-            targets: (0..MAX_TARGETS + 5).map(|i| target(&i.to_string())).collect(),
+            targets: (0..MAX_TARGETS + 5)
+                .map(|i| target(&i.to_string()))
+                .collect(),
             overflow: false,
         };
         let m = merged(&waiting, &many);

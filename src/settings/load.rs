@@ -3,18 +3,18 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Value, ValueKind};
 
 use super::error::SettingsError;
 use super::model::{
-    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings, NotifierSettings,
-    MetricsSettings, ProviderSettings, QueueSettings, RefreshSettings, RoleSettings,
-    ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings, WorkerSettingsMap,
-    WorkerTypeSettings,
+    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings,
+    MetricsSettings, NotifierSettings, ProviderSettings, QueueSettings, RefreshSettings,
+    RoleSettings, ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings,
+    WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;

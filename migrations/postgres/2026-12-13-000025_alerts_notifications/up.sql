@@ -31,7 +31,8 @@ CREATE TABLE alerts (
     updated_on TIMESTAMP NOT NULL
 );
 CREATE UNIQUE INDEX alerts_episode ON alerts (source, fingerprint, started_on);
-CREATE INDEX alerts_open ON alerts (source, fingerprint) WHERE ended_on IS NULL;
+-- At most one open alert per fingerprint, whoever raises it at the same time.
+CREATE UNIQUE INDEX alerts_open ON alerts (source, fingerprint) WHERE ended_on IS NULL;
 CREATE INDEX alerts_by_status ON alerts (status, started_on);
 CREATE INDEX alerts_by_provider ON alerts (provider_id, started_on);
 CREATE INDEX alerts_by_node ON alerts (container_node_id, started_on);

@@ -62,10 +62,7 @@ pub(super) async fn action(
         }
     };
     let userid = caller.0.userid.clone();
-    let found = state
-        .db
-        .run(move |c| act(c, id, &what, &userid))
-        .await?;
+    let found = state.db.run(move |c| act(c, id, &what, &userid)).await?;
     if !found {
         return Err(ApiError::NotFound(format!("alert {id} not found")));
     }
@@ -104,10 +101,7 @@ pub(super) async fn alertmanager(
         }
         None => None,
     };
-    let report = state
-        .db
-        .run(move |c| ingest(c, &payload, hint))
-        .await?;
+    let report = state.db.run(move |c| ingest(c, &payload, hint)).await?;
     tracing::info!(
         received = report.received,
         opened = report.opened,
