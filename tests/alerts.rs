@@ -812,3 +812,146 @@ fn a_malformed_policy_file_stops_the_start_naming_the_file_and_line() {
         "{stdout}"
     );
 }
+
+#[test]
+fn control_alerts_report_a_failing_provider_a_silent_server_a_failover_and_a_full_disk() {
+    let db = TestDb::new(common::Backend::Postgres);
+    let dir = tempfile::tempdir().expect("dir");
+    let config = |name: &str| {
+        node_for(&db, name, dir.path())
+            .env("STEWARD__ALERTS__CONTROL_INTERVAL", "300ms")
+            .env("STEWARD__ALERTS__DISK_USAGE_THRESHOLD", "1")
+            .env("STEWARD__SERVER__HEARTBEAT_TIMEOUT", "3s")
+            .env("STEWARD__EMS_REFRESH__RETRY_BACKOFF", "500ms")
+    };
+    let mut a = config("alpha")
+        .env("STEWARD__ROLES__PRIMARY", "event,ems_inventory")
+        .start();
+    assert!(wait_until(Duration::from_secs(20), || common::holds(
+        &common::me(&a),
+        "event"
+    )));
+    let b = config("beta")
+        .env("STEWARD__ROLES__PRIMARY", "notifier")
+        .start();
+    assert!(wait_until(Duration::from_secs(30), || common::holds(
+        &common::me(&b),
+        "notifier"
+    )));
+    // A provider nobody answers for.
+    let (status, reply) = b.post_json(
+        "/api/providers",
+        &json!({"name": "gone", "api_url": format!("http://127.0.0.1:{}", free_port()), "allow_insecure_http": true}),
+    );
+    assert_eq!(status, 201, "{reply}");
+    let provider = reply["id"].as_str().expect("id").to_string();
+    let firing = |name: &str| alerts(&b, &format!("filter[]=name={name}&filter[]=status=firing"));
+    assert!(
+        wait_until(Duration::from_secs(60), || firing("provider_error").len()
+            == 1),
+        "{}",
+        common::cut(&b.logs(), 10_000)
+    );
+    let p = &firing("provider_error")[0];
+    assert_eq!(p["provider_id"], provider.as_str());
+    assert_eq!(p["source"], "steward");
+    // Every node reports its own disk (the threshold is 1%).
+    assert!(wait_until(Duration::from_secs(20), || firing(
+        "data_dir_disk_full"
+    )
+    .len()
+        == 2));
+    // The active node of `event` dies: it stops heart-beating, and the role moves.
+    a.kill();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            firing("server_not_responding")
+                .iter()
+                .any(|s| s["target_name"] == "alpha")
+        }),
+        "{}",
+        common::cut(&b.logs(), 10_000)
+    );
+    assert!(wait_until(Duration::from_secs(30), || {
+        alerts(&b, "filter[]=name=role_failed_over")
+            .iter()
+            .any(|r| {
+                r["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("from alpha to beta"))
+            })
+    }));
+    // The provider removed: its alert resolves.
+    let (status, _) = b.delete(&format!("/api/providers/{provider}"));
+    assert!(status < 300, "{status}");
+    assert!(wait_until(Duration::from_secs(30), || firing(
+        "provider_error"
+    )
+    .is_empty()));
+    assert_eq!(
+        alerts(&b, "filter[]=name=provider_error").len(),
+        1,
+        "resolved, not duplicated"
+    );
+}
+
+both_backends!(
+    retention_purges_old_events_resolved_alerts_and_notifications,
+    |db: TestDb| {
+        let handle = common::lib_db(&db);
+        let old = chrono::Utc::now().naive_utc() - chrono::Duration::days(400);
+        let fresh = chrono::Utc::now().naive_utc();
+        handle
+        .with_conn(|c| {
+            use diesel::RunQueryDsl;
+            for (i, at) in [old, old, fresh].iter().enumerate() {
+                let sql = format!(
+                    "INSERT INTO event_streams (event_type, source, provider_id, ems_ref, event_count, occurrences, chain_id, severity, reason, message, target_kind, target_name, target_ems_ref, component, host, timestamp, created_on, updated_on) \
+                     VALUES ('POD_KILLING', 'KUBERNETES', 1, 'uid-{i}', 1, 1, '', 'Normal', 'Killing', 'm', 'Pod', 'p', 't', 'kubelet', 'h', '{at}', '{at}', '{at}')"
+                );
+                steward::with_backend!(c, c => diesel::sql_query(sql).execute(c))?;
+            }
+            for (i, (started, ended)) in [(old, Some(old)), (old, None), (fresh, Some(fresh))].iter().enumerate() {
+                let ended = ended.map_or("NULL".to_string(), |e| format!("'{e}'"));
+                let sql = format!(
+                    "INSERT INTO alerts (source, name, fingerprint, status, severity, description, url, target_kind, target_name, alert_labels, occurrences, started_on, ended_on, last_seen_on, acknowledged, acknowledged_by, assignee, created_on, updated_on) \
+                     VALUES ('policy', 'p', 'f{i}', 'x', 'info', '', '', 'provider', '', '{{}}', 1, '{started}', {ended}, '{started}', false, '', '', '{started}', '{started}')"
+                );
+                steward::with_backend!(c, c => diesel::sql_query(sql).execute(c))?;
+            }
+            for (i, (status, at)) in [("delivered", old), ("pending", old), ("failed", fresh)].iter().enumerate() {
+                let sql = format!(
+                    "INSERT INTO notifications (kind, target, subject, body, policy_name, status, attempts, next_attempt_on, last_error, created_on) \
+                     VALUES ('webhook', 'http://x/{i}', 's', '{{}}', 'p', '{status}', 1, '{at}', '', '{at}')"
+                );
+                steward::with_backend!(c, c => diesel::sql_query(sql).execute(c))?;
+            }
+            Ok(())
+        })
+        .expect("rows");
+        let settings = steward::settings::Settings::load_from(steward::settings::SettingsSources {
+            file: None,
+            env: Some([("STEWARD__EVENTS__PURGE_BATCH".to_string(), "1".to_string())].into()),
+        })
+        .expect("settings");
+        let report = handle
+            .with_conn(|c| steward::events::purge(c, &settings, chrono::Utc::now().naive_utc()))
+            .expect("purge");
+        assert_eq!(
+            (report.events, report.alerts, report.notifications),
+            (2, 1, 1),
+            "{report:?}"
+        );
+        assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM event_streams"), 1);
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) AS n FROM alerts"),
+            2,
+            "open alerts stay, however old"
+        );
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) AS n FROM notifications"),
+            2,
+            "pending ones stay"
+        );
+    }
+);

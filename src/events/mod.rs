@@ -12,6 +12,7 @@
 mod catcher;
 mod manager;
 mod position;
+mod retention;
 mod store;
 mod storm;
 mod switchboard;
@@ -20,6 +21,7 @@ mod types;
 pub use catcher::{CatcherKit, caught_from};
 pub use manager::EventManager;
 pub use position::{Position, load_position};
+pub use retention::{EventRetention, RetentionReport, purge};
 pub use store::{SOURCE_KUBERNETES, StoreReport, StoredEvent, store_batch, store_in};
 pub use storm::StormGate;
 pub use switchboard::{Effects, switch};

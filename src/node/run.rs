@@ -345,6 +345,18 @@ pub async fn boot(
     );
     // Its pools are in the queue's pool set: the queue's shutdown stops them.
     supervision.start(event_manager);
+    supervision.start(crate::alerts::control::ControlAlerts {
+        db: db.clone(),
+        settings: settings.clone(),
+        server_name: who.name.clone(),
+        data_dir: settings.server.data_dir.clone(),
+        routes: routes_rx.clone(),
+    });
+    supervision.start(crate::events::EventRetention {
+        db: db.clone(),
+        settings: settings.clone(),
+        routes: routes_rx.clone(),
+    });
     supervision.start(crate::notify::Notifier {
         db: db.clone(),
         settings: Arc::new(settings.notifier.clone()),

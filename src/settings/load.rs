@@ -11,10 +11,10 @@ use config::{Config, ConfigError, Environment, File, FileFormat, Map, Source, Va
 
 use super::error::SettingsError;
 use super::model::{
-    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings,
-    MetricsSettings, NotifierSettings, ProviderSettings, QueueSettings, RefreshSettings,
-    RoleSettings, ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings,
-    WorkerSettingsMap, WorkerTypeSettings,
+    AlertSettings, ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat,
+    LogSettings, MetricsSettings, NotifierSettings, ProviderSettings, QueueSettings,
+    RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
+    WebsocketSettings, WorkerSettingsMap, WorkerTypeSettings,
 };
 use super::reader::{DEFAULTS_ORIGIN, Reader, describe_origin, kind_name};
 use crate::roles;
@@ -49,6 +49,7 @@ pub struct Settings {
     pub api: ApiSettings,
     pub websocket: WebsocketSettings,
     pub events: EventSettings,
+    pub alerts: AlertSettings,
     pub notifier: NotifierSettings,
     /// The event policies (built-in and the node's own files).
     pub policies: Arc<crate::policy::PolicySet>,
@@ -535,6 +536,15 @@ fn read_settings(
         handler_timeout: r.duration("events.handler_timeout", Duration::from_secs(1))?,
         default_policies: r.boolean("events.default_policies")?,
         policy_dir: r.string("events.policy_dir")?,
+        keep_events: r.duration("events.keep_events", Duration::from_secs(60))?,
+        purge_interval: r.duration("events.purge_interval", Duration::from_millis(100))?,
+        purge_batch: r.int_in("events.purge_batch", 1, 100_000)? as u32,
+    };
+    let alerts = AlertSettings {
+        control_interval: r.duration("alerts.control_interval", Duration::from_millis(100))?,
+        disk_usage_threshold: r.int_in("alerts.disk_usage_threshold", 1, 100)? as u32,
+        keep_resolved: r.duration("alerts.keep_resolved", Duration::from_secs(60))?,
+        keep_notifications: r.duration("alerts.keep_notifications", Duration::from_secs(60))?,
     };
 
     let notifier = NotifierSettings {
@@ -578,6 +588,7 @@ fn read_settings(
         api,
         websocket,
         events,
+        alerts,
         notifier,
         policies: Arc::new(crate::policy::PolicySet::default()),
         log,

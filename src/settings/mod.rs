@@ -13,9 +13,9 @@ pub use error::SettingsError;
 pub use human::{format_duration, format_size, parse_duration, parse_size};
 pub use load::{DEFAULT_YAML, Settings, SettingsSources, default_settings_files};
 pub use model::{
-    ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat, LogSettings,
-    MetricsSettings, NotifierSettings, ProviderSettings, QueueSettings, RefreshSettings,
-    RoleSettings, ServerSettings, SupervisionSettings, WebSettings, WebsocketSettings,
-    WorkerTypeSettings,
+    AlertSettings, ApiSettings, DatabaseSettings, DatabaseUrl, EventSettings, LogFormat,
+    LogSettings, MetricsSettings, NotifierSettings, ProviderSettings, QueueSettings,
+    RefreshSettings, RoleSettings, ServerSettings, SupervisionSettings, WebSettings,
+    WebsocketSettings, WorkerTypeSettings,
 };
 pub use render::render_masked;

@@ -361,6 +361,30 @@ pub struct EventSettings {
     /// The folder of the node's policy files (`*.yaml`): as written; empty means
     /// `policies/` next to the node's settings file.
     pub policy_dir: String,
+    /// Events older than this are purged (role `database_operations`).
+    #[serde(with = "human_duration")]
+    pub keep_events: Duration,
+    /// How often retention runs, and how many rows one delete takes.
+    #[serde(with = "human_duration")]
+    pub purge_interval: Duration,
+    pub purge_batch: u32,
+}
+
+/// `alerts:` — Steward's control alerts and the alerts' retention.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertSettings {
+    /// How often the control alerts are checked.
+    #[serde(with = "human_duration")]
+    pub control_interval: Duration,
+    /// Percent of the data directory's disk above which it is reported.
+    pub disk_usage_threshold: u32,
+    /// Resolved alerts older than this are purged.
+    #[serde(with = "human_duration")]
+    pub keep_resolved: Duration,
+    /// Delivered or given-up notifications (and their attempts) older than this are
+    /// purged.
+    #[serde(with = "human_duration")]
+    pub keep_notifications: Duration,
 }
 
 /// `notifier:` — delivery of webhooks and e-mails (role `notifier`).

@@ -44,6 +44,7 @@ pub fn masked_tree(s: &Settings) -> Value {
         "api": s.api,
         "websocket": s.websocket,
         "events": s.events,
+        "alerts": s.alerts,
         "notifier": notifier,
         "log": s.log,
     })
