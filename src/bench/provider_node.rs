@@ -14,6 +14,7 @@ pub struct ProviderNode {
     pub db: Db,
     pub node: BootedNode,
     pub provider_id: i64,
+    keys: crate::crypto::KeyRing,
     /// Dropped last: the throw-away database goes with it.
     _database: BenchDatabase,
 }
@@ -63,16 +64,39 @@ impl ProviderNode {
         let valid = input
             .validate(&crate::settings::ProviderSettings::default())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let sealing = keys.clone();
         let provider = db
-            .run(move |c| Ok(insert_provider(c, &valid, &keys, None)))
+            .run(move |c| Ok(insert_provider(c, &valid, &sealing, None)))
             .await??;
         node.refresh.recheck();
         Ok(Self {
             db,
             node,
             provider_id: provider.id,
+            keys,
             _database: database,
         })
+    }
+
+    /// Adds another provider, `name` at `sim_url`; its id.
+    pub async fn add_provider(&self, name: &str, sim_url: &str) -> anyhow::Result<i64> {
+        let input = ProviderInput {
+            name: name.into(),
+            provider_type: "kubernetes".into(),
+            api_url: Some(sim_url.to_string()),
+            allow_insecure_http: Some(true),
+            ..ProviderInput::default()
+        };
+        let valid = input
+            .validate(&crate::settings::ProviderSettings::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keys = self.keys.clone();
+        let provider = self
+            .db
+            .run(move |c| Ok(insert_provider(c, &valid, &keys, None)))
+            .await??;
+        self.node.refresh.recheck();
+        Ok(provider.id)
     }
 
     /// Stops the node's actors.

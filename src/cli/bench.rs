@@ -91,6 +91,42 @@ pub(super) fn refresh(settings: Settings, args: RefreshBenchArgs) -> anyhow::Res
     print_report(&report, args.json)
 }
 
+/// Options of `steward bench events`.
+#[derive(Debug, clap::Args)]
+pub struct EventsBenchArgs {
+    /// A postgres:// URL of a server to create a throw-away database on; omitted:
+    /// a temporary SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Distinct events of the throughput run.
+    #[arg(long, default_value_t = 50_000)]
+    pub events: u64,
+    /// Occurrences of the storm.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub storm: u64,
+    /// Alerts of the ingest run.
+    #[arg(long, default_value_t = 20_000)]
+    pub alerts: usize,
+    /// Print only the JSON (progress lines go to stderr either way).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub(super) fn events(settings: Settings, args: EventsBenchArgs) -> anyhow::Result<()> {
+    let mut log = settings.log.clone();
+    log.level = "warn".into();
+    crate::telemetry::init(&log);
+    let options = crate::bench::EventsBenchOptions {
+        database: args.database,
+        events: args.events,
+        storm: args.storm,
+        alerts: args.alerts,
+    };
+    let system = actix_rt::System::new();
+    let report = system.block_on(crate::bench::run_events_bench(settings, options))?;
+    print_report(&report, args.json)
+}
+
 /// Options of `steward bench metrics`.
 #[derive(Debug, clap::Args)]
 pub struct MetricsBenchArgs {

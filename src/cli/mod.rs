@@ -108,6 +108,9 @@ pub enum BenchCommand {
     Api(Box<bench::ApiBenchArgs>),
     /// The live feed: websocket clients one node holds, its RSS, the fan-out delay.
     Console(Box<bench::ConsoleBenchArgs>),
+    /// Events: catcher-to-database throughput, a storm's memory and its effect on
+    /// another provider, alert ingest.
+    Events(Box<bench::EventsBenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +169,9 @@ pub fn main() -> ExitCode {
         Command::Bench {
             command: BenchCommand::Console(args),
         } => bench::console(settings, *args),
+        Command::Bench {
+            command: BenchCommand::Events(args),
+        } => bench::events(settings, *args),
         Command::Provider { command } => provider::run(settings, command),
         Command::User { command } => user::run(settings, command),
         Command::Keys { command } => keys::run(settings, command),
