@@ -185,6 +185,8 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
     .await;
     page.shot("pod").await;
 
+    events_and_alerts(node, sim, &page).await;
+
     // Every other page shows what it should, and no error.
     for (hash, ready, shot) in [
         (
@@ -331,6 +333,19 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
         json!(403),
         "a cookie write without the console's header"
     );
+    // The alerts, but none of the buttons acting on them.
+    page.follow("/alerts").await;
+    page.until(
+        "alerts as viewer",
+        "[...document.querySelectorAll('table.data tbody tr')].some(r => r.textContent.includes('ConsoleLeftAlone'))",
+        wait,
+    )
+    .await;
+    let buttons = page
+        .js("return document.querySelectorAll('#main .row-actions button').length")
+        .await;
+    assert_eq!(buttons, json!(0), "a viewer is offered to act on alerts");
+    page.shot("viewer-alerts").await;
     page.follow("/providers").await;
     page.until(
         "providers as viewer",
@@ -366,10 +381,153 @@ async fn walk(node: &Node, sim: &Sim, label: &str) {
         wait,
     )
     .await;
+    page.follow("/alerts").await;
+    page.until(
+        "acknowledge offered to the operator",
+        "document.querySelector('button.ack')",
+        wait,
+    )
+    .await;
     page.click("#logout").await;
     page.until("logged out", "document.querySelector('#login')", wait)
         .await;
     page.c.close().await.expect("close the browser");
+}
+
+/// An Alertmanager (v4) webhook's body raising one alert.
+fn alertmanager_alert(name: &str, severity: &str) -> serde_json::Value {
+    json!({"version": "4", "status": "firing", "receiver": "steward", "alerts": [{
+        "status": "firing", "labels": {"alertname": name, "severity": severity},
+        "annotations": {"description": format!("{name}, raised by the console's test")},
+        "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+        "fingerprint": format!("console{name}")}]})
+}
+
+/// Events (the list, filtered; a pod's recent events and timeline) and alerts (raised
+/// through the Alertmanager webhook, acknowledged from the page, the policies tab), as the
+/// admin.
+async fn events_and_alerts(node: &Node, sim: &Sim, page: &Page) {
+    let wait = secs(30);
+    let provider = node.get_json("/api/providers?expand=resources")["resources"][0]["id"]
+        .as_str()
+        .expect("the provider's id")
+        .to_string();
+    // Restarts in the cluster: back-off events arrive in the list by themselves (it polls).
+    page.follow("/events?type=POD_BACKOFF").await;
+    page.until(
+        "events page",
+        "document.querySelector('#f-type') && document.querySelector('table.data')",
+        wait,
+    )
+    .await;
+    sim.admin("/_sim/churn", json!({"restart": 2}));
+    page.until(
+        "a back-off event in the list",
+        "[...document.querySelectorAll('table.data tbody tr')].some(r => r.textContent.includes('POD_BACKOFF'))",
+        secs(60),
+    )
+    .await;
+    // Every row shown is of the type filtered on, newest first.
+    let types = page.column(1).await;
+    assert!(
+        types.iter().all(|t| t.starts_with("POD_BACKOFF")),
+        "{types:?}"
+    );
+    page.js("document.getElementById('f-type').value = ''; document.getElementById('f-type').dispatchEvent(new Event('input'))")
+        .await;
+    page.until(
+        "other events too",
+        "[...document.querySelectorAll('table.data tbody tr')].some(r => !r.children[1].textContent.startsWith('POD_BACKOFF'))",
+        wait,
+    )
+    .await;
+    let providers = page.column(7).await;
+    assert!(providers.iter().all(|p| p == "sim"), "{providers:?}");
+    page.shot("events").await;
+    // The pod an event concerns: its recent events and the timeline.
+    page.follow("/events?type=POD_BACKOFF").await;
+    page.until(
+        "back-off events again",
+        "document.querySelector('table.data tbody tr a[href^=\"#/inventory/container_groups/\"]')",
+        wait,
+    )
+    .await;
+    page.click("table.data tbody tr a[href^=\"#/inventory/container_groups/\"]")
+        .await;
+    page.until(
+        "the pod's recent events",
+        "location.hash.match(/container_groups\\/\\d+$/) && document.querySelector('#recent-events') && document.querySelector('#recent-events').textContent.includes('POD_BACKOFF')",
+        wait,
+    )
+    .await;
+    page.until(
+        "the pod's timeline",
+        "document.querySelector('#timeline .uplot canvas')",
+        wait,
+    )
+    .await;
+    page.js("document.getElementById('object-events').scrollIntoView()")
+        .await;
+    page.shot("pod-events").await;
+    page.js("window.scrollTo(0, 0)").await;
+
+    // Two alerts from Alertmanager: one acknowledged here, one left for the viewer's walk.
+    for (name, severity) in [
+        ("ConsoleTestAlert", "warning"),
+        ("ConsoleLeftAlone", "error"),
+    ] {
+        let (status, reply) = node.post_json(
+            &format!("/api/alertmanager?provider_id={provider}"),
+            &alertmanager_alert(name, severity),
+        );
+        assert_eq!(status, 200, "{reply}");
+    }
+    page.follow("/alerts?status=firing").await;
+    page.until(
+        "alerts listed",
+        "[...document.querySelectorAll('table.data tbody tr')].filter(r => r.textContent.includes('ConsoleTestAlert') || r.textContent.includes('ConsoleLeftAlone')).length === 2",
+        wait,
+    )
+    .await;
+    let id =
+        node.get_json("/api/alerts?expand=resources&filter[]=name=ConsoleTestAlert")["resources"]
+            [0]["id"]
+            .as_str()
+            .expect("the alert's id")
+            .to_string();
+    page.shot("alerts").await;
+    page.click(&format!("button.ack[data-alert=\"{id}\"]"))
+        .await;
+    page.until(
+        "acknowledged on the page",
+        &format!("!document.querySelector('button.ack[data-alert=\"{id}\"]') && document.querySelector('tr[data-id=\"{id}\"] .ack')"),
+        wait,
+    )
+    .await;
+    let alert = node.get_json(&format!("/api/alerts/{id}"));
+    assert_eq!(alert["acknowledged"], json!(true), "{alert}");
+    assert_eq!(alert["acknowledged_by"], json!("admin"), "{alert}");
+    // The provider's page shows its open alerts and events.
+    page.follow(&format!("/providers/{provider}")).await;
+    page.until(
+        "the provider's open alerts and events",
+        "document.querySelector('#open-alerts') && document.querySelector('#open-alerts').textContent.includes('ConsoleTestAlert') && document.querySelector('#recent-events')",
+        wait,
+    )
+    .await;
+    // The policies, read-only.
+    page.follow("/alerts/policies").await;
+    page.until(
+        "policies",
+        "document.querySelectorAll('#policies tbody tr').length > 0",
+        wait,
+    )
+    .await;
+    page.shot("policies").await;
+    let failures = page
+        .js("return [...document.querySelectorAll('#main .failure:not([hidden])')].map(e => e.textContent)")
+        .await;
+    assert_eq!(failures, json!([]), "the policies show an error");
 }
 
 /// Picks `group` in the top bar's switch (when it is not the current one already) and

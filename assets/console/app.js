@@ -10,6 +10,8 @@ import { queueView } from "./queue.js";
 import { providerList, providerDetail, providerForm } from "./providers.js";
 import { inventoryList, inventoryDetail, COLLECTIONS } from "./inventory.js";
 import { adminView } from "./admin.js";
+import { eventsView } from "./events.js";
+import { alertsView, policiesView } from "./alerts.js";
 
 const main = document.getElementById("main");
 let me = null;
@@ -19,6 +21,9 @@ let generation = 0;
 const routes = [
   [/^\/$/, "ops_view", overview],
   [/^\/queue$/, "ops_view", queueView],
+  [/^\/events$/, "inventory_view", eventsView],
+  [/^\/alerts$/, "inventory_view", alertsView],
+  [/^\/alerts\/policies$/, "inventory_view", policiesView],
   [/^\/providers$/, "inventory_view", providerList],
   [/^\/providers\/new$/, "provider_manage", providerForm],
   [/^\/providers\/(\d+)$/, "inventory_view", providerDetail],
@@ -56,6 +61,8 @@ function nav() {
   const items = [
     ["#/", "Overview", "ops_view"],
     ["#/queue", "Queue", "ops_view"],
+    ["#/alerts", "Alerts", "inventory_view"],
+    ["#/events", "Events", "inventory_view"],
     ["#/providers", "Providers", "inventory_view"],
     ...COLLECTIONS.map((c) => [`#/inventory/${c.name}`, c.title, "inventory_view"]),
     ["#/admin/users", "Admin", "rbac_manage"],

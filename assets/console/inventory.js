@@ -1,12 +1,14 @@
 // Inventory: a list per collection (search, filters, sort and paging on the server, rows
 // kept current from the live feed) and a page per object (properties, labels, tags,
-// relations as links, utilization charts).
+// relations as links, utilization charts, events with their timeline, a node's open alerts).
 
 import { get, query as qs } from "./api.js";
 import * as live from "./live.js";
 import { h, clear, page, card, properties, labels, badge, when, bytes, count, loading, failure, empty } from "./ui.js";
 import { serverTable, throttle, regexText, quoted } from "./table.js";
 import { metricsPanel } from "./charts.js";
+import { eventsPanel, EVENT_OWNERS } from "./events.js";
+import { openAlertsPanel } from "./alerts.js";
 
 const link = (collection, id, text) => (id ? h("a", { href: `#/inventory/${collection}/${id}` }, text || `#${id}`) : null);
 const yes = (v) => (v === true ? badge("ready") : v === false ? badge("not ready") : null);
@@ -301,6 +303,8 @@ export async function inventoryDetail(ctx) {
     .map(([k, v]) => [k.replace(/_/g, " "), /(_on|_at|timestamp)$/.test(k) ? when(v) : /bytes$/.test(k) ? `${bytes(v)} (${v})` : typeof v === "boolean" ? String(v) : v]);
   const rel = h("div", {}, loading("Relations"));
   const tags = h("div", {}, loading("Tags"));
+  const events = EVENT_OWNERS[c.name] ? eventsPanel(c.name, o.id) : null;
+  const alerts = c.name === "container_nodes" ? openAlertsPanel(c.name, o.id, ctx.may) : null;
   const title = `${c.one[0].toUpperCase()}${c.one.slice(1)} ${o.name || o.id}`;
   clear(
     ctx.main,
@@ -309,7 +313,9 @@ export async function inventoryDetail(ctx) {
       title,
       o.deleted_on ? h("p", { class: "failure" }, "This object is no longer in the cluster (deleted ", when(o.deleted_on), ").") : null,
       h("div", { class: "grid two" }, card("Properties", properties(props)), h("div", {}, card("Relationships", rel), card("Labels", labels(o.labels)), card("Tags", tags), o.selector ? card("Selector", labels(o.selector)) : null)),
+      c.name === "container_nodes" ? alerts : null,
       metricsPanel(c.name, o.id),
+      events,
       o.annotations && Object.keys(o.annotations).length ? card("Annotations", h("details", {}, h("summary", {}, `${Object.keys(o.annotations).length} annotations`), labels(o.annotations))) : null,
     ),
   );
@@ -322,4 +328,5 @@ export async function inventoryDetail(ctx) {
       clear(tags, items.length ? h("span", { class: "chips" }, items.map((x) => h("span", { class: "chip" }, x.name))) : empty("No tags."));
     })
     .catch((err) => clear(tags, failure(err)));
+  return () => [events, alerts].forEach((p) => p && p.stop());
 }

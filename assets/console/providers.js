@@ -1,12 +1,14 @@
 // Providers: the list with status and why, last refresh and metrics status; a page per
-// provider with its inventory counts and refreshes; add (token or kubeconfig upload with a
-// context choice), edit, refresh, protect and remove with confirmation. Controls the user
-// may not use are not shown (the API refuses them anyway).
+// provider with its inventory counts, refreshes, open alerts and events; add (token or
+// kubeconfig upload with a context choice), edit, refresh, protect and remove with
+// confirmation. Controls the user may not use are not shown (the API refuses them anyway).
 
 import { api, get } from "./api.js";
 import * as live from "./live.js";
 import { h, clear, page, card, properties, badge, when, count, failure, loading, empty, toast, confirmDialog, field } from "./ui.js";
 import { throttle } from "./table.js";
+import { eventsPanel } from "./events.js";
+import { openAlertsPanel } from "./alerts.js";
 
 function seconds(s) {
   if (s === undefined || s === null) return "—";
@@ -82,7 +84,10 @@ export async function providerList(ctx) {
 export async function providerDetail(ctx) {
   const id = ctx.args[0];
   const body = h("div", {}, loading("Provider"));
-  clear(ctx.main, body);
+  // Created once, below what `load` redraws on each refresh.
+  const alerts = openAlertsPanel("providers", id, ctx.may);
+  const events = eventsPanel("providers", id);
+  clear(ctx.main, body, alerts, events);
   async function load() {
     const [p, refreshes] = await Promise.all([get(`/api/providers/${id}`), get(`/api/providers/${id}/refreshes?limit=10`).catch(() => ({ resources: [] }))]);
     const actions = h("div", { class: "actions" });
@@ -210,10 +215,15 @@ export async function providerDetail(ctx) {
     );
   }
   await load();
-  return live.follow(
+  const stop = live.follow(
     "refreshes",
     throttle(() => load().catch((err) => toast(err.message, "error")), 1000),
   );
+  return () => {
+    stop();
+    alerts.stop();
+    events.stop();
+  };
 }
 
 /** The contexts of a kubeconfig and its current one — from JSON (which is YAML too), else

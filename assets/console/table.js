@@ -21,13 +21,15 @@ export function quoted(text) {
 /**
  * opts: {path (e.g. "/api/container_groups"), columns: [{key, label, sort?, value(row)->Node|text}],
  *        attributes: [...], params(query) -> extra API params, filters(query) -> ["…"],
- *        href(row) -> "#/…", query, setQuery, label}
+ *        href(row) -> "#/…" (or null: the row opens nothing), query, setQuery, label,
+ *        defaultSort, defaultOrder ("asc"), then: [[key, "asc"|"desc"]] (sort keys after the
+ *        user's, e.g. newest first among equal statuses), rowClass(row) -> "…"}
  */
 export function serverTable(opts) {
   const q = opts.query;
   const state = {
     sort: q.get("sort") || opts.defaultSort || "name",
-    order: q.get("order") === "desc" ? "desc" : "asc",
+    order: q.get("order") === "desc" || (!q.get("order") && opts.defaultOrder === "desc") ? "desc" : "asc",
     offset: Math.max(0, parseInt(q.get("offset") || "0", 10) || 0),
     limit: PAGE_SIZES.includes(parseInt(q.get("limit"), 10)) ? parseInt(q.get("limit"), 10) : 50,
   };
@@ -79,16 +81,23 @@ export function serverTable(opts) {
   }
 
   function build(row) {
-    const tr = h("tr", { tabindex: "-1", dataset: { id: row.id } });
+    const tr = h("tr", { tabindex: "-1", dataset: { id: row.id }, class: opts.rowClass ? opts.rowClass(row) : null });
     tr.replaceChildren(...opts.columns.map((c) => cell(c, row)));
+    const target = opts.href(row);
+    if (!target) tr.classList.add("inert");
     tr.addEventListener("click", (e) => {
-      if (e.target.closest("a,button")) return;
-      location.hash = opts.href(row).slice(1);
+      if (!target || e.target.closest("a,button,input,select")) return;
+      location.hash = target.slice(1);
     });
     return tr;
   }
 
   function patch(tr, row) {
+    if (opts.rowClass) {
+      const inert = tr.classList.contains("inert");
+      tr.className = opts.rowClass(row) || "";
+      if (inert) tr.classList.add("inert");
+    }
     const fresh = opts.columns.map((c) => cell(c, row));
     let changed = false;
     fresh.forEach((td, i) => {
@@ -143,13 +152,14 @@ export function serverTable(opts) {
   }
 
   async function fetchPage() {
+    const then = (opts.then || []).filter(([k]) => k !== state.sort);
     const params = {
       expand: "resources",
       attributes: opts.attributes.join(","),
       offset: state.offset,
       limit: state.limit,
-      sort_by: state.sort,
-      sort_order: state.order,
+      sort_by: [state.sort, ...then.map(([k]) => k)].join(","),
+      sort_order: [state.order, ...then.map(([, o]) => o)].join(","),
       "filter[]": opts.filters ? opts.filters(opts.query) : [],
       ...(opts.params ? opts.params(opts.query) : {}),
     };

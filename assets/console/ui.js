@@ -75,6 +75,39 @@ export function confirmDialog(title, text, action = "Confirm") {
   });
 }
 
+/** A modal asking for one line of text; resolves the text, or null when cancelled. */
+export function promptDialog(title, label, action = "OK", initial = "") {
+  return new Promise((resolve) => {
+    const input = h("input", { name: "answer", id: "prompt-answer", value: initial, autocomplete: "off", required: true });
+    const done = (v) => {
+      dialog.close();
+      dialog.remove();
+      resolve(v);
+    };
+    const form = h(
+      "form",
+      { method: "dialog" },
+      h("h2", {}, title),
+      field(label, input),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "ghost", onclick: () => done(null) }, "Cancel"),
+        h("button", { type: "submit", class: "primary" }, action),
+      ),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (input.value.trim()) done(input.value.trim());
+    });
+    const dialog = h("dialog", { class: "confirm", id: "prompt" }, form);
+    dialog.addEventListener("cancel", () => done(null));
+    document.body.append(dialog);
+    dialog.showModal();
+    input.focus();
+  });
+}
+
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const number = new Intl.NumberFormat();
 

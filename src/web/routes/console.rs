@@ -56,6 +56,8 @@ const ASSETS: &[Asset] = &[
     asset!("providers.js", "console/providers.js", JS),
     asset!("inventory.js", "console/inventory.js", JS),
     asset!("admin.js", "console/admin.js", JS),
+    asset!("events.js", "console/events.js", JS),
+    asset!("alerts.js", "console/alerts.js", JS),
     asset!("favicon.svg", "console/favicon.svg", "image/svg+xml"),
     asset!("uPlot.iife.min.js", "vendor/uplot/uPlot.iife.min.js", JS),
     asset!("uPlot.min.css", "vendor/uplot/uPlot.min.css", CSS),
