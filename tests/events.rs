@@ -206,6 +206,30 @@ both_backends!(
                 .is_some_and(|r| r.iter().any(|e| e["event_type"] == "NODE_NOTREADY")),
             "{of_node}"
         );
+        // Pods created now: their events may be stored before the pods' rows; they get
+        // their links once the rows are there.
+        let created = sim.admin("/_sim/churn", json!({"create": 2}));
+        let uids: Vec<String> = created["created"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|p| p["uid"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(uids.len(), 2, "{created}");
+        let mut last = Vec::new();
+        let linked = wait_until(Duration::from_secs(30), || {
+            last = events(&node, &id)
+                .into_iter()
+                .filter(|r| uids.iter().any(|u| r["target_ems_ref"] == u.as_str()))
+                .collect();
+            !last.is_empty()
+                && last.iter().all(|r| {
+                    r["container_group_id"].is_string() && r["container_project_id"].is_string()
+                })
+        });
+        assert!(linked, "events of new pods linked: {last:?}");
         let newest = node.get_json(
             "/api/event_streams?expand=resources&sort_by=timestamp&sort_order=desc&limit=1",
         );

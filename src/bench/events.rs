@@ -95,16 +95,31 @@ async fn wait_for(
 }
 
 async fn sim_events(http: &reqwest::Client, url: &str) -> anyhow::Result<usize> {
-    let list: Value = http.get(format!("{url}/api/v1/events")).send().await?.json().await?;
+    let list: Value = http
+        .get(format!("{url}/api/v1/events"))
+        .send()
+        .await?
+        .json()
+        .await?;
     Ok(list["items"].as_array().map_or(0, Vec::len))
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
-    Ok(http.post(url).json(&body).send().await?.error_for_status()?.json().await?)
+    Ok(http
+        .post(url)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 /// Runs the three measurements; returns the JSON report.
-pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> anyhow::Result<Value> {
+pub async fn run_events_bench(
+    base: Settings,
+    options: EventsBenchOptions,
+) -> anyhow::Result<Value> {
     let http = reqwest::Client::new();
 
     // 1. Throughput, folding off.
@@ -114,9 +129,11 @@ pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> an
     let bench = ProviderNode::start(settings, database, &noisy.url, false).await?;
     let (db, a) = (bench.db.clone(), bench.provider_id);
     let initial = sim_events(&http, &noisy.url).await? as i64;
-    wait_for("the cluster's first events", Duration::from_secs(120), async || {
-        Ok(stored(&db, a).await?.0 >= initial)
-    })
+    wait_for(
+        "the cluster's first events",
+        Duration::from_secs(120),
+        async || Ok(stored(&db, a).await?.0 >= initial),
+    )
     .await?;
     let before = stored(&db, a).await?.0;
     let started = Instant::now();
@@ -127,9 +144,11 @@ pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> an
     )
     .await?;
     let want = before + options.events as i64;
-    wait_for("the distinct events", Duration::from_secs(1800), async || {
-        Ok(stored(&db, a).await?.0 >= want)
-    })
+    wait_for(
+        "the distinct events",
+        Duration::from_secs(1800),
+        async || Ok(stored(&db, a).await?.0 >= want),
+    )
     .await?;
     let took = started.elapsed().as_secs_f64();
     let linked: i64 = db
@@ -161,9 +180,11 @@ pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> an
     let b = bench.add_provider("quiet", &quiet.url).await?;
     for (url, id) in [(&noisy.url, a), (&quiet.url, b)] {
         let n = sim_events(&http, url).await? as i64;
-        wait_for("the clusters' first events", Duration::from_secs(120), async || {
-            Ok(stored(&db, id).await?.0 >= n)
-        })
+        wait_for(
+            "the clusters' first events",
+            Duration::from_secs(120),
+            async || Ok(stored(&db, id).await?.0 >= n),
+        )
         .await?;
     }
     let sampler = RssSampler::start();
@@ -197,10 +218,17 @@ pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> an
         // One change on the quiet cluster, timed until its events are stored.
         let (rows_before, _) = stored(&db, b).await?;
         let asked = Instant::now();
-        post(&http, &format!("{}/_sim/churn", quiet.url), json!({"restart": 1})).await?;
-        wait_for("the quiet provider's events", Duration::from_secs(120), async || {
-            Ok(stored(&db, b).await?.0 > rows_before)
-        })
+        post(
+            &http,
+            &format!("{}/_sim/churn", quiet.url),
+            json!({"restart": 1}),
+        )
+        .await?;
+        wait_for(
+            "the quiet provider's events",
+            Duration::from_secs(120),
+            async || Ok(stored(&db, b).await?.0 > rows_before),
+        )
         .await?;
         latencies.push(asked.elapsed().as_secs_f64() * 1000.0);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -236,7 +264,10 @@ pub async fn run_events_bench(base: Settings, options: EventsBenchOptions) -> an
             .await?;
     }
     let alert_ingest_per_sec = options.alerts as f64 / started.elapsed().as_secs_f64();
-    eprintln!("bench: {} alerts ingested ({alert_ingest_per_sec:.0}/s)", options.alerts);
+    eprintln!(
+        "bench: {} alerts ingested ({alert_ingest_per_sec:.0}/s)",
+        options.alerts
+    );
     bench.stop().await;
     Ok(json!({
         "bench": "events",

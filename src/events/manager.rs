@@ -22,6 +22,8 @@ use crate::workers::{QueueWorkerKit, WorkerFactory};
 
 /// How often the manager looks at providers even without a routes change.
 const CHECK_EVERY: Duration = Duration::from_secs(3);
+/// How far back events wait for their pod's row to link to it.
+const RELINK_MINUTES: i64 = 10;
 
 /// Keeps this node's event catchers and handlers in line with its role and providers.
 #[derive(Clone)]
@@ -146,6 +148,23 @@ impl EventManager {
             if !self.pools.has(p.id) {
                 self.start(p);
             }
+        }
+        // Events about pods saved after them get their links.
+        let ids = wanted;
+        let since = crate::clock::now() - chrono::Duration::minutes(RELINK_MINUTES);
+        let linked = self
+            .pools
+            .parts()
+            .db
+            .run(move |c| {
+                ids.iter()
+                    .try_fold(0, |n, id| Ok(n + super::relink_recent(c, *id, since)?))
+            })
+            .await;
+        match linked {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "events linked to pods saved after them"),
+            Err(error) => tracing::warn!(%error, "cannot link recent events"),
         }
     }
 }

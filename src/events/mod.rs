@@ -22,7 +22,9 @@ pub use catcher::{CatcherKit, caught_from};
 pub use manager::EventManager;
 pub use position::{Position, load_position};
 pub use retention::{EventRetention, RetentionReport, purge};
-pub use store::{SOURCE_KUBERNETES, StoreReport, StoredEvent, store_batch, store_in};
+pub use store::{
+    SOURCE_KUBERNETES, StoreReport, StoredEvent, relink_recent, store_batch, store_in,
+};
 pub use storm::StormGate;
 pub use switchboard::{Effects, switch};
 pub use types::{Caught, Storm, event_type};

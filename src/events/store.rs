@@ -533,3 +533,36 @@ impl Links {
 fn to_vec(set: HashSet<String>) -> Vec<String> {
     set.into_iter().filter(|s| !s.is_empty()).collect()
 }
+
+/// Links the recent pod events of `provider_id` stored before their pod's row existed
+/// (an event about a new pod can arrive before the watch saves the pod): pod, project,
+/// node and replicator are filled in from the inventory. Returns the rows linked.
+pub fn relink_recent(
+    conn: &mut DbConnection,
+    provider_id: i64,
+    since: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let pod = "SELECT g.{col} FROM container_groups g \
+               WHERE g.provider_id = event_streams.provider_id AND g.ems_ref = event_streams.target_ems_ref";
+    let set = |col: &str, out: &str| format!("{out} = ({})", pod.replace("{col}", col));
+    let sql = format!(
+        "UPDATE event_streams SET {}, {}, {}, {}, {}, {} \
+         WHERE provider_id = $1 AND target_kind = 'Pod' AND container_group_id IS NULL \
+         AND created_on >= $2 AND EXISTS ({})",
+        set("id", "container_group_id"),
+        set("name", "container_group_name"),
+        set("container_project_id", "container_project_id"),
+        set("container_node_id", "container_node_id"),
+        set("node_name", "container_node_name"),
+        set("container_replicator_id", "container_replicator_id"),
+        pod.replace("{col}", "id"),
+    );
+    let sql = match conn {
+        DbConnection::Postgresql(_) => sql,
+        DbConnection::Sqlite(_) => sql.replace("$1", "?").replace("$2", "?"),
+    };
+    Ok(with_backend!(conn, c => diesel::sql_query(&sql)
+        .bind::<diesel::sql_types::BigInt, _>(provider_id)
+        .bind::<diesel::sql_types::Timestamp, _>(since)
+        .execute(c))?)
+}
