@@ -6,6 +6,7 @@ mod authn;
 mod body_doc;
 mod error;
 mod input;
+mod live_access;
 pub mod request_counts;
 mod request_log;
 pub mod route_table;
