@@ -557,6 +557,7 @@ fn unusable_data_directory_and_refused_database_stop_the_start_cleanly() {
         &[
             ("STEWARD__SERVER__DATA_DIR", file.display().to_string()),
             ("STEWARD__WEB__PORT", "0".into()),
+            ("STEWARD__WEBSOCKET__PORT", "0".into()),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -580,6 +581,7 @@ fn unusable_data_directory_and_refused_database_stop_the_start_cleanly() {
             ),
             ("STEWARD__DATABASE__CONNECT_TIMEOUT", "1s".into()),
             ("STEWARD__WEB__PORT", "0".into()),
+            ("STEWARD__WEBSOCKET__PORT", "0".into()),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
