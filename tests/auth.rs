@@ -68,6 +68,14 @@ both_backends!(
                 "/ping"
             ]
         );
+        // The live feed's own listener enforces the route table's access for GET /ws
+        // too: without credentials, or with forged ones, no socket.
+        let listener = node.ws_url().replacen("ws://", "http://", 1);
+        for headers in [&[][..], &[("X-Auth-Token", "forged")][..]] {
+            let (status, answer) = common::http_request("GET", &listener, None, headers);
+            assert_eq!(status, 401, "GET {listener} {headers:?}: {answer}");
+            assert_eq!(answer["error"]["kind"], "unauthorized", "{answer}");
+        }
         // Paths that are not routes say nothing to strangers either.
         assert_eq!(node.request("GET", "/api/nothing_here", None, &[]).0, 401);
         assert_eq!(node.request("GET", "/etc/passwd", None, &[]).0, 401);

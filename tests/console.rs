@@ -621,6 +621,14 @@ fn the_console_is_served_with_a_strict_policy_and_revalidated() {
             && !csp.contains("unsafe"),
         "{csp}"
     );
+    // Connections: this origin and the live feed's listener, at the page's host.
+    let live = url::Url::parse(&node.ws_url()).expect("live feed url");
+    let live_origin = live.origin().ascii_serialization();
+    assert!(
+        csp.contains(&format!("connect-src 'self' {live_origin};")),
+        "{csp} (live feed at {live})"
+    );
+    assert!(!csp.contains('*'), "{csp}");
     assert!(page.body.contains("/console/assets/app.js"));
     let etag = page.header("etag").expect("an ETag");
     let again = fetch(
@@ -679,8 +687,15 @@ fn a_node_without_the_roles_serves_neither_console_nor_websocket() {
     let ws = fetch(&format!("{base}/ws"), &[("X-Auth-Token", token.as_str())]);
     assert_eq!(ws.status, 404, "{}", ws.body);
     assert!(ws.body.contains("websocket"), "{}", ws.body);
+    // Nor does the live feed's own listener, which GET /api does not name.
+    let listener = node.logged_ws_url().replacen("ws://", "http://", 1);
+    let ws = fetch(&listener, &[("X-Auth-Token", token.as_str())]);
+    assert_eq!(ws.status, 404, "{}", ws.body);
+    assert!(ws.body.contains("websocket"), "{}", ws.body);
     // The REST API is still served.
-    assert_eq!(node.get_json("/api")["identity"]["userid"], "admin");
+    let entry = node.get_json("/api");
+    assert_eq!(entry["identity"]["userid"], "admin");
+    assert_eq!(entry["live_feed"], serde_json::Value::Null, "{entry}");
 }
 
 async fn add_from_kubeconfig(node: &Node, sim: &Sim, label: &str) {

@@ -588,6 +588,7 @@ both_backends!(
                 ("STEWARD__SERVER__DATA_DIR", beta_dir.display().to_string()),
                 ("STEWARD__SERVER__KEY_FILE", key.display().to_string()),
                 ("STEWARD__WEB__PORT", "0".to_string()),
+                ("STEWARD__WEBSOCKET__PORT", "0".to_string()),
             ]
         };
         let out = steward(&["start"], &env(&other_key));

@@ -1,6 +1,8 @@
-//! The live feed (`GET /ws`) through a real websocket against a real node: refused
-//! without credentials, topics by feature, queue statistics arriving, sequence numbers,
-//! and a reconnecting client resuming where it stopped.
+//! The live feed (`GET /ws`) through a real websocket against a real node — on its own
+//! listener, where `GET /api` sends clients, and on the web port: refused without
+//! credentials (and the listener's other refusals before any upgrade), topics by
+//! feature, queue statistics arriving, sequence numbers, and a reconnecting client
+//! resuming where it stopped.
 
 mod common;
 
@@ -15,13 +17,27 @@ use tungstenite::{Message, WebSocket};
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
+/// Where clients connect: the live feed's own listener, as `GET /api` names it.
 fn ws_url(node: &common::Node) -> String {
+    node.ws_url()
+}
+
+/// `GET /ws` on the web port (actix-web), still served.
+fn web_ws_url(node: &common::Node) -> String {
     format!("{}/ws", node.url().replacen("http://", "ws://", 1))
 }
 
-/// Opens `/ws` with `headers`; the handshake's HTTP status when refused.
+/// Opens the live feed with `headers`; the handshake's HTTP status when refused.
 fn open(node: &common::Node, headers: &[(&str, &str)]) -> Result<Socket, u16> {
-    let mut request = ws_url(node).into_client_request().expect("request");
+    open_at(&ws_url(node), headers).map_err(|r| r.status().as_u16())
+}
+
+/// Opens the websocket at `url` with `headers`; the refusal when refused.
+fn open_at(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> Result<Socket, Box<tungstenite::http::Response<Option<Vec<u8>>>>> {
+    let mut request = url.into_client_request().expect("request");
     for (name, value) in headers {
         request.headers_mut().insert(
             tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
@@ -36,7 +52,7 @@ fn open(node: &common::Node, headers: &[(&str, &str)]) -> Result<Socket, u16> {
             }
             Ok(socket)
         }
-        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(tungstenite::Error::Http(response)) => Err(response),
         Err(e) => panic!("websocket: {e}"),
     }
 }
@@ -160,6 +176,138 @@ both_backends!(
             (answer["type"].clone(), answer["gap"].clone()),
             (json!("subscribed"), json!(true)),
             "{answer}"
+        );
+    }
+);
+
+/// Sends `request` as is to the live feed's listener and reads until it closes: the
+/// answer's status (0: none) and text.
+fn raw(ws_url: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let url = url::Url::parse(ws_url).expect("url");
+    let mut tcp = TcpStream::connect((url.host_str().expect("host"), url.port().expect("port")))
+        .expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    tcp.write_all(request).expect("write");
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+fn body_of(refusal: &tungstenite::http::Response<Option<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(refusal.body().as_deref().unwrap_or_default()).to_string()
+}
+
+both_backends!(
+    the_listener_refuses_what_the_web_port_refuses_before_any_upgrade,
+    |db: TestDb| {
+        let node = node(&db);
+        let url = ws_url(&node);
+        let parsed = url::Url::parse(&url).expect("url");
+        let web = url::Url::parse(&node.url()).expect("url");
+        assert_eq!(parsed.path(), "/ws", "{url}");
+        assert_eq!(parsed.host_str(), web.host_str(), "{url}");
+        assert_ne!(parsed.port(), web.port(), "a listener of its own: {url}");
+        let http = url.replacen("ws://", "http://", 1);
+        let token = node.admin_token();
+
+        // No credentials: 401 and no socket; WWW-Authenticate for API clients, none for
+        // browsers (they name their origin).
+        let refused = open_at(&url, &[]).expect_err("refused");
+        assert_eq!(refused.status(), 401, "{}", body_of(&refused));
+        assert!(refused.headers().contains_key("www-authenticate"));
+        assert!(
+            body_of(&refused).contains("unauthorized"),
+            "{}",
+            body_of(&refused)
+        );
+        let browser = open_at(&url, &[("Origin", &node.url())]).expect_err("refused");
+        assert_eq!(browser.status(), 401);
+        assert!(!browser.headers().contains_key("www-authenticate"));
+        let forged = open_at(&url, &[("X-Auth-Token", "forged")]).expect_err("refused");
+        assert_eq!(forged.status(), 401);
+
+        // The session cookie: from the console's origin (the web port) it connects; from
+        // any other origin — the listener's own included — it is a 403.
+        let cookie = format!("steward_session={token}");
+        for origin in ["http://evil.example", &http.replace("/ws", "")] {
+            let foreign =
+                open_at(&url, &[("Cookie", &cookie), ("Origin", origin)]).expect_err("refused");
+            assert_eq!(foreign.status(), 403, "{origin}: {}", body_of(&foreign));
+            assert!(
+                body_of(&foreign).contains("origin"),
+                "{}",
+                body_of(&foreign)
+            );
+        }
+        let mut console = open_at(&url, &[("Cookie", &cookie), ("Origin", &node.url())])
+            .expect("the console's origin connects");
+        assert_eq!(next(&mut console)["type"], "hello");
+        drop(console);
+
+        // A GET that is no handshake: 400 naming it. Another path: 401 for strangers,
+        // 404 after login. Another method: 405.
+        let (status, body) = common::http_request("GET", &http, None, &[("X-Auth-Token", &token)]);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains("websocket handshake"), "{body}");
+        let other = http.replace("/ws", "/api");
+        assert_eq!(common::http_request("GET", &other, None, &[]).0, 401);
+        let (status, body) = common::http_request("GET", &other, None, &[("X-Auth-Token", &token)]);
+        assert_eq!(status, 404, "{body}");
+        let (status, body) = common::http_request("POST", &http, None, &[("X-Auth-Token", &token)]);
+        assert_eq!(status, 405, "{body}");
+
+        // A request head over 16 KiB: 431, whoever sends it.
+        let padding = "x".repeat(20 * 1024);
+        let (status, text) = raw(
+            &url,
+            format!("GET /ws HTTP/1.1\r\nHost: x\r\nX-Padding: {padding}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(status, 431, "{text}");
+        // A handshake that never completes is closed after 10 s, unanswered.
+        let started = Instant::now();
+        let (status, text) = raw(&url, b"GET /ws HTTP/1.1\r\nHost: x\r\n");
+        assert_eq!(status, 0, "{text}");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+            "{waited:?}"
+        );
+    }
+);
+
+both_backends!(
+    get_ws_on_the_web_port_is_the_same_conversation,
+    |db: TestDb| {
+        let node = node(&db);
+        assert_eq!(
+            open_at(&web_ws_url(&node), &[])
+                .err()
+                .map(|r| r.status().as_u16()),
+            Some(401)
+        );
+        let token = node.admin_token();
+        let mut socket =
+            open_at(&web_ws_url(&node), &[("X-Auth-Token", &token)]).expect("connects");
+        let hello = next(&mut socket);
+        assert_eq!(hello["type"], "hello", "{hello}");
+        send(
+            &mut socket,
+            json!({"type": "subscribe", "topics": ["queue"]}),
+        );
+        assert_eq!(next(&mut socket)["type"], "subscribed");
+        let event = next(&mut socket);
+        assert_eq!(
+            (event["type"].clone(), event["topic"].clone()),
+            (json!("event"), json!("queue")),
+            "{event}"
         );
     }
 );
@@ -819,14 +967,24 @@ both_backends!(
             std::thread::sleep(Duration::from_millis(100));
         }
         assert_eq!(node.count_log(needle), 1, "only the slow client is dropped");
-        // The fast client still receives what happens after.
-        let changed = sim.admin("/_sim/churn", json!({"create": 1}));
-        let uid = changed["created"][0]["uid"]
-            .as_str()
-            .expect("uid")
-            .to_string();
+        // The fast client still receives what happens after: more than the slow
+        // client's whole buffer of events in all. (The listener holds less for a
+        // client than actix-ws's channel and write buffer did, so the drop now comes
+        // after fewer events: the changes are made after it.)
+        let mut uids = Vec::new();
+        for _ in 0..12 {
+            let changed = sim.admin("/_sim/churn", json!({"create": 1}));
+            uids.push(
+                changed["created"][0]["uid"]
+                    .as_str()
+                    .expect("uid")
+                    .to_string(),
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
         let arrived = common::wait_until(Duration::from_secs(20), || {
-            seen.lock().is_ok_and(|s| s.contains(&uid))
+            seen.lock()
+                .is_ok_and(|s| uids.iter().all(|uid| s.contains(uid)))
         });
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let events = reader.join().expect("the fast client's thread");

@@ -546,6 +546,26 @@ both_backends!(a_port_in_use_stops_the_start_cleanly, |db: TestDb| {
     }
 });
 
+// The live feed's port in use: the same, naming the live feed.
+both_backends!(
+    a_live_feed_port_in_use_stops_the_start_cleanly,
+    |db: TestDb| {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let mut node = queue_node(&db, "alpha")
+            .env("STEWARD__WEBSOCKET__PORT", &port.to_string())
+            .spawn();
+        assert!(wait_until(Duration::from_secs(30), || node
+            .try_exit()
+            .is_some()));
+        assert_eq!(node.try_exit().and_then(|s| s.code()), Some(3));
+        let logs = node.logs();
+        assert!(!logs.contains("panic"), "{logs}");
+        assert_eq!(logs.matches("Address already in use").count(), 1, "{logs}");
+        assert!(logs.contains("live feed"), "{logs}");
+    }
+);
+
 /// A data directory that is a file, and a database that refuses the node: one line
 /// each, exit codes 4 and 5, no panic.
 #[test]
@@ -557,6 +577,7 @@ fn unusable_data_directory_and_refused_database_stop_the_start_cleanly() {
         &[
             ("STEWARD__SERVER__DATA_DIR", file.display().to_string()),
             ("STEWARD__WEB__PORT", "0".into()),
+            ("STEWARD__WEBSOCKET__PORT", "0".into()),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -580,6 +601,7 @@ fn unusable_data_directory_and_refused_database_stop_the_start_cleanly() {
             ),
             ("STEWARD__DATABASE__CONNECT_TIMEOUT", "1s".into()),
             ("STEWARD__WEB__PORT", "0".into()),
+            ("STEWARD__WEBSOCKET__PORT", "0".into()),
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,10 +1,15 @@
-// The live feed (GET /ws) for the views: one socket per page, authenticated by the session
-// cookie. Views subscribe to topics; the socket asks the server for the union of what is
-// wanted and allowed, resumes from the last sequence number after a reconnect, and tells
-// the views to reload when the server could not replay what they missed.
+// The live feed for the views: one socket per page, to the live feed's own listener (its
+// URL comes from GET /api: the page's host at the listener's port), authenticated by the
+// session cookie. Views subscribe to topics; the socket asks the server for the union of
+// what is wanted and allowed, resumes from the last sequence number after a reconnect, and
+// tells the views to reload when the server could not replay what they missed.
+
+import * as api from "./api.js";
 
 const listeners = new Map(); // topic -> Set(fn)
 let socket = null;
+let feedUrl = null; // the live feed's URL, once GET /api said it
+let generation = 0; // bumped by stop(): a connect() begun before it gives up
 let allowed = [];
 let position = null; // {epoch, seq}
 let retry = 500;
@@ -39,12 +44,42 @@ function deliver(topic, event) {
   }
 }
 
-function connect() {
+function retryLater() {
+  setState("reconnecting", "bad");
+  clearTimeout(timer);
+  timer = setTimeout(connect, retry);
+  retry = Math.min(retry * 2, 15000);
+}
+
+async function connect() {
   if (stopped) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  const mine = generation;
   setState("connecting", "warn");
-  socket = new WebSocket(url);
-  socket.onmessage = (m) => {
+  if (!feedUrl) {
+    let entry = null;
+    try {
+      entry = await api.get("/api");
+    } catch (_) {
+      entry = null;
+    }
+    if (stopped || mine !== generation) return;
+    if (!entry) return retryLater();
+    if (!entry.live_feed) {
+      setState("not served by this node", "neutral");
+      return;
+    }
+    feedUrl = entry.live_feed.href;
+  }
+  let ws;
+  try {
+    ws = new WebSocket(feedUrl);
+  } catch (e) {
+    console.warn("live feed:", e);
+    return retryLater();
+  }
+  socket = ws;
+  ws.onmessage = (m) => {
+    if (ws !== socket) return; // a socket stop() let go of
     let msg;
     try {
       msg = JSON.parse(m.data);
@@ -67,13 +102,11 @@ function connect() {
       console.warn("live feed:", msg);
     }
   };
-  socket.onclose = () => {
+  ws.onclose = () => {
+    if (ws !== socket) return;
     socket = null;
     if (stopped) return;
-    setState("reconnecting", "bad");
-    clearTimeout(timer);
-    timer = setTimeout(connect, retry);
-    retry = Math.min(retry * 2, 15000);
+    retryLater();
   };
 }
 
@@ -87,6 +120,7 @@ export function start() {
 /** Stops the feed (logout). */
 export function stop() {
   stopped = true;
+  generation += 1;
   position = null;
   clearTimeout(timer);
   if (socket) socket.close(1000, "logout");

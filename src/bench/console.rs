@@ -1,7 +1,9 @@
 //! `steward bench console`: how many subscribed websocket clients one node holds, at
 //! what memory, and how long its fan-out takes. A node (`steward start`, its own
 //! process) on a throw-away database publishes the queue's counts every second; the
-//! benchmark opens `--clients` websockets to `/ws`, each subscribed to `queue`, measures
+//! benchmark opens `--clients` websockets where clients connect — the live feed's own
+//! listener, whose URL `GET /api` gives (`--via web`: `GET /ws` on the web port) —
+//! each subscribed to `queue`, measures
 //! the node's RSS once they are all held, then for a few seconds times every event from
 //! its `at` stamp to its arrival at each client (publish → every subscriber). Then,
 //! with `--pods` > 0, the inventory topic under churn (`super::console_inventory`):
@@ -34,6 +36,8 @@ pub struct ConsoleBenchOptions {
     pub listen: Duration,
     /// The inventory phase (None: skipped).
     pub inventory: Option<super::console_inventory::InventoryChurn>,
+    /// Connect to `GET /ws` on the web port instead of the live feed's listener.
+    pub via_web: bool,
 }
 
 /// Clients connecting at once.
@@ -64,7 +68,12 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
     let auth = token(&http, &url, "admin", password.trim()).await?;
     let rss_idle_kib = rss_kib_of(&pid.to_string());
 
-    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
+    let ws_url = if options.via_web {
+        format!("{}/ws", url.replacen("http://", "ws://", 1))
+    } else {
+        live_feed_url(&http, &url, &auth).await?
+    };
+    eprintln!("bench: websocket clients connect to {ws_url}");
     let held = Arc::new(AtomicUsize::new(0));
     let (latency_tx, mut latency_rx) = mpsc::unbounded_channel::<f64>();
     let timing = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -132,7 +141,8 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
     }
     let inventory = match options.inventory {
         Some(churn) => {
-            super::console_inventory::time_inventory_changes(&http, &url, &auth, churn).await
+            super::console_inventory::time_inventory_changes(&http, &url, &ws_url, &auth, churn)
+                .await
         }
         None => Ok(json!({})),
     };
@@ -143,6 +153,8 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
     let mut report = json!({
         "bench": "console",
         "database": if postgres { "postgresql" } else { "sqlite" },
+        "ws_url": ws_url,
+        "via": if options.via_web { "web port" } else { "live feed listener" },
         "clients_asked": options.clients,
         "ws_clients_held": still_held,
         "connect_s": r2(connect_s),
@@ -165,6 +177,22 @@ pub async fn run_console_bench(options: ConsoleBenchOptions) -> anyhow::Result<V
         all.extend(more.clone());
     }
     Ok(report)
+}
+
+/// Where the node tells its clients the live feed is (`GET /api`, as the console asks).
+async fn live_feed_url(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<String> {
+    let entry: Value = http
+        .get(format!("{url}/api"))
+        .header("X-Auth-Token", token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    entry["live_feed"]["href"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("GET /api names no live feed: {}", entry["live_feed"]))
 }
 
 type Socket =
@@ -222,11 +250,12 @@ async fn listen(
 pub fn console_summary(r: &Value) -> String {
     let f = |key: &str| r[key].as_f64().unwrap_or(f64::NAN);
     format!(
-        "Console benchmark ({}): {} of {} websocket clients held (connected in {:.1} s)\n  \
+        "Console benchmark ({}, via the {}): {} of {} websocket clients held (connected in {:.1} s)\n  \
          node RSS idle {:.1} MB, with the clients {:.1} MB ({:.1} KiB per client), peak {:.1} MB   (target: >= 10,000 clients under 200 MB)\n  \
          fan-out of one event to every client: p50 {:.1} ms, p99 {:.1} ms over {} deliveries\n  \
          inventory change in the simulator -> client ({} pods, {} changes/s): p50 {:.1} ms, p99 {:.1} ms over {} of {} changes   (target: p99 < 250 ms)\n",
         r["database"].as_str().unwrap_or("?"),
+        r["via"].as_str().unwrap_or("?"),
         r["ws_clients_held"],
         r["clients_asked"],
         f("connect_s"),

@@ -36,6 +36,7 @@ pub struct InventoryChurn {
 pub async fn time_inventory_changes(
     http: &reqwest::Client,
     url: &str,
+    ws_url: &str,
     auth: &str,
     options: InventoryChurn,
 ) -> anyhow::Result<Value> {
@@ -78,7 +79,6 @@ pub async fn time_inventory_changes(
         started.elapsed().as_secs_f64()
     );
 
-    let ws_url = format!("{}/ws", url.replacen("http://", "ws://", 1));
     let mut request = ws_url.into_client_request()?;
     request.headers_mut().insert("X-Auth-Token", auth.parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;

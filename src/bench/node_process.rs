@@ -41,6 +41,7 @@ impl NodeProcess {
             .env("STEWARD__SERVER__DATA_DIR", dir)
             .env("STEWARD__SERVER__NAME", "api-bench")
             .env("STEWARD__WEB__PORT", "0")
+            .env("STEWARD__WEBSOCKET__PORT", "0")
             .env("STEWARD__ROLES__ENABLED", roles)
             .env("STEWARD__QUEUE__LOG_MESSAGES", "false")
             .env("STEWARD__LOG__FORMAT", "text")
@@ -104,7 +105,8 @@ fn wait_listening(child: &mut Child, timeout: Duration) -> anyhow::Result<String
             if found {
                 continue;
             }
-            if let Some(at) = line.find(LISTENING) {
+            // The web server's line (the live feed's says `listening on ws://`).
+            if let Some(at) = line.find(&format!("{LISTENING}http")) {
                 let url = line[at + LISTENING.len()..]
                     .split_whitespace()
                     .next()

@@ -68,6 +68,7 @@ fn start_node(
         .env("STEWARD__SERVER__DATA_DIR", dir)
         .env("STEWARD__SERVER__NAME", "soak")
         .env("STEWARD__WEB__PORT", "0")
+        .env("STEWARD__WEBSOCKET__PORT", "0")
         // As the demo does: captures within a minute rather than three.
         .env("STEWARD__METRICS__COORDINATOR_INTERVAL", "20s")
         .env("STEWARD__QUEUE__LOG_MESSAGES", "false")

@@ -267,6 +267,10 @@ pub struct ConsoleBenchArgs {
     /// Seconds the cluster churns.
     #[arg(long, default_value_t = 15)]
     pub churn_seconds: u64,
+    /// Connect to `GET /ws` on the web port (actix-web) instead of the live feed's own
+    /// listener, for comparison.
+    #[arg(long)]
+    pub via_web: bool,
     /// Print only the JSON (progress lines go to stderr either way); otherwise a summary.
     #[arg(long)]
     pub json: bool,
@@ -294,6 +298,7 @@ pub(super) fn console(settings: Settings, args: ConsoleBenchArgs) -> anyhow::Res
             churn: args.churn,
             seconds: std::time::Duration::from_secs(args.churn_seconds.clamp(1, 3600)),
         }),
+        via_web: args.via_web,
     };
     let system = actix_rt::System::new();
     let report = system.block_on(run_console_bench(options))?;

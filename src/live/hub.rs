@@ -148,9 +148,10 @@ pub struct Event {
     /// filters).
     #[serde(skip)]
     pub collection: Option<&'static str>,
-    /// This event as sent: serialised once for every client.
+    /// This event as sent: serialised once, shared by every client (a clone is a
+    /// reference count).
     #[serde(skip)]
-    pub text: String,
+    pub text: super::transport::Utf8Bytes,
 }
 
 /// Where a reconnecting client stopped.
@@ -362,9 +363,9 @@ impl Hub {
             data,
             scope,
             collection,
-            text: String::new(),
+            text: Default::default(),
         };
-        event.text = serde_json::to_string(&event).unwrap_or_default();
+        event.text = serde_json::to_string(&event).unwrap_or_default().into();
         let event = Arc::new(event);
         if self.replay > 0 {
             if inner.recent.len() >= self.replay {

@@ -7,6 +7,7 @@ pub mod feed;
 pub mod hub;
 pub mod inventory;
 pub mod socket;
+pub mod transport;
 
 pub use feed::LiveFeeds;
 pub use hub::{Hub, Topic};

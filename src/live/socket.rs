@@ -18,12 +18,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::time::Instant;
 
 use super::hub::{Audience, Hub, Position, Reach, Subscription, Topic, Visible};
+use bytes::Bytes;
+
+use super::transport::{CloseCode, CloseReason, Incoming, Transport, Utf8Bytes};
 use crate::auth::Feature;
 
 /// Largest message a client may send (they are small commands).
@@ -91,57 +93,91 @@ fn allowed_by(features: &BTreeSet<Feature>) -> Vec<Topic> {
         .collect()
 }
 
-/// Runs the conversation until either side ends it. `recheck` is asked at the first
-/// ping after every `recheck_interval` whether the caller may still listen (its token revoked, its user removed, a topic's
-/// feature taken away: the connection ends).
+/// What one turn of the conversation leads to, once its texts are sent.
+enum Step {
+    /// Wait for what comes next.
+    Go,
+    /// Answer the client's ping.
+    Pong(Bytes),
+    /// Ping the client.
+    Ping,
+    /// Check the caller's rights again, then ping.
+    Recheck,
+    /// Close the connection (with this reason).
+    End(Option<CloseReason>),
+}
+
+/// Runs the conversation until either side ends it, or `stop` resolves (the server is
+/// stopping: the client is told so with a close, 1001). `recheck` is asked at the first
+/// ping after every `recheck_interval` whether the caller may still listen (its token
+/// revoked, its user removed, a topic's feature taken away: the connection ends).
+///
+/// Each turn waits for one thing (the client, the hub, the ping timer, the stop), works
+/// out what to send, then sends it at one place: an idle connection's task is this
+/// future, and every await point of its own would make every connection's task larger.
 pub async fn converse(
-    mut session: Session,
-    mut stream: AggregatedMessageStream,
+    mut socket: impl Transport,
     hub: Arc<Hub>,
     rights: Rights,
     config: SocketConfig,
     recheck: impl Fn() -> Recheck,
+    stop: impl Future<Output = ()>,
 ) {
+    let mut stop = std::pin::pin!(stop);
     let mut allowed = allowed_by(&rights.features);
     let mut reach = rights.reach();
+    drop(rights);
     let mut listening: Vec<Topic> = Vec::new();
     let hello = json!({
         "type": "hello",
         "epoch": hub.epoch(),
         "topics": allowed.iter().map(|t| t.name()).collect::<Vec<_>>(),
         "ping_interval_s": config.ping_interval.as_secs_f64(),
-    });
-    if session.text(hello.to_string()).await.is_err() {
-        return;
-    }
+    })
+    .to_string();
+    let mut out: Vec<Utf8Bytes> = vec![hello.into()];
     let mut subscription: Option<Subscription> = None;
     let mut last_heard = Instant::now();
     let mut last_checked = Instant::now();
     let mut ping =
         tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+    let mut step = Step::Go;
     let why: Option<CloseReason> = loop {
-        tokio::select! {
-            incoming = stream.recv() => {
+        for text in out.drain(..) {
+            if socket.send_text(text).await.is_err() {
+                return;
+            }
+        }
+        match std::mem::replace(&mut step, Step::Go) {
+            Step::Go | Step::Recheck => {}
+            Step::End(why) => break why,
+            Step::Pong(bytes) => {
+                if socket.pong(bytes).await.is_err() {
+                    return;
+                }
+            }
+            Step::Ping => {
+                if socket.ping(b"steward").await.is_err() {
+                    return;
+                }
+            }
+        }
+        step = tokio::select! {
+            incoming = socket.recv() => {
                 last_heard = Instant::now();
                 match incoming {
-                    None => break None,
+                    None | Some(Ok(Incoming::Close)) => Step::End(None),
                     Some(Err(error)) => {
-                        break Some(close(CloseCode::Protocol, &format!("protocol error: {error}")));
+                        Step::End(Some(close(CloseCode::Protocol, &format!("protocol error: {error}"))))
                     }
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            return;
-                        }
+                    Some(Ok(Incoming::Ping(bytes))) => Step::Pong(bytes),
+                    Some(Ok(Incoming::Pong)) => Step::Go,
+                    Some(Ok(Incoming::Binary)) => {
+                        out.push(error_text("binary messages are not understood; send JSON text"));
+                        Step::Go
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Close(_))) => break None,
-                    Some(Ok(AggregatedMessage::Binary(_))) => {
-                        if reply_error(&mut session, "binary messages are not understood; send JSON text").await.is_err() {
-                            return;
-                        }
-                    }
-                    Some(Ok(AggregatedMessage::Text(text))) => {
-                        match answer(&text, &hub, &allowed, &reach) {
+                    Some(Ok(Incoming::Text(text))) => {
+                        match answer(text.as_str(), &hub, &allowed, &reach) {
                             Ok((mut sub, topics)) => {
                                 let reply = json!({
                                     "type": "subscribed",
@@ -150,31 +186,21 @@ pub async fn converse(
                                     "seq": sub.seq,
                                     "gap": sub.gap,
                                 });
-                                if session.text(reply.to_string()).await.is_err() {
-                                    return;
-                                }
-                                for event in std::mem::take(&mut sub.backlog) {
-                                    if session.text(event.text.clone()).await.is_err() {
-                                        return;
-                                    }
-                                }
+                                out.push(reply.to_string().into());
+                                out.extend(sub.backlog.drain(..).map(|e| e.text.clone()));
                                 subscription = Some(sub);
                                 listening = topics;
                             }
-                            Err(message) => {
-                                if reply_error(&mut session, &message).await.is_err() {
-                                    return;
-                                }
-                            }
+                            Err(message) => out.push(error_text(&message)),
                         }
+                        Step::Go
                     }
                 }
             }
             event = next_event(&mut subscription) => match event {
                 Some(event) => {
-                    if session.text(event.text.clone()).await.is_err() {
-                        return;
-                    }
+                    out.push(event.text.clone());
+                    Step::Go
                 }
                 None => {
                     let overflowed = subscription
@@ -188,58 +214,71 @@ pub async fn converse(
                     } else {
                         "the server is stopping".to_string()
                     };
-                    let notice = json!({"type": "dropped", "reason": reason});
-                    let _ = session.text(notice.to_string()).await;
-                    break Some(close(CloseCode::Policy, "dropped"));
+                    out.push(json!({"type": "dropped", "reason": reason}).to_string().into());
+                    Step::End(Some(close(CloseCode::Policy, "dropped")))
                 }
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > config.ping_interval * 3 {
-                    break Some(close(CloseCode::Away, "no answer to pings"));
-                }
-                if last_checked.elapsed() < config.recheck_interval {
-                    continue;
-                }
-                last_checked = Instant::now();
-                match recheck().await {
-                    Ok(now) => {
-                        allowed = allowed_by(&now.features);
-                        reach = now.reach();
-                        if let Some(sub) = &subscription {
-                            sub.set_visible(reach.clone());
-                        }
-                        if let Some(lost) = listening.iter().find(|t| !allowed.contains(t)) {
-                            let why = format!("topic `{}` needs the feature `{}`", lost.name(), lost.feature().identifier());
-                            let _ = reply_error(&mut session, &why).await;
-                            break Some(close(CloseCode::Policy, &why));
-                        }
-                    }
-                    Err(why) => {
-                        let _ = reply_error(&mut session, &why).await;
-                        break Some(close(CloseCode::Policy, "the credentials are no longer valid"));
-                    }
-                }
-                if session.ping(b"steward").await.is_err() {
-                    return;
+                    Step::End(Some(close(CloseCode::Away, "no answer to pings")))
+                } else if last_checked.elapsed() < config.recheck_interval {
+                    Step::Ping
+                } else {
+                    last_checked = Instant::now();
+                    Step::Recheck
                 }
             }
+            () = &mut stop => Step::End(Some(close(CloseCode::Away, "the server is stopping"))),
+        };
+        if let Step::Recheck = step {
+            step = match recheck().await {
+                Ok(now) => {
+                    allowed = allowed_by(&now.features);
+                    reach = now.reach();
+                    if let Some(sub) = &subscription {
+                        sub.set_visible(reach.clone());
+                    }
+                    match listening.iter().find(|t| !allowed.contains(t)) {
+                        Some(lost) => {
+                            let why = format!(
+                                "topic `{}` needs the feature `{}`",
+                                lost.name(),
+                                lost.feature().identifier()
+                            );
+                            out.push(error_text(&why));
+                            Step::End(Some(close(CloseCode::Policy, &why)))
+                        }
+                        None => Step::Ping,
+                    }
+                }
+                Err(why) => {
+                    out.push(error_text(&why));
+                    Step::End(Some(close(
+                        CloseCode::Policy,
+                        "the credentials are no longer valid",
+                    )))
+                }
+            };
         }
     };
     drop(subscription);
-    let _ = session.close(why).await;
+    // Boxed: closing waits for the client's answer, and only the last moments of a
+    // connection need room for that.
+    Box::pin(socket.close(why)).await;
 }
 
 fn close(code: CloseCode, description: &str) -> CloseReason {
     CloseReason {
         code,
-        description: Some(crate::text::elide(description, 120)),
+        description: crate::text::elide(description, 120),
     }
 }
 
-async fn reply_error(session: &mut Session, message: &str) -> Result<(), actix_ws::Closed> {
-    session
-        .text(json!({"type": "error", "message": message}).to_string())
-        .await
+/// An `error` message for the client.
+fn error_text(message: &str) -> Utf8Bytes {
+    json!({"type": "error", "message": message})
+        .to_string()
+        .into()
 }
 
 /// The next event of the subscription; pending forever without one.

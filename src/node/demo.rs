@@ -38,7 +38,8 @@ pub async fn start_demo(
 ) -> Result<RunningSimulator, NodeError> {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let sim = simulator::start(listen, demo_config()).map_err(|source| NodeError::Listen {
-        addr: "127.0.0.1:0 (demo simulator)".into(),
+        what: "demo simulator",
+        addr: "127.0.0.1:0".into(),
         source,
     })?;
     let url = sim.url();

@@ -19,8 +19,10 @@ pub enum NodeError {
     #[error("demo: cannot register the demo provider: {0}")]
     Demo(String),
     /// The source is part of the message (and not chained), so it prints once.
-    #[error("web server: cannot listen on {addr}: {source}")]
+    #[error("{what}: cannot listen on {addr}: {source}")]
     Listen {
+        /// Which listener: the web server, or the live feed's.
+        what: &'static str,
         addr: String,
         source: std::io::Error,
     },

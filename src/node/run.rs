@@ -1,11 +1,12 @@
 //! A node's life, start to stop:
 //!
 //! ```text
-//! lock data dir ─ bind the web port ─ connect DB (retry w/ backoff) ─ migrate
+//! lock data dir ─ bind the web and live feed ports ─ connect DB (retry w/ backoff) ─ migrate
 //!   ─ register (starting) ─ assign roles ─ components under supervision
-//!   (registry, dispatcher, completion writer, …) ─ serve web ─ mark started
+//!   (registry, dispatcher, completion writer, …) ─ serve web and live feed
+//!   ─ mark started
 //!   ··· SIGINT/SIGTERM, or a part beyond repair ···
-//!   stopping ─ stop web ─ stop refreshing ─ stop claiming ─ workers finish
+//!   stopping ─ stop web ─ close the live feed's listener ─ stop refreshing ─ stop claiming ─ workers finish
 //!   ─ flush completions ─ hand back unfinished messages ─ stop the rest
 //!   ─ deactivate roles ─ stopped
 //! ```
@@ -33,7 +34,7 @@ use crate::refresh::{RefreshHandle, RefreshManager};
 use crate::region::{self, HeartbeatPolicy, ServerIdentity, ServerStatus};
 use crate::settings::{DatabaseUrl, Settings};
 use crate::supervision::{Fatal, FaultHooks, Supervision, SupervisionLimits};
-use crate::web::{AppState, Application};
+use crate::web::{AppState, Application, LiveFeedAddress, WebsocketListener};
 
 /// How `steward start` was asked to run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,6 +54,7 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
     let settings = Arc::new(settings);
     let data_dir = DataDir::open(&settings.server.data_dir)?;
     let listener = Application::bind(settings.web.bind, settings.web.port)?;
+    let live_listener = WebsocketListener::bind(settings.web.bind, settings.websocket.port)?;
     let mut stop = StopSignal::install().map_err(|e| NodeError::DataDir {
         path: data_dir.path().to_path_buf(),
         reason: format!("cannot install signal handlers: {e}"),
@@ -135,7 +137,11 @@ pub async fn run(mut settings: Settings, options: RunOptions) -> Result<(), Node
         keys.clone(),
     )
     .await?;
-    let served = serve(&node, listener, &settings, keys, &mut stop).await;
+    let listeners = Listeners {
+        web: listener,
+        live_feed: live_listener,
+    };
+    let served = serve(&node, listeners, &settings, keys, &mut stop).await;
     let deadline = settings.server.shutdown_timeout;
     let why = match &served {
         Ok(Ended::Signal(signal)) => format!("{signal} received"),
@@ -176,16 +182,46 @@ enum Ended {
     Fatal(Fatal),
 }
 
-/// Serves the web API, marks the server started, and waits for a reason to stop.
+/// The sockets bound at start.
+struct Listeners {
+    web: std::net::TcpListener,
+    live_feed: std::net::TcpListener,
+}
+
+/// Where the live feed's listener is reached, from the bound sockets and the settings.
+fn live_feed_address(settings: &Settings, listeners: &Listeners) -> LiveFeedAddress {
+    let port_of = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).unwrap_or(0);
+    let fallback_host = match listeners.web.local_addr() {
+        Ok(addr) if addr.ip().is_unspecified() => "127.0.0.1".to_string(),
+        Ok(std::net::SocketAddr::V6(addr)) => format!("[{}]", addr.ip()),
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => "127.0.0.1".to_string(),
+    };
+    LiveFeedAddress {
+        port: port_of(&listeners.live_feed),
+        external_url: settings.websocket.external_url.clone(),
+        web_port: port_of(&listeners.web),
+        web_external_url: settings.web.external_url.clone(),
+        fallback_host,
+    }
+}
+
+/// Serves the web API and the live feed, marks the server started, and waits for a
+/// reason to stop.
 async fn serve(
     node: &BootedNode,
-    listener: std::net::TcpListener,
+    listeners: Listeners,
     settings: &Arc<Settings>,
     keys: KeyRing,
     stop: &mut StopSignal,
 ) -> Result<Ended, NodeError> {
     let db = node.db.clone();
     let server_id = node.server_id;
+    let live_feed = Arc::new(live_feed_address(settings, &listeners));
+    let Listeners {
+        web: listener,
+        live_feed: live_listener,
+    } = listeners;
     let external_url = match &settings.web.external_url {
         Some(url) => url.clone(),
         None => listener
@@ -211,7 +247,14 @@ async fn serve(
         keys,
         settings: settings.clone(),
         refresh: node.refresh.clone(),
+        live_feed: live_feed.clone(),
     };
+    let live_url = live_feed.url_for(None);
+    node.supervision.start(WebsocketListener::new(
+        live_listener,
+        web_state.clone(),
+        (*live_feed).clone(),
+    ));
     let app = Application::build(
         listener,
         settings.server.shutdown_timeout.as_secs().max(1),
@@ -234,6 +277,7 @@ async fn serve(
         signal = stop.recv() => return Ok(Ended::Signal(signal)),
     }
     tracing::info!(%url, "listening on {url}");
+    tracing::info!(url = %live_url, "live feed listening on {live_url}");
     tracing::info!(server_id, "server started");
     Ok(tokio::select! {
         signal = stop.recv() => Ended::Signal(signal),

@@ -4,7 +4,7 @@
 //! the worker pools, the web server — records the components' states in
 //! `server_components`, reacts to memory pressure, stops the node when a part is
 //! beyond repair, and runs the graceful stop: mark `stopping`, stop the web
-//! listener, stop refreshing, stop claiming, let workers finish, flush, stop the
+//! listener and the live feed's, stop refreshing, stop claiming, let workers finish, flush, stop the
 //! rest, deactivate roles, mark `stopped`, all within one deadline.
 
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use crate::refresh::RefreshHandle;
 use crate::region::{self, ServerStatus};
 use crate::settings::format_size;
 use crate::supervision::{Supervision, sync_component_rows};
+use crate::web::WEBSOCKET_LISTENER;
 
 /// The least time the last write of a stop (component rows, roles, `stopped`) is given,
 /// whatever is left of the stop's deadline.
@@ -206,6 +207,15 @@ impl Handler<Shutdown> for NodeSupervisor {
                 && tokio::time::timeout(left(), web.stop(true)).await.is_err()
             {
                 lagging.push("web".to_string());
+            }
+            // The live feed's own listener closes its clients with the web server's
+            // (a node booted without serving has none).
+            let listening = supervision
+                .states()
+                .iter()
+                .any(|s| s.name == WEBSOCKET_LISTENER);
+            if listening && !supervision.stop(WEBSOCKET_LISTENER, left()).await {
+                lagging.push(WEBSOCKET_LISTENER.to_string());
             }
             if !supervision.stop(REFRESH_MANAGER, left()).await {
                 lagging.push(REFRESH_MANAGER.to_string());

@@ -478,7 +478,7 @@ fn read_settings(
     let web = WebSettings {
         bind,
         port: r.int_in("web.port", 0, 65535)? as u16,
-        external_url: external_url(r)?,
+        external_url: external_url(r, "web.external_url", &["http", "https"])?,
         max_body: r.check("web.max_body", r.size("web.max_body")?, |n| {
             if (1024..=256 * 1024 * 1024).contains(n) {
                 Ok(())
@@ -524,7 +524,37 @@ fn read_settings(
         replay: r.int_in("websocket.replay", 0, 1_000_000)? as usize,
         ping_interval: r.duration("websocket.ping_interval", Duration::from_millis(100))?,
         recheck_interval: r.duration("websocket.recheck_interval", Duration::from_millis(100))?,
+        port: r.int_in("websocket.port", 0, 65535)? as u16,
+        external_url: external_url(r, "websocket.external_url", &["ws", "wss"])?,
+        read_buffer: r.check(
+            "websocket.read_buffer",
+            r.size("websocket.read_buffer")?,
+            |n| {
+                if (256..=1024 * 1024).contains(n) {
+                    Ok(())
+                } else {
+                    Err("must be between 256B and 1MiB".into())
+                }
+            },
+        )? as usize,
+        write_buffer: r.check(
+            "websocket.write_buffer",
+            r.size("websocket.write_buffer")?,
+            |n| {
+                if (256..=16 * 1024 * 1024).contains(n) {
+                    Ok(())
+                } else {
+                    Err("must be between 256B and 16MiB".into())
+                }
+            },
+        )? as usize,
     };
+    if websocket.port != 0 && websocket.port == web.port {
+        return Err(r.reject(
+            "websocket.port",
+            format!("must differ from web.port ({})", web.port),
+        ));
+    }
 
     let events = EventSettings {
         batch_window: r.duration("events.batch_window", Duration::from_millis(10))?,
@@ -596,17 +626,22 @@ fn read_settings(
     })
 }
 
-/// `web.external_url`: empty, or an absolute http(s) URL without credentials, query
-/// or fragment; kept without a trailing slash.
-fn external_url(r: &Reader<'_>) -> Result<Option<String>, SettingsError> {
-    let text = r.string("web.external_url")?;
+/// `key` (`web.external_url`, `websocket.external_url`): empty, or an absolute URL of
+/// one of `schemes` without credentials, query or fragment; kept without a trailing
+/// slash.
+fn external_url(
+    r: &Reader<'_>,
+    key: &str,
+    schemes: &[&str],
+) -> Result<Option<String>, SettingsError> {
+    let text = r.string(key)?;
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
-    let url = url::Url::parse(text)
-        .map_err(|e| r.reject("web.external_url", format!("`{text}` is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https")
+    let url =
+        url::Url::parse(text).map_err(|e| r.reject(key, format!("`{text}` is not a URL: {e}")))?;
+    if !schemes.contains(&url.scheme())
         || url.host_str().is_none()
         || !url.username().is_empty()
         || url.password().is_some()
@@ -614,8 +649,11 @@ fn external_url(r: &Reader<'_>) -> Result<Option<String>, SettingsError> {
         || url.fragment().is_some()
     {
         return Err(r.reject(
-            "web.external_url",
-            "must be an http(s) URL with a host and no credentials, query or fragment",
+            key,
+            format!(
+                "must be a {} URL with a host and no credentials, query or fragment",
+                schemes.join("/")
+            ),
         ));
     }
     Ok(Some(url.as_str().trim_end_matches('/').to_string()))

@@ -445,6 +445,16 @@ pub struct WebsocketSettings {
     /// How often a connected caller's credentials and rights are checked again.
     #[serde(with = "human_duration")]
     pub recheck_interval: Duration,
+    /// Port of the live feed's own listener (on `web.bind`); 0 picks a free one.
+    pub port: u16,
+    /// The URL clients reach that listener at; `None`: `ws://<the host the console
+    /// was loaded from>:<port>/ws`.
+    pub external_url: Option<String>,
+    /// Read buffer of each connection of the listener (bytes), allocated up front.
+    pub read_buffer: usize,
+    /// Largest frame the listener writes (bytes): longer messages go out in pieces,
+    /// so a connection's write buffer never holds more.
+    pub write_buffer: usize,
 }
 
 /// Log output format.

@@ -37,8 +37,25 @@ pub(crate) const CONSOLE_HEADER: &str = "X-Steward-Console";
 
 /// The token of the console's session cookie, if the request has a plausible one.
 pub(crate) fn session_token(req: &HttpRequest) -> Option<String> {
-    let value = req.cookie(SESSION_COOKIE)?.value().trim().to_string();
-    (!value.is_empty() && value.len() <= 256).then_some(value)
+    plausible_session(req.cookie(SESSION_COOKIE)?.value())
+}
+
+/// The session cookie's token among `Cookie` header values, read as actix-web reads
+/// cookies (`;`-separated, each parsed and percent-decoded by the `cookie` crate).
+pub(crate) fn session_token_in<'a>(
+    cookie_headers: impl Iterator<Item = &'a [u8]>,
+) -> Option<String> {
+    cookie_headers
+        .filter_map(|header| std::str::from_utf8(header).ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| actix_web::cookie::Cookie::parse_encoded(pair.trim()).ok())
+        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .and_then(|cookie| plausible_session(cookie.value()))
+}
+
+fn plausible_session(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty() && value.len() <= 256).then(|| value.to_string())
 }
 
 pub(super) async fn authenticate<B: MessageBody + 'static>(
@@ -119,7 +136,7 @@ async fn gate(state: &AppState, req: &ServiceRequest) -> Result<Option<Admitted>
         .peer_addr()
         .map(|a| a.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let identity = identify(state, req.request(), peer).await?;
+    let identity = identify_request(state, req.request(), peer).await?;
     let (pattern, access) = match found {
         Match::Route(spec) => (spec.path.clone(), spec.access),
         Match::OtherMethods(allowed) => {
@@ -145,15 +162,7 @@ async fn gate(state: &AppState, req: &ServiceRequest) -> Result<Option<Admitted>
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);
     let action = format!("{} {}", req.method(), pattern);
     let target = req.path().to_string();
-    if let Access::Feature(feature) = access
-        && !identity.may(feature)
-    {
-        let refusal = ApiError::Forbidden(format!(
-            "this needs the `{}` feature, which role `{}` of group `{}` does not have",
-            feature.identifier(),
-            identity.role,
-            identity.group
-        ));
+    if let Err(refusal) = check_access(&identity, access) {
         if write {
             audit(
                 state,
@@ -180,6 +189,20 @@ async fn gate(state: &AppState, req: &ServiceRequest) -> Result<Option<Admitted>
     }))
 }
 
+/// Whether `identity` may call a route of `access` (logged in already): a missing
+/// feature is a 403 naming it.
+pub(crate) fn check_access(identity: &Identity, access: Access) -> Result<(), ApiError> {
+    match access {
+        Access::Feature(feature) if !identity.may(feature) => Err(ApiError::Forbidden(format!(
+            "this needs the `{}` feature, which role `{}` of group `{}` does not have",
+            feature.identifier(),
+            identity.role,
+            identity.group
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Records an audit entry; a failure to record is logged, not hidden.
 pub(super) async fn audit(state: &AppState, entry: AuditEntry) {
     if let Err(error) = state.db.run(move |conn| record(conn, &entry)).await {
@@ -187,27 +210,100 @@ pub(super) async fn audit(state: &AppState, entry: AuditEntry) {
     }
 }
 
-/// Who is calling, from `X-Auth-Token`, Basic credentials or the console's session
-/// cookie.
-async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<Identity, ApiError> {
-    let wanted_group = header_text(req, "X-MIQ-Group")?;
-    if let Some(wanted) = &wanted_group
-        && wanted.chars().count() > crate::auth::directory::MAX_NAME_CHARS
-    {
-        return Err(ApiError::BadRequest("X-MIQ-Group is too long".into()));
-    }
-    if let Some(token) = header_text(req, "X-Auth-Token")? {
-        return identify_token(state, token, wanted_group).await;
-    }
-    let Some(authorization) = header_text(req, "Authorization")? else {
-        if let Some(token) = session_token(req) {
-            check_session_request(req)?;
-            return identify_token(state, token, wanted_group).await;
+/// The credentials a request presents, read from its headers (bounded), whichever
+/// door it came through (the web server, or the live feed's own listener).
+pub(crate) struct Credentials {
+    /// `X-MIQ-Group`: the group to act in.
+    pub group: Option<String>,
+    pub presented: Presented,
+}
+
+/// What a request authenticates with, in order of precedence.
+pub(crate) enum Presented {
+    /// `X-Auth-Token`.
+    Token(String),
+    /// `Authorization` (Basic).
+    Authorization(String),
+    /// The console's session cookie.
+    Session(String),
+    Nothing,
+}
+
+impl Credentials {
+    /// Reads `X-MIQ-Group`, `X-Auth-Token` and `Authorization` through `header` (a
+    /// header's raw value by name); `session` is the session cookie's token, if any.
+    pub(crate) fn read<'a>(
+        header: impl Fn(&str) -> Option<&'a [u8]>,
+        session: Option<String>,
+    ) -> Result<Self, ApiError> {
+        let group = header_text(header("X-MIQ-Group"), "X-MIQ-Group")?;
+        if let Some(wanted) = &group
+            && wanted.chars().count() > crate::auth::directory::MAX_NAME_CHARS
+        {
+            return Err(ApiError::BadRequest("X-MIQ-Group is too long".into()));
         }
-        return Err(ApiError::Unauthorized(
-            "authentication required: Basic credentials or an X-Auth-Token".into(),
-        ));
+        let presented = if let Some(token) = header_text(header("X-Auth-Token"), "X-Auth-Token")? {
+            Presented::Token(token)
+        } else if let Some(authorization) = header_text(header("Authorization"), "Authorization")? {
+            Presented::Authorization(authorization)
+        } else if let Some(token) = session {
+            Presented::Session(token)
+        } else {
+            Presented::Nothing
+        };
+        Ok(Self { group, presented })
+    }
+
+    /// The token presented (header or session cookie), kept to check it again later.
+    pub(crate) fn token(&self) -> Option<SecretString> {
+        match &self.presented {
+            Presented::Token(token) | Presented::Session(token) => {
+                Some(SecretString::from(token.clone()))
+            }
+            Presented::Authorization(_) | Presented::Nothing => None,
+        }
+    }
+}
+
+/// Who is calling an actix request, from `X-Auth-Token`, Basic credentials or the
+/// console's session cookie.
+async fn identify_request(
+    state: &AppState,
+    req: &HttpRequest,
+    peer: IpAddr,
+) -> Result<Identity, ApiError> {
+    let credentials = Credentials::read(
+        |name| req.headers().get(name).map(|v| v.as_bytes()),
+        session_token(req),
+    )?;
+    if let Presented::Session(_) = credentials.presented {
+        check_session_request(req)?;
+    }
+    identify(state, credentials, peer, req.path()).await
+}
+
+/// Who is calling, by the credentials its request presents (a session cookie's origin
+/// already checked by the door it came through); `path` names the target of a failed
+/// login's audit entry.
+pub(crate) async fn identify(
+    state: &AppState,
+    credentials: Credentials,
+    peer: IpAddr,
+    path: &str,
+) -> Result<Identity, ApiError> {
+    let Credentials { group, presented } = credentials;
+    let authorization = match presented {
+        Presented::Token(token) | Presented::Session(token) => {
+            return identify_token(state, token, group).await;
+        }
+        Presented::Nothing => {
+            return Err(ApiError::Unauthorized(
+                "authentication required: Basic credentials or an X-Auth-Token".into(),
+            ));
+        }
+        Presented::Authorization(authorization) => authorization,
     };
+    let wanted_group = group;
     let (userid, password) = basic_credentials(&authorization)?;
     if let Some(wait) = state.login_throttle.check(peer) {
         return Err(ApiError::TooManyRequests {
@@ -239,7 +335,7 @@ async fn identify(state: &AppState, req: &HttpRequest, peer: IpAddr) -> Result<I
                 AuditEntry {
                     userid: userid.clone(),
                     action: "login".into(),
-                    target: req.path().to_string(),
+                    target: path.to_string(),
                     outcome: "failure",
                     status: 401,
                     source: peer.to_string(),
@@ -368,9 +464,10 @@ fn identity_error(e: IdentityError) -> ApiError {
     }
 }
 
-/// A header as text, bounded; absent is `None`.
-fn header_text(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(name) else {
+/// A header's value as text, bounded; absent is `None`. Text is what HTTP calls
+/// visible ASCII (and tabs), as `HeaderValue::to_str` reads it.
+fn header_text(value: Option<&[u8]>, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else {
         return Ok(None);
     };
     if value.len() > MAX_CREDENTIAL_BYTES {
@@ -378,9 +475,14 @@ fn header_text(req: &HttpRequest, name: &str) -> Result<Option<String>, ApiError
             "the {name} header is too long"
         )));
     }
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::BadRequest(format!("the {name} header is not text")))?;
+    let not_text = || ApiError::BadRequest(format!("the {name} header is not text"));
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    {
+        return Err(not_text());
+    }
+    let text = std::str::from_utf8(value).map_err(|_| not_text())?;
     Ok(Some(text.trim().to_string()))
 }
 

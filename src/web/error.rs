@@ -28,6 +28,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    HeaderTooLarge(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -46,6 +48,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::HeaderTooLarge(_) => "request_header_fields_too_large",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_server_error",
         }
@@ -76,12 +79,27 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HeaderTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        let (body, headers) = self.answer();
+        let mut response = HttpResponse::build(self.status_code());
+        for header in headers {
+            response.insert_header(header);
+        }
+        response.json(body)
+    }
+}
+
+impl ApiError {
+    /// The JSON body and the extra headers of this error's answer, whatever server
+    /// sends it (actix-web, or the live feed's own listener). Server-side causes are
+    /// logged here and not shown.
+    pub(crate) fn answer(&self) -> (serde_json::Value, Vec<(&'static str, String)>) {
         let message = match self {
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
@@ -89,20 +107,23 @@ impl ResponseError for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = HttpResponse::build(self.status_code());
-        match self {
+        let headers = match self {
             ApiError::Unauthorized(_) => {
-                response.insert_header(("WWW-Authenticate", "Basic realm=\"Application\""));
+                vec![(
+                    "WWW-Authenticate",
+                    "Basic realm=\"Application\"".to_string(),
+                )]
             }
-            ApiError::MethodNotAllowed { allow, .. } => {
-                response.insert_header(("Allow", allow.as_str()));
-            }
+            ApiError::MethodNotAllowed { allow, .. } => vec![("Allow", allow.clone())],
             ApiError::TooManyRequests { retry_after_s, .. } => {
-                response.insert_header(("Retry-After", retry_after_s.to_string()));
+                vec![("Retry-After", retry_after_s.to_string())]
             }
-            _ => {}
-        }
-        response.json(json!({"error": {"kind": self.kind(), "message": message}}))
+            _ => Vec::new(),
+        };
+        (
+            json!({"error": {"kind": self.kind(), "message": message}}),
+            headers,
+        )
     }
 }
 

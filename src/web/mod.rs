@@ -1,11 +1,13 @@
-//! The HTTP surface: `/ping`, and the REST API under `/api` (grown by later issues).
-//! Built like zero2prod's `Application`: bind first (port 0 works), learn the port,
-//! then run until stopped.
+//! The HTTP surface: `/ping`, the REST API under `/api`, the console, and the live
+//! feed's websocket — on the web port, and on a listener of its own
+//! ([`websocket`], `websocket.port`). Built like zero2prod's `Application`: bind first
+//! (port 0 works), learn the port, then run until stopped.
 
 mod authn;
 mod body_doc;
 mod error;
 mod input;
+mod live_access;
 pub mod request_counts;
 mod request_log;
 pub mod route_table;
@@ -13,6 +15,7 @@ mod routes;
 mod state;
 mod throttle;
 mod token_cache;
+mod websocket;
 
 pub use authn::Caller;
 pub use error::ApiError;
@@ -22,6 +25,7 @@ pub use route_table::{Access, RouteSpec, route_table};
 pub use state::AppState;
 pub use throttle::LoginThrottle;
 pub use token_cache::TokenCache;
+pub use websocket::{LiveFeedAddress, WEBSOCKET_LISTENER, WebsocketListener};
 
 use std::net::SocketAddr;
 
@@ -40,10 +44,7 @@ impl Application {
     /// Binds the listening socket — the first thing a node does, so that a port in
     /// use stops the start with one line before anything is registered.
     pub fn bind(bind: std::net::IpAddr, port: u16) -> Result<std::net::TcpListener, NodeError> {
-        std::net::TcpListener::bind((bind, port)).map_err(|source| NodeError::Listen {
-            addr: format!("{bind}:{port}"),
-            source,
-        })
+        bind_listener("web server", bind, port)
     }
 
     /// Builds the server on a bound `listener`. Signals are left to the node, which
@@ -54,6 +55,7 @@ impl Application {
         state: AppState,
     ) -> Result<Self, NodeError> {
         let addr = listener.local_addr().map_err(|source| NodeError::Listen {
+            what: "web server",
             addr: "the bound socket".into(),
             source,
         })?;
@@ -87,6 +89,7 @@ impl Application {
         .workers(2)
         .listen(listener)
         .map_err(|source| NodeError::Listen {
+            what: "web server",
             addr: addr.to_string(),
             source,
         })?;
@@ -117,9 +120,23 @@ impl Application {
     }
 }
 
+/// Binds a listening socket for `what` (named in the one line a port in use stops the
+/// start with).
+pub(crate) fn bind_listener(
+    what: &'static str,
+    bind: std::net::IpAddr,
+    port: u16,
+) -> Result<std::net::TcpListener, NodeError> {
+    std::net::TcpListener::bind((bind, port)).map_err(|source| NodeError::Listen {
+        what,
+        addr: format!("{bind}:{port}"),
+        source,
+    })
+}
+
 /// Sets the kernel send buffer of an accepted connection (`web.send_buffer`); a refusal
 /// is logged and the kernel's default kept.
-fn set_send_buffer(tcp: &actix_web::rt::net::TcpStream, bytes: usize) {
+pub(crate) fn set_send_buffer(tcp: &actix_web::rt::net::TcpStream, bytes: usize) {
     use std::os::fd::AsRawFd;
     let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     // SAFETY: the descriptor is the open socket `tcp` owns for the duration of the

@@ -37,6 +37,8 @@ pub struct AppState {
     pub login_throttle: Arc<super::LoginThrottle>,
     /// `<web.external_url>/api`: the root of every href (never the request's Host).
     pub api_base: Arc<str>,
+    /// Where the live feed's own listener is reached (`GET /api`, the console's CSP).
+    pub live_feed: Arc<super::LiveFeedAddress>,
 }
 
 impl AppState {

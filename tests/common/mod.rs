@@ -250,6 +250,7 @@ impl NodeConfig {
             .env("STEWARD__DATABASE__URL", &self.db_url)
             .env("STEWARD__SERVER__DATA_DIR", &self.data_dir)
             .env("STEWARD__WEB__PORT", "0")
+            .env("STEWARD__WEBSOCKET__PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -314,6 +315,30 @@ impl Node {
             .collect();
         *self.url.lock().expect("url") = Some(url.clone());
         url
+    }
+
+    /// The live feed's URL, where `GET /api` sends clients (the live feed's own
+    /// listener), e.g. `ws://127.0.0.1:41235/ws`.
+    pub fn ws_url(&self) -> String {
+        let entry = self.get_json("/api");
+        entry["live_feed"]["href"]
+            .as_str()
+            .unwrap_or_else(|| panic!("GET /api names no live feed: {entry}"))
+            .to_string()
+    }
+
+    /// The live feed listener's URL as the node logged it at start (also where it
+    /// does not run the `websocket` role, and `GET /api` names none).
+    pub fn logged_ws_url(&self) -> String {
+        let needle = "live feed listening on ";
+        let line = self
+            .find_log(needle)
+            .unwrap_or_else(|| panic!("node {} logged no live feed listener", self.name));
+        let at = line.find(needle).unwrap_or(0) + needle.len();
+        line[at..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"')
+            .collect()
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.

@@ -1,7 +1,8 @@
 //! The console: a page and a few ES modules, embedded in the binary (`assets/console/`,
 //! plus uPlot vendored from npm under `assets/vendor/`), so a node needs no build step and
 //! fetches nothing at run time. Every answer carries a strict Content-Security-Policy (only
-//! this origin's scripts, styles and sockets; no inline code, no frames) and an `ETag`;
+//! this origin's scripts, styles and connections, and the live feed's listener; no
+//! inline code, no frames) and an `ETag`;
 //! `Cache-Control: no-cache` makes browsers revalidate, which costs a 304 and keeps an
 //! upgraded node's page and scripts in step. The pages are public (they hold no data);
 //! everything they show comes from the API with the user's session.
@@ -18,10 +19,15 @@ use crate::web::{ApiError, AppState};
 /// The server role whose nodes serve the console.
 const ROLE: &str = "user_interface";
 
-/// The console's policy: nothing but this origin, no inline script or style.
-pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-    style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
-    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// The console's policy: nothing but this origin — and the live feed's listener, at
+/// the origin the page is given for it — no inline script or style.
+fn content_security_policy(live_feed_origin: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self' {live_feed_origin}; font-src 'self'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
 struct Asset {
     name: &'static str,
@@ -99,7 +105,7 @@ pub(super) async fn index(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.require_role(ROLE)?;
-    Ok(serve(&req, "", "text/html; charset=utf-8", INDEX))
+    Ok(serve(&req, &state, "", "text/html; charset=utf-8", INDEX))
 }
 
 /// `GET /console/assets/{file}`.
@@ -116,10 +122,25 @@ pub(super) async fn asset(
             crate::text::truncate(&file, 64)
         ))
     })?;
-    Ok(serve(&req, found.name, found.content_type, found.body))
+    Ok(serve(
+        &req,
+        &state,
+        found.name,
+        found.content_type,
+        found.body,
+    ))
 }
 
-fn serve(req: &HttpRequest, name: &str, content_type: &str, body: &'static [u8]) -> HttpResponse {
+fn serve(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    content_type: &str,
+    body: &'static [u8],
+) -> HttpResponse {
+    // Computed per request: the live feed is offered at the host the page came from.
+    let host = req.connection_info().host().to_string();
+    let policy = content_security_policy(&state.live_feed.origin_for(Some(&host)));
     let etag = etags().get(name).cloned().unwrap_or_default();
     let fresh = req
         .headers()
@@ -134,7 +155,7 @@ fn serve(req: &HttpRequest, name: &str, content_type: &str, body: &'static [u8])
     response
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, etag))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"));

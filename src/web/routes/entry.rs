@@ -1,5 +1,6 @@
 //! `GET /api`, the entry point in ManageIQ's shape (who you are, which server
-//! answered, and the collections), and the public `GET /api/product_info`. The list
+//! answered, and the collections; and where the live feed is), and the public `GET
+//! /api/product_info`. The list
 //! of collections is read from the route table, so it names exactly what is served.
 
 use actix_web::http::Method;
@@ -100,5 +101,16 @@ pub(super) async fn entry_point(
         },
         "product_info": product_info_value(),
         "collections": collections,
+        "live_feed": live_feed(&req, &state),
     })))
+}
+
+/// Where this node's live feed is reached — its own listener, at the host the caller
+/// reached this node as — or `null` where it does not run the `websocket` role.
+fn live_feed(req: &HttpRequest, state: &AppState) -> Value {
+    if state.require_role("websocket").is_err() {
+        return Value::Null;
+    }
+    let host = req.connection_info().host().to_string();
+    json!({"href": state.live_feed.url_for(Some(&host))})
 }

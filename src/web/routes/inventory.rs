@@ -44,7 +44,7 @@ pub(super) fn register(r: &mut Routes<'_>) {
 }
 
 /// What the caller may see.
-pub(super) fn visibility(identity: &Identity) -> Visibility {
+pub(crate) fn visibility(identity: &Identity) -> Visibility {
     Visibility {
         tenant_id: (!identity.root_tenant).then_some(identity.tenant_id),
         providers: identity.filters.provider_ids(),

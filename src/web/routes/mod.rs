@@ -25,6 +25,8 @@ mod tasks;
 mod users;
 mod workers;
 
+pub(super) use inventory::visibility;
+
 use actix_web::http::Method;
 use actix_web::web;
 
