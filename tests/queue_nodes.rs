@@ -393,9 +393,11 @@ both_backends!(
         std::thread::sleep(Duration::from_secs(3));
         let first = rss_kib(node.pid());
         let mut peak = first;
+        let mut anon_peak = common::anon_rss_kib(node.pid());
         for _ in 0..16 {
             std::thread::sleep(Duration::from_millis(250));
             peak = peak.max(rss_kib(node.pid()));
+            anon_peak = anon_peak.max(common::anon_rss_kib(node.pid()));
         }
         let stats = node.get_json("/api/queue/stats");
         assert!(
@@ -418,7 +420,12 @@ both_backends!(
             peak < first + 10 * 1024,
             "RSS grew from {first} KiB to {peak} KiB"
         );
-        assert!(peak < 64 * 1024, "RSS {peak} KiB");
+        // What the node holds (heap, stacks), not the debug binary's code pages, which
+        // grow with the code (about 57 MB of a 180 MB debug binary are resident).
+        assert!(
+            anon_peak > 0 && anon_peak < 64 * 1024,
+            "anonymous RSS {anon_peak} KiB (total {peak} KiB)"
+        );
     }
 );
 

@@ -684,6 +684,20 @@ pub fn rss_kib(pid: u32) -> u64 {
     steward::bench::rss_kib_of(&pid.to_string())
 }
 
+/// Anonymous resident memory of a process (heap, stacks — not the binary's mapped
+/// code), in KiB (Linux `RssAnon`).
+pub fn anon_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// This node's server record from its own API.
 pub fn me(node: &Node) -> serde_json::Value {
     let servers = node.get_json("/api/servers?expand=resources");
