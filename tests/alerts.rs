@@ -738,20 +738,14 @@ both_backends!(
         }
         let (status, _) = node.post_json("/api/alertmanager?provider_id=424242", &good);
         assert_eq!(status, 404, "an unknown provider");
-        assert_eq!(
-            count(&db, "SELECT COUNT(*) AS n FROM alerts"),
-            0,
-            "nothing stored"
-        );
+        // (Steward's own control alerts may fire meanwhile, e.g. a nearly full disk.)
+        let received = "SELECT COUNT(*) AS n FROM alerts WHERE source = 'alertmanager'";
+        assert_eq!(count(&db, received), 0, "nothing stored");
         let (status, reply) = node.post_json("/api/alertmanager", &good);
         assert_eq!(status, 200, "{reply}");
         let (status, _) = node.post_json("/api/alertmanager", &good);
         assert_eq!(status, 200);
-        assert_eq!(
-            count(&db, "SELECT COUNT(*) AS n FROM alerts"),
-            1,
-            "the same fingerprint updates"
-        );
+        assert_eq!(count(&db, received), 1, "the same fingerprint updates");
     }
 );
 

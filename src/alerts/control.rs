@@ -124,7 +124,9 @@ impl ControlAlerts {
         let stale_after = chrono::Duration::from_std(self.settings.server.heartbeat_timeout)
             .unwrap_or(chrono::Duration::MAX);
         let servers: Vec<(String, String, Option<chrono::NaiveDateTime>, i64)> = with_backend!(conn, c => sv::table
-            .filter(sv::status.eq("started"))
+            // A silent server is marked `not_responding` by its peers; it is reported
+            // until it beats again or is stopped.
+            .filter(sv::status.eq_any(["started", "not_responding"]))
             .select((sv::guid, sv::name, sv::last_heartbeat, sv::memory_rss))
             .load(c))?;
         let silent = servers
