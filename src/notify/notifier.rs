@@ -78,17 +78,7 @@ impl Notifier {
             duration_ms: began.elapsed().as_millis() as i64,
         };
         let id = n.id;
-        let created = self
-            .db
-            .run(move |c| {
-                use crate::db::schema::notifications as nt;
-                use diesel::prelude::*;
-                crate::with_backend!(c, c => nt::table.find(id).select(nt::created_on).first::<chrono::NaiveDateTime>(c))
-                    .map_err(crate::db::DbError::from)
-            })
-            .await
-            .unwrap_or(at);
-        let age = (at - created).to_std().unwrap_or_default();
+        let age = (at - n.created_on).to_std().unwrap_or_default();
         let retry_on = (!ok && age < self.settings.give_up_after)
             .then(|| at + chrono::Duration::from_std(self.backoff(n.attempts)).unwrap_or_default());
         if ok {

@@ -55,6 +55,7 @@ pub struct Due {
     pub subject: String,
     pub body: String,
     pub attempts: i32,
+    pub created_on: NaiveDateTime,
 }
 
 /// Up to `limit` pending notifications due at `now`, oldest first.
@@ -64,7 +65,7 @@ pub fn due(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Result<Ve
         .filter(nt::next_attempt_on.le(now))
         .order((nt::next_attempt_on, nt::id))
         .limit(limit)
-        .select((nt::id, nt::kind, nt::target, nt::subject, nt::body, nt::attempts))
+        .select((nt::id, nt::kind, nt::target, nt::subject, nt::body, nt::attempts, nt::created_on))
         .load(c))?)
 }
 
