@@ -17,12 +17,36 @@ impl SimProcess {
 
     /// A simulator whose cluster changes `churn` times a second.
     pub fn spawn_churning(nodes: usize, pods_per_node: usize, churn: f64) -> anyhow::Result<Self> {
+        Self::spawn_with(nodes, pods_per_node, churn, &[])
+    }
+
+    /// A simulator that holds `events` Events and the watch history of as many
+    /// changes (each new Event then deletes an old one), as a real API server holds
+    /// an hour of them: a benchmark's burst is not lost to the simulator's bounds.
+    pub fn spawn_holding(nodes: usize, pods_per_node: usize, events: u64) -> anyhow::Result<Self> {
+        let kept = events.to_string();
+        let history = (events.saturating_mul(2) + 10_000).to_string();
+        Self::spawn_with(
+            nodes,
+            pods_per_node,
+            0.0,
+            &["--events-kept", &kept, "--watch-history", &history],
+        )
+    }
+
+    fn spawn_with(
+        nodes: usize,
+        pods_per_node: usize,
+        churn: f64,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "1"])
             .args(["--nodes", &nodes.to_string()])
             .args(["--pods-per-node", &pods_per_node.to_string()])
             .args(["--churn", &churn.to_string()])
+            .args(extra)
             .env("STEWARD__LOG__FORMAT", "text")
             .env("STEWARD__LOG__LEVEL", "info")
             .stdin(Stdio::null())

@@ -33,6 +33,10 @@ pub struct SimulateArgs {
     /// Changes kept for resuming watches; older versions get 410 Gone.
     #[arg(long, default_value_t = 10_000)]
     pub watch_history: usize,
+    /// Events the cluster holds; older ones are deleted, as their TTL would
+    /// (a real API server keeps them an hour).
+    #[arg(long, default_value_t = 5_000)]
+    pub events_kept: usize,
     /// How often watches that asked for bookmarks get one (`30s`, `1m`).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub bookmark_interval: std::time::Duration,
@@ -89,6 +93,7 @@ pub(super) fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> 
             None
         },
         watch_history: args.watch_history,
+        events_kept: args.events_kept,
         bookmark_interval: args
             .bookmark_interval
             .max(std::time::Duration::from_millis(100)),

@@ -13,9 +13,6 @@ use super::objects::{Body, Condition, ContainerState, Object, Resource};
 use super::prng::Rng;
 use super::store::Store;
 
-/// How many Events the cluster keeps (older ones are deleted, as their TTL would).
-const EVENTS_KEPT: usize = 5_000;
-
 /// The simulated cluster: its objects and what drives their changes.
 pub struct Cluster {
     pub store: Store,
@@ -176,7 +173,7 @@ impl Cluster {
         );
         self.events.push_back(key.clone());
         self.store.apply(Resource::Event, event);
-        while self.events.len() > EVENTS_KEPT {
+        while self.events.len() > self.config.events_kept.max(1) {
             if let Some((ns, name)) = self.events.pop_front() {
                 self.store.remove(Resource::Event, &ns, &name);
             }
@@ -439,7 +436,7 @@ mod tests {
         for _ in 0..500 {
             c.random_change();
         }
-        assert!(c.store.count(Resource::Event) <= EVENTS_KEPT);
+        assert!(c.store.count(Resource::Event) <= c.config.events_kept);
         assert!(c.store.count(Resource::Pod) > 0);
     }
 }

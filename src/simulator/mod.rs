@@ -73,6 +73,8 @@ pub struct SimulatorConfig {
     pub tls: Option<access::TlsOptions>,
     /// How many changes the watch history keeps (etcd keeps about five minutes).
     pub watch_history: usize,
+    /// How many Events the cluster holds (older ones are deleted, as their TTL would).
+    pub events_kept: usize,
     pub bookmark_interval: Duration,
 }
 
@@ -87,6 +89,7 @@ impl Default for SimulatorConfig {
             token: None,
             tls: None,
             watch_history: 10_000,
+            events_kept: 5_000,
             bookmark_interval: Duration::from_secs(30),
         }
     }
