@@ -135,14 +135,24 @@ pub fn store_in(
                 row
             })
             .collect();
+        let mut ids: HashMap<(String, i64), i64> = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(CHUNK) {
-            report.stored += with_backend!(conn, c => diesel::insert_into(es::table)
+            let inserted: Vec<(i64, String, i64)> = with_backend!(conn, c => diesel::insert_into(es::table)
                 .values(chunk)
                 .on_conflict_do_nothing()
-                .execute(c))?;
+                .returning((es::id, es::ems_ref, es::event_count))
+                .load(c))?;
+            report.stored += inserted.len();
+            ids.extend(inserted.into_iter().map(|(id, r, n)| ((r, n), id)));
         }
         report.duplicates += fresh.len() - report.stored;
-        report.created = created_rows(conn, provider_id, &rows, &links)?;
+        report.created = rows
+            .iter()
+            .filter_map(|r| {
+                let id = ids.get(&(r.ems_ref.clone(), r.event_count))?;
+                Some(links.stored(r, *id))
+            })
+            .collect();
         for storm in &storms {
             add_storm(conn, provider_id, storm, &links, now, &mut report)?;
         }
@@ -153,6 +163,11 @@ pub fn store_in(
 /// The occurrences of `plain` not stored yet, in count order per Event, each with how
 /// many occurrences it stands for: its count less the highest stored for its Event
 /// (an Event seen at count 5 first, or after a gap, stands for what it counted since).
+///
+/// Only Events seen at a count above 1 are looked up: a first occurrence stands for
+/// itself, and if it is stored already the unique index (provider, uid, count) turns
+/// its insert into nothing — most events are first occurrences, and a lookup that
+/// the planner may answer with a scan (statistics lag a fast-growing table) is saved.
 fn unseen(
     conn: &mut DbConnection,
     provider_id: i64,
@@ -161,6 +176,7 @@ fn unseen(
 ) -> Result<Vec<(Caught, i64)>, DbError> {
     let uids: Vec<String> = plain
         .iter()
+        .filter(|c| c.count > 1)
         .map(|c| c.uid.clone())
         .collect::<HashSet<_>>()
         .into_iter()
@@ -247,33 +263,6 @@ fn add_storm(
     }
     report.folded += s.folded;
     Ok(())
-}
-
-/// The rows of `rows` that were inserted, with their ids.
-fn created_rows(
-    conn: &mut DbConnection,
-    provider_id: i64,
-    rows: &[NewRow],
-    links: &Links,
-) -> Result<Vec<StoredEvent>, DbError> {
-    let mut ids: HashMap<(String, i64), i64> = HashMap::new();
-    for chunk in rows.chunks(CHUNK) {
-        let refs: Vec<&str> = chunk.iter().map(|r| r.ems_ref.as_str()).collect();
-        let found: Vec<(i64, String, i64)> = with_backend!(conn, c => es::table
-            .filter(es::provider_id.eq(provider_id))
-            .filter(es::chain_id.eq(""))
-            .filter(es::ems_ref.eq_any(&refs))
-            .select((es::id, es::ems_ref, es::event_count))
-            .load(c))?;
-        ids.extend(found.into_iter().map(|(id, r, n)| ((r, n), id)));
-    }
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            let id = ids.get(&(r.ems_ref.clone(), r.event_count))?;
-            Some(links.stored(r, *id))
-        })
-        .collect())
 }
 
 /// The pod a link resolves to.
