@@ -23,7 +23,7 @@ use kube::api::{WatchEvent, WatchParams};
 use super::position::{Position, load_position, save_position};
 use super::storm::StormGate;
 use super::types::{Caught, MAX_FIELD, MAX_MESSAGE, bounded, container_of, event_type};
-use super::{EventSettings, handler_message};
+use super::{EventSettings, handler_message, shard_of};
 use crate::backoff::Backoff;
 use crate::crypto::KeyRing;
 use crate::kube::error::from_kube;
@@ -51,6 +51,8 @@ pub struct CatcherKit {
     pub events: EventSettings,
     /// Largest args a queued batch may have (`queue.max_args_bytes`).
     pub max_args_bytes: usize,
+    /// The provider's handler shards (see [`super::shard_of`]).
+    pub shards: usize,
 }
 
 impl WorkerFactory for CatcherKit {
@@ -321,30 +323,43 @@ impl<'a> Catcher<'a> {
         Ok(())
     }
 
-    /// The handler messages for `events`, each within the queue's args bound.
+    /// The handler messages for `events`: per shard, in the order caught, each within
+    /// the queue's args bound.
     fn messages(&self, events: Vec<Caught>) -> Result<Vec<crate::queue::NewMessage>, String> {
+        let shards = self.kit.shards.max(1);
+        let mut per_shard: Vec<Vec<Caught>> = (0..shards).map(|_| Vec::new()).collect();
+        for e in events {
+            per_shard[shard_of(&e.uid, shards)].push(e);
+        }
         let budget = self.byte_budget();
         let mut out = Vec::new();
-        let mut chunk: Vec<Caught> = Vec::new();
-        let mut bytes = 0;
-        for e in events {
-            let size = serde_json::to_string(&e).map(|s| s.len()).unwrap_or(1024);
-            if !chunk.is_empty() && bytes + size > budget {
-                out.push(self.message(std::mem::take(&mut chunk))?);
-                bytes = 0;
+        for (shard, events) in per_shard.into_iter().enumerate() {
+            let mut chunk: Vec<Caught> = Vec::new();
+            let mut bytes = 0;
+            for e in events {
+                let size = serde_json::to_string(&e).map(|s| s.len()).unwrap_or(1024);
+                if !chunk.is_empty() && bytes + size > budget {
+                    out.push(self.message(shard, std::mem::take(&mut chunk))?);
+                    bytes = 0;
+                }
+                bytes += size;
+                chunk.push(e);
             }
-            bytes += size;
-            chunk.push(e);
-        }
-        if !chunk.is_empty() {
-            out.push(self.message(chunk)?);
+            if !chunk.is_empty() {
+                out.push(self.message(shard, chunk)?);
+            }
         }
         Ok(out)
     }
 
-    fn message(&self, events: Vec<Caught>) -> Result<crate::queue::NewMessage, String> {
+    fn message(
+        &self,
+        shard: usize,
+        events: Vec<Caught>,
+    ) -> Result<crate::queue::NewMessage, String> {
         handler_message(
             self.kit.provider_id,
+            shard,
             &self.kit.parts.me.zone,
             &events,
             self.kit.events.handler_timeout,

@@ -1,5 +1,6 @@
 //! `EventManager`: while this server holds the `event` role for its zone, it runs an
-//! event catcher and an event handler for each provider of the zone; when the role
+//! event catcher and `workers.event_handler.count` event handlers (one per queue
+//! shard) for each provider of the zone; when the role
 //! moves away (or a provider is removed) they stop, and the new holder starts its own,
 //! resuming from the saved positions. A supervised component (`event_manager`); the
 //! pools it runs are kept in [`ProviderPools`], so a rebuilt manager carries on.
@@ -78,6 +79,7 @@ impl EventManager {
                 policy: self.settings.providers.clone(),
                 events: self.settings.events.clone(),
                 max_args_bytes: self.settings.queue.max_args_bytes,
+                shards: self.shards(),
             })
         };
         // Its queue carries nothing: a catcher is fed by its watch.
@@ -91,7 +93,28 @@ impl EventManager {
         {
             self.pools.add(p.id, catcher, addr);
         }
-        let handler = format!("event_handler:{}", p.name);
+        for shard in 0..self.shards() {
+            self.start_handler(p, shard);
+        }
+    }
+
+    /// The handlers per provider: `workers.event_handler.count`, each with its own
+    /// queue shard.
+    fn shards(&self) -> usize {
+        self.settings
+            .worker("event_handler")
+            .map_or(1, |w| w.count.max(1) as usize)
+    }
+
+    /// Starts the handler of `p`'s events of `shard`: one worker, so that an Event's
+    /// occurrences are stored in order.
+    fn start_handler(&self, p: &Provider, shard: usize) {
+        let parts = self.pools.parts();
+        let handler = if shard == 0 {
+            format!("event_handler:{}", p.name)
+        } else {
+            format!("event_handler:{}#{shard}", p.name)
+        };
         let kit = |rx| -> Arc<dyn WorkerFactory> {
             Arc::new(QueueWorkerKit {
                 mailbox: rx,
@@ -105,7 +128,7 @@ impl EventManager {
                 space: parts.space.clone(),
             })
         };
-        let routing = PoolRouting::queue(&handler_queue(p.id), Some("event"));
+        let routing = PoolRouting::queue(&handler_queue(p.id, shard), Some("event"));
         let size = PoolSize {
             workers: 1,
             mailbox: 4,

@@ -3,10 +3,10 @@
 //! handler stores them as `event_streams` rows linked to the inventory.
 //!
 //! ```text
-//!  cluster ──watch──► catcher ──batch──► queue `events_<provider>` ──► handler ──► event_streams
-//!                      │ storms folded      (one queue per provider:      │ uid+count dedup,
-//!                      ▼                     a storm never delays         ▼ links resolved
-//!                   event_positions          another provider)
+//!  cluster ──watch──► catcher ──batch──► queues `events_<provider>[_<shard>]` ──► handlers ──► event_streams
+//!                      │ storms folded      (per provider: a storm never       │ uid+count dedup,
+//!                      ▼                     delays another provider; sharded  ▼ links resolved
+//!                   event_positions          by Event uid, one handler each)
 //! ```
 
 mod catcher;
@@ -44,9 +44,27 @@ use crate::queue::handlers::{HandlerContext, HandlerError, HandlerRegistry, Outc
 /// The queue command a batch of caught events is handled by.
 pub const HANDLER_COMMAND: &str = "EmsEvent.add";
 
-/// The queue of provider `provider_id`'s event handler.
-pub fn handler_queue(provider_id: i64) -> String {
-    format!("events_{provider_id}")
+/// The queue of provider `provider_id`'s event handler `shard` (0, 1, … less than
+/// `workers.event_handler.count`).
+pub fn handler_queue(provider_id: i64, shard: usize) -> String {
+    if shard == 0 {
+        format!("events_{provider_id}")
+    } else {
+        format!("events_{provider_id}_{shard}")
+    }
+}
+
+/// The handler shard of the Event `uid` among `shards`: every occurrence of one Event
+/// goes to the same handler, in order, so that its counts are compared with what
+/// that handler stored (FNV-1a: stable across builds and nodes).
+pub fn shard_of(uid: &str, shards: usize) -> usize {
+    if shards <= 1 {
+        return 0;
+    }
+    let hash = uid.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    (hash % shards as u64) as usize
 }
 
 /// A batch for the handler.
@@ -56,16 +74,17 @@ pub struct HandlerArgs {
     pub events: Vec<Caught>,
 }
 
-/// The message that hands `events` of provider `provider_id` to its handler.
+/// The message that hands `events` of provider `provider_id` to its handler `shard`.
 pub fn handler_message(
     provider_id: i64,
+    shard: usize,
     zone: &str,
     events: &[Caught],
     timeout: std::time::Duration,
 ) -> Result<NewMessage, String> {
     let args = serde_json::json!({ "provider_id": provider_id, "events": events });
     NewMessage::internal("EmsEvent", "add")
-        .with_queue(&handler_queue(provider_id))
+        .with_queue(&handler_queue(provider_id, shard))
         .with_zone(zone)
         .with_instance(provider_id)
         .with_timeout(timeout)
@@ -143,5 +162,25 @@ async fn apply_effects(
         && let Err(error) = ctx.queue.put_many(effects.automations).await
     {
         tracing::warn!(provider_id, %error, "cannot queue the automation tasks");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_keeps_its_shard_and_shards_share_the_events() {
+        assert_eq!(shard_of("a", 1), 0);
+        assert_eq!(shard_of("a", 0), 0);
+        let uid = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+        assert_eq!(shard_of(uid, 4), shard_of(uid, 4), "stable");
+        let mut per = [0usize; 4];
+        for i in 0..4000 {
+            per[shard_of(&format!("uid-{i}"), 4)] += 1;
+        }
+        assert!(per.iter().all(|n| (800..1200).contains(n)), "{per:?}");
+        assert_eq!(handler_queue(3, 0), "events_3");
+        assert_eq!(handler_queue(3, 2), "events_3_2");
     }
 }
