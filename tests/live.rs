@@ -9,7 +9,7 @@ mod common;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{NodeConfig, Sim, TestDb, basic_auth};
+use common::{NodeConfig, Sim, TestDb, basic_auth, wait_until};
 use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
@@ -103,7 +103,15 @@ both_backends!(
         assert_eq!(hello["type"], "hello", "{hello}");
         assert_eq!(
             hello["topics"],
-            json!(["queue", "servers", "refreshes", "inventory", "tasks"]),
+            json!([
+                "queue",
+                "servers",
+                "refreshes",
+                "inventory",
+                "tasks",
+                "events",
+                "alerts"
+            ]),
             "{hello}"
         );
         let epoch = hello["epoch"].as_u64().expect("epoch");
@@ -1079,3 +1087,268 @@ both_backends!(tasks_are_followed_from_queued_to_finished, |db: TestDb| {
         assert_eq!(&unique, told, "task {id} told the same state twice");
     }
 });
+
+/// A socket subscribed to `topics`.
+fn subscribe_to(node: &common::Node, headers: &[(&str, &str)], topics: &[&str]) -> Socket {
+    let mut socket = match open(node, headers) {
+        Ok(socket) => socket,
+        Err(status) => panic!("connects: {status}\n{}", node.logs()),
+    };
+    assert_eq!(next(&mut socket)["type"], "hello");
+    send(&mut socket, json!({"type": "subscribe", "topics": topics}));
+    let subscribed = next(&mut socket);
+    assert_eq!(subscribed["type"], "subscribed", "{subscribed}");
+    socket
+}
+
+/// The rows of `topic` (`key` in its events' data) received until `done` holds of
+/// them (within 60 s; events of other topics are skipped).
+fn rows_until(
+    socket: &mut Socket,
+    topic: &str,
+    key: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        assert!(
+            Instant::now() < deadline,
+            "not all {topic} arrived: {} seen",
+            seen.len()
+        );
+        let event = next(socket);
+        assert_eq!(event["type"], "event", "{event}");
+        if event["topic"] == topic {
+            seen.extend(event["data"][key].as_array().cloned().unwrap_or_default());
+        }
+    }
+    seen
+}
+
+/// Every text message received until nothing came for `quiet`.
+fn messages_while_talking(socket: &mut Socket, quiet: Duration) -> Vec<Value> {
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(quiet)).expect("timeout");
+    }
+    let mut seen = Vec::new();
+    loop {
+        match socket.read() {
+            Ok(Message::Text(text)) => {
+                seen.push(serde_json::from_str(text.as_str()).expect("json"));
+            }
+            Ok(Message::Close(frame)) => panic!("closed: {frame:?}"),
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+    }
+    seen
+}
+
+fn ids_of(rows: &[Value]) -> std::collections::BTreeSet<String> {
+    rows.iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+both_backends!(
+    new_events_and_alert_changes_reach_only_those_who_may_read_them,
+    |db: TestDb| {
+        let node = inventory_node(&db, "live")
+            .env("STEWARD__EVENTS__BATCH_WINDOW", "100ms")
+            .start();
+        let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "20", "--seed", "5"]);
+        let (status, group) = node.post_json(
+            "/api/groups",
+            &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
+        );
+        assert_eq!(status, 201, "{group}");
+        let (status, user) = node.post_json(
+            "/api/users",
+            &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
+        );
+        assert_eq!(status, 201, "{user}");
+        let provider = add_sim(&node, "cluster", &sim);
+        let pods = {
+            let ok = wait_until(Duration::from_secs(60), || {
+                pods_of(&node, &provider).len() >= 40
+            });
+            assert!(ok, "the first refresh");
+            pods_of(&node, &provider)
+        };
+        let uid_in = |payments: bool| -> String {
+            pods.iter()
+                .find(|p| (p["namespace"] == "payments") == payments)
+                .and_then(|p| p["ems_ref"].as_str())
+                .expect("a pod")
+                .to_string()
+        };
+        // The cluster's first events are stored before anyone listens: history.
+        let ok = wait_until(Duration::from_secs(60), || {
+            node.get_json("/api/event_streams")["subcount"].as_u64() > Some(0)
+        });
+        assert!(ok, "the first events\n{}", node.logs());
+        let newest = node.get_json(
+            "/api/event_streams?expand=resources&attributes=id&sort_by=id&sort_order=desc&limit=1",
+        );
+        let history: i64 = newest["resources"][0]["id"]
+            .as_str()
+            .and_then(|i| i.parse().ok())
+            .expect("the newest event's id");
+        let mut admin = subscribe_to(
+            &node,
+            &[("X-Auth-Token", &node.admin_token())],
+            &["events", "alerts"],
+        );
+        let mut pat = subscribe_to(
+            &node,
+            &[("Authorization", &basic_auth("pat", "viewer-pw-1"))],
+            &["events", "alerts"],
+        );
+        // The feed takes its baseline.
+        std::thread::sleep(Duration::from_millis(800));
+        let (inside, outside) = (uid_in(true), uid_in(false));
+        for pod in [&inside, &outside] {
+            let storm = sim.admin(
+                "/_sim/storm",
+                json!({"events": 3, "distinct": true, "pod": pod}),
+            );
+            assert!(storm["event_uid"].is_string(), "{storm}");
+        }
+        let backoffs = |rows: &[Value], pod: &str| {
+            rows.iter()
+                .filter(|r| r["target_ems_ref"] == pod && r["event_type"] == "POD_BACKOFF")
+                .count()
+        };
+        let seen = rows_until(&mut admin, "events", "event_streams", |seen| {
+            backoffs(seen, &inside) >= 3 && backoffs(seen, &outside) >= 3
+        });
+        let row = seen
+            .iter()
+            .find(|r| r["target_ems_ref"] == inside.as_str())
+            .expect("a row");
+        assert_eq!(row["provider_id"], provider.as_str(), "{row}");
+        assert!(row["container_group_id"].is_string(), "linked: {row}");
+        assert_eq!(row["container_namespace"], "payments", "{row}");
+        let listed: Vec<Value> = node.get_json(&format!(
+            "/api/event_streams?expand=resources&limit=1000&filter[]=provider_id={provider}"
+        ))["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            ids_of(&seen).is_subset(&ids_of(&listed)),
+            "what the feed sent is what the API lists"
+        );
+        let id_num = |r: &Value| r["id"].as_str().and_then(|i| i.parse::<i64>().ok());
+        assert!(
+            seen.iter().all(|r| id_num(r) > Some(history)),
+            "events stored before the subscription are history"
+        );
+
+        // Pat receives the events of `payments` only.
+        let got = rows_until(&mut pat, "events", "event_streams", |seen| {
+            backoffs(seen, &inside) >= 3
+        });
+        let mut got_all = got.clone();
+        for m in messages_while_talking(&mut pat, Duration::from_millis(1500)) {
+            if m["topic"] == "events" {
+                got_all.extend(
+                    m["data"]["event_streams"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        assert_eq!(
+            backoffs(&got_all, &outside),
+            0,
+            "pat saw another project's event"
+        );
+        assert!(
+            got_all
+                .iter()
+                .all(|r| r["container_namespace"] == "payments"),
+            "pat saw events outside payments: {:?}",
+            got_all
+                .iter()
+                .find(|r| r["container_namespace"] != "payments")
+        );
+
+        // An alert raised, then acknowledged: two versions, each sent once.
+        let payload = json!({"version": "4", "status": "firing", "receiver": "x", "alerts": [{
+            "status": "firing", "labels": {"alertname": "FeedCheck", "severity": "warning"},
+            "annotations": {"description": "from the test"},
+            "startsAt": "2026-11-21T16:50:58Z", "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "feed0001"}]});
+        let (status, reply) = node.post_json(
+            &format!("/api/alertmanager?provider_id={provider}"),
+            &payload,
+        );
+        assert_eq!(status, 200, "{reply}");
+        let named = |rows: &[Value]| -> Vec<Value> {
+            rows.iter()
+                .filter(|a| a["name"] == "FeedCheck")
+                .cloned()
+                .collect()
+        };
+        let raised = rows_until(&mut admin, "alerts", "alerts", |seen| {
+            !named(seen).is_empty()
+        });
+        let alert = named(&raised).remove(0);
+        assert_eq!(alert["status"], "firing", "{alert}");
+        assert_eq!(alert["acknowledged"], false, "{alert}");
+        let id = alert["id"].as_str().expect("id").to_string();
+        let (status, reply) = node.post_json(
+            &format!("/api/alerts/{id}"),
+            &json!({"action": "acknowledge"}),
+        );
+        assert_eq!(status, 200, "{reply}");
+        let acked = rows_until(&mut admin, "alerts", "alerts", |seen| {
+            named(seen).iter().any(|a| a["acknowledged"] == true)
+        });
+        assert_eq!(named(&acked).len(), 1, "one new version: {acked:?}");
+        let later = messages_while_talking(&mut admin, Duration::from_millis(1500));
+        assert!(
+            !later.iter().any(|m| m["topic"] == "alerts"
+                && m["data"]["alerts"]
+                    .as_array()
+                    .is_some_and(|a| !named(a).is_empty())),
+            "a version is sent once: {later:?}"
+        );
+        // Pat may not read a provider's alert outside a project: the feed agrees.
+        let pat_alerts = messages_while_talking(&mut pat, Duration::from_millis(500));
+        let (status, pat_sees) = node.request(
+            "GET",
+            "/api/alerts?expand=resources&filter[]=name=FeedCheck",
+            None,
+            &[("Authorization", &basic_auth("pat", "viewer-pw-1"))],
+        );
+        assert_eq!(status, 200, "{pat_sees}");
+        let pat_listed = pat_sees["resources"].as_array().map_or(0, Vec::len);
+        let pat_got = pat_alerts
+            .iter()
+            .filter(|m| m["topic"] == "alerts")
+            .flat_map(|m| m["data"]["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["name"] == "FeedCheck")
+            .count();
+        assert_eq!(
+            pat_got.min(1),
+            pat_listed,
+            "the feed agrees with the API for pat"
+        );
+    }
+);

@@ -6,7 +6,7 @@
 import { api, get, query as qs } from "./api.js";
 import { h, clear, page, card, when, count, failure, loading, empty, toast, promptDialog, confirmDialog } from "./ui.js";
 import { serverTable } from "./table.js";
-import { POLL_MS, providers } from "./events.js";
+import { POLL_MS, followOrPoll, providers } from "./events.js";
 
 const ATTRIBUTES = [
   "source",
@@ -176,10 +176,10 @@ export async function alertsView(ctx) {
   );
   clear(ctx.main, page("Alerts", tabs("alerts"), bar, table.element));
   await table.reload(true);
-  const timer = setInterval(() => {
-    if (document.visibilityState === "visible" && !document.querySelector("dialog[open]")) table.reload();
-  }, POLL_MS);
-  return () => clearInterval(timer);
+  // Alerts raised or changed fetch the page again (not while a dialog is open).
+  return followOrPoll("alerts", () => true, () => {
+    if (!document.querySelector("dialog[open]")) table.reload();
+  });
 }
 
 function chips(values) {
@@ -288,10 +288,15 @@ export function openAlertsPanel(collection, id, may) {
     }
   }
   load();
-  const timer = setInterval(() => {
-    if (!panel.isConnected) clearInterval(timer);
-    else if (document.visibilityState === "visible" && !document.querySelector("dialog[open]")) load();
-  }, POLL_MS * 2);
-  panel.stop = () => clearInterval(timer);
+  const stop = followOrPoll(
+    "alerts",
+    () => true,
+    () => {
+      if (!panel.isConnected) stop();
+      else if (!document.querySelector("dialog[open]")) load();
+    },
+    POLL_MS * 2,
+  );
+  panel.stop = stop;
   return panel;
 }

@@ -1,15 +1,36 @@
 // Events: the cluster events Steward stored (ManageIQ's event_streams), as a list newest
 // first — filtered, sorted and paged by the server, storms (occurrences > 1) marked, each
 // row opening the object it concerns — and, on an object's page, its recent events and a
-// timeline of its last 24 hours. The live feed has no events topic yet: the list polls
-// while it is visible.
+// timeline of its last 24 hours. Both follow the live feed's `events` topic (new rows
+// fetch the page again, at most once a second); without the feed they poll.
 
 import { get, query as qs } from "./api.js";
+import * as live from "./live.js";
 import { h, clear, page, card, when, count, failure, loading, empty } from "./ui.js";
 import { serverTable, throttle, regexText, quoted } from "./table.js";
 
-/** How often the list and an object's events are fetched again while shown. */
+/** How often the list and an object's events are fetched again while shown, when the
+ *  live feed does not tell (the user may not follow the topic, or the feed is down). */
 export const POLL_MS = 5000;
+
+/** Calls `reload` when the live `topic` says something `concerns` (or after a gap), at
+ *  most once a second, and every POLL_MS while the feed cannot tell; while the page is
+ *  visible. Answers the function that stops it. */
+export function followOrPoll(topic, concerns, reload, pollMs = POLL_MS) {
+  const again = throttle(() => {
+    if (document.visibilityState === "visible") reload();
+  }, 1000);
+  const stop = live.follow(topic, (e) => {
+    if (e.gap || !e.data || concerns(e.data)) again();
+  });
+  const timer = setInterval(() => {
+    if (!live.isLive(topic)) again();
+  }, pollMs);
+  return () => {
+    stop();
+    clearInterval(timer);
+  };
+}
 
 /** The collections with an event_streams subcollection, and the event's column naming
  *  their object. */
@@ -228,13 +249,11 @@ export async function eventsView(ctx) {
   };
   document.addEventListener("keydown", slash);
   await table.reload(true);
-  // No live topic for events yet: poll the page shown while the tab is visible (the
-  // table patches rows in place, new ones flash).
-  const timer = setInterval(() => {
-    if (document.visibilityState === "visible") table.reload();
-  }, POLL_MS);
+  // New events fetch the page shown again (the table patches rows in place, new ones
+  // flash).
+  const stop = followOrPoll("events", () => true, () => table.reload());
   return () => {
-    clearInterval(timer);
+    stop();
     document.removeEventListener("keydown", slash);
   };
 }
@@ -375,10 +394,13 @@ export function eventsPanel(collection, id) {
     }
   }
   load();
-  const timer = setInterval(() => {
-    if (!panel.isConnected) clearInterval(timer);
-    else if (document.visibilityState === "visible") load();
-  }, POLL_MS);
-  panel.stop = () => clearInterval(timer);
+  // New events about this object (the feed sends rows with their links) load it again.
+  const column = EVENT_OWNERS[collection];
+  const mine = (data) => (data.event_streams || []).some((e) => String(e[column]) === String(id));
+  const stop = followOrPoll("events", mine, () => {
+    if (!panel.isConnected) stop();
+    else load();
+  });
+  panel.stop = stop;
   return panel;
 }

@@ -12,6 +12,7 @@ let feedUrl = null; // the live feed's URL, once GET /api said it
 let generation = 0; // bumped by stop(): a connect() begun before it gives up
 let allowed = [];
 let position = null; // {epoch, seq}
+let following = new Set(); // the topics the server confirmed
 let retry = 500;
 let timer = null;
 let stopped = true;
@@ -93,7 +94,10 @@ async function connect() {
       setState("live", "good");
       sendSubscribe();
     } else if (msg.type === "subscribed") {
-      if (msg.gap) for (const t of msg.topics) deliver(t, { gap: true });
+      // What was missed, and what happened to a newly followed topic between the view's
+      // first load and this subscription, the views load again.
+      for (const t of msg.topics) if (msg.gap || !following.has(t)) deliver(t, { gap: true });
+      following = new Set(msg.topics);
       position = { epoch: msg.epoch, seq: msg.seq };
     } else if (msg.type === "event") {
       position = { epoch: msg.epoch, seq: msg.seq };
@@ -105,6 +109,7 @@ async function connect() {
   ws.onclose = () => {
     if (ws !== socket) return;
     socket = null;
+    following = new Set();
     if (stopped) return;
     retryLater();
   };
@@ -122,6 +127,7 @@ export function stop() {
   stopped = true;
   generation += 1;
   position = null;
+  following = new Set();
   clearTimeout(timer);
   if (socket) socket.close(1000, "logout");
   socket = null;
@@ -130,6 +136,9 @@ export function stop() {
 
 /** Whether the user may follow a topic (known once the socket said hello). */
 export const mayFollow = (topic) => allowed.includes(topic);
+
+/** Whether the topic's events arrive now: the socket is open and the topic allowed. */
+export const isLive = (topic) => !!socket && socket.readyState === WebSocket.OPEN && mayFollow(topic);
 
 /** Calls fn(event) for each event of the topic (fn({gap: true}) after a gap) until the
  *  returned function is called. */

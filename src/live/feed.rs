@@ -8,7 +8,8 @@
 //! provider), checked as often as the servers; and on `inventory` the objects refreshes
 //! created, updated and deleted, read from the inventory change log when woken (see
 //! [`super::inventory`]) or every `websocket.inventory_poll`, whose old rows it also
-//! purges. Each node reads
+//! purges; and, as often, on `events` the event rows stored and on `alerts` the alerts
+//! changed (see [`super::records`]). Each node reads
 //! the database itself, so every node's subscribers see the whole region. A supervised
 //! [`Component`]: it holds nothing a rebuild would miss (a rebuilt feed takes the
 //! servers it sees first as its baseline).
@@ -20,7 +21,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::hub::{Hub, Scope, Topic};
-use super::inventory::{InventoryTail, publish_inventory};
+use super::inventory::publish_inventory;
+use super::records::{AlertCursor, publish_alerts, publish_events};
+use super::tail::Tail;
 use crate::db::Db;
 use crate::queue::queue_counts;
 use crate::region::{ServerView, load_region_view};
@@ -68,24 +71,38 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
         .min(feeds.servers_interval)
         .min(feeds.inventory_poll);
     let (mut queue_at, mut servers_at, mut inventory_at, mut purged_at) = (None, None, None, None);
+    let mut records_at = None;
     // What subscribers of `servers` were last told, by server id (None: no baseline).
     let mut servers: Option<BTreeMap<i64, Value>> = None;
     let mut refreshes = RefreshCursor::default();
     let mut tasks = TaskCursor::default();
-    let mut inventory = InventoryTail::default();
+    let mut inventory = Tail::default();
+    let mut events = Tail::default();
+    let mut alerts = AlertCursor::default();
     let mut signal = feeds.db.inventory_signal();
     let mut more_inventory = false;
+    let mut more_events = false;
     loop {
         let mut wake = more_inventory;
-        if !more_inventory {
+        if !more_inventory && !more_events {
             tokio::select! {
                 _ = ctx.stopped() => return Ok(()),
                 _ = tokio::time::sleep(tick) => {}
                 _ = woken(&mut signal) => wake = true,
+                // A new subscriber: baselines are taken now, so that what is stored
+                // right after it subscribed is news, not history.
+                _ = feeds.hub.subscription() => {}
             }
         }
         ctx.progress();
         more_inventory = false;
+        let baseline_records = (events.needs_baseline()
+            && feeds.hub.has_subscribers(Topic::Events))
+            || (alerts.needs_baseline() && feeds.hub.has_subscribers(Topic::Alerts));
+        if wake || more_events || baseline_records || due(records_at, feeds.inventory_poll) {
+            records_at = Some(Instant::now());
+            more_events = publish_records(&feeds, &mut events, &mut alerts).await;
+        }
         // A first subscriber: the tail's baseline is taken at once, not at the next
         // poll, so that the change whose NOTIFY wakes the feed is not taken as history.
         let baseline = inventory.needs_baseline() && feeds.hub.has_subscribers(Topic::Inventory);
@@ -97,7 +114,7 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
                     Err(error) => tracing::warn!(%error, "cannot publish inventory changes"),
                 }
             } else {
-                inventory = InventoryTail::default();
+                inventory = Tail::default();
             }
         }
         if due(purged_at, PURGE_EVERY) {
@@ -129,6 +146,28 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
             }
         }
     }
+}
+
+/// The `events` and `alerts` topics, while anyone listens (a cursor is dropped when
+/// nobody does: what happens meanwhile is history); answers whether more events wait.
+async fn publish_records(feeds: &LiveFeeds, events: &mut Tail, alerts: &mut AlertCursor) -> bool {
+    let mut more = false;
+    if feeds.hub.has_subscribers(Topic::Events) {
+        match publish_events(&feeds.db, &feeds.hub, events).await {
+            Ok(m) => more = m,
+            Err(error) => tracing::warn!(%error, "cannot publish new events"),
+        }
+    } else {
+        *events = Tail::default();
+    }
+    if feeds.hub.has_subscribers(Topic::Alerts) {
+        if let Err(error) = publish_alerts(&feeds.db, &feeds.hub, alerts).await {
+            tracing::warn!(%error, "cannot publish alert changes");
+        }
+    } else {
+        *alerts = AlertCursor::default();
+    }
+    more
 }
 
 /// Deletes change-log rows older than the retention (every node does: the statement is

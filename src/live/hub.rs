@@ -14,6 +14,11 @@ use tokio::sync::mpsc;
 use crate::api_query::sql::Visibility;
 use crate::auth::Feature;
 
+/// The events held for reconnecting clients take this much at most (as sent): a
+/// burst of large events (the `events` topic's rows) holds fewer of them, not more
+/// memory.
+pub const REPLAY_BYTES: usize = 16 * 1024 * 1024;
+
 /// What a client can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,23 +35,32 @@ pub enum Topic {
     /// Tasks (the queue's messages, as `GET /api/tasks` shows them) put, started and
     /// finished since the subscription.
     Tasks,
+    /// Events (`event_streams` rows) as they are stored, each subscriber seeing only
+    /// those it may read.
+    Events,
+    /// Alerts as they are raised, updated, acknowledged, assigned and resolved.
+    Alerts,
 }
 
 impl Topic {
     /// Every topic.
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Queue,
         Topic::Servers,
         Topic::Refreshes,
         Topic::Inventory,
         Topic::Tasks,
+        Topic::Events,
+        Topic::Alerts,
     ];
 
     /// The feature a user needs to receive the topic.
     pub fn feature(self) -> Feature {
         match self {
             Topic::Queue | Topic::Servers | Topic::Tasks => Feature::OpsView,
-            Topic::Refreshes | Topic::Inventory => Feature::InventoryView,
+            Topic::Refreshes | Topic::Inventory | Topic::Events | Topic::Alerts => {
+                Feature::InventoryView
+            }
         }
     }
 
@@ -57,6 +71,8 @@ impl Topic {
             Topic::Refreshes => "refreshes",
             Topic::Inventory => "inventory",
             Topic::Tasks => "tasks",
+            Topic::Events => "events",
+            Topic::Alerts => "alerts",
         }
     }
 }
@@ -230,6 +246,8 @@ struct Inner {
     next_seq: u64,
     next_client: u64,
     recent: VecDeque<Arc<Event>>,
+    /// The size of `recent` as sent.
+    recent_bytes: usize,
     clients: HashMap<u64, Client>,
     /// Restrictions seen, by key: their audience id and the restriction itself.
     audiences: HashMap<String, (u64, Arc<Visibility>)>,
@@ -260,6 +278,8 @@ pub struct Hub {
     /// Events kept for reconnecting clients.
     replay: usize,
     inner: Mutex<Inner>,
+    /// Told of every subscription, so that the feeds take their baselines at once.
+    subscribed: tokio::sync::Notify,
 }
 
 impl Hub {
@@ -274,11 +294,18 @@ impl Hub {
                 next_seq: 1,
                 next_client: 1,
                 recent: VecDeque::new(),
+                recent_bytes: 0,
                 clients: HashMap::new(),
                 audiences: HashMap::new(),
                 next_audience: Audience::ALL_ID + 1,
             }),
+            subscribed: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Waits for the next subscription (one made since the last wait counts too).
+    pub async fn subscription(&self) {
+        self.subscribed.notified().await;
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -368,10 +395,15 @@ impl Hub {
         event.text = serde_json::to_string(&event).unwrap_or_default().into();
         let event = Arc::new(event);
         if self.replay > 0 {
-            if inner.recent.len() >= self.replay {
-                inner.recent.pop_front();
-            }
+            inner.recent_bytes += event.text.len();
             inner.recent.push_back(event.clone());
+            while inner.recent.len() > self.replay
+                || (inner.recent_bytes > REPLAY_BYTES && inner.recent.len() > 1)
+            {
+                if let Some(old) = inner.recent.pop_front() {
+                    inner.recent_bytes -= old.text.len();
+                }
+            }
         }
         let mut gone = Vec::new();
         for (id, client) in &inner.clients {
@@ -437,6 +469,7 @@ impl Hub {
         inner.next_client += 1;
         inner.clients.insert(id, client);
         drop(inner);
+        self.subscribed.notify_one();
         Subscription {
             hub: self.clone(),
             id,
@@ -688,5 +721,19 @@ mod tests {
         });
         let sub = hub.subscribe(queue(), Visible::All, None, other);
         assert!(sub.gap && sub.backlog.is_empty(), "another epoch");
+    }
+
+    #[test]
+    fn the_replay_is_bounded_in_bytes_too() {
+        let hub = Hub::new(8, 10_000);
+        let big = "x".repeat(1024 * 1024);
+        for _ in 0..40 {
+            hub.publish(Topic::Events, Scope::Region, json!(big));
+        }
+        let inner = hub.lock();
+        assert!(inner.recent_bytes <= REPLAY_BYTES, "{}", inner.recent_bytes);
+        assert!(inner.recent.len() >= 15 && inner.recent.len() < 40);
+        let counted: usize = inner.recent.iter().map(|e| e.text.len()).sum();
+        assert_eq!(counted, inner.recent_bytes);
     }
 }

@@ -11,10 +11,8 @@
 //! thread), on SQLite the refresh of the same process does; it also polls every
 //! `websocket.inventory_poll`, so a lost notification only delays events. A table
 //! rather than the NOTIFY payload alone: payloads are capped at 8,000 bytes and lost
-//! by a node whose listening connection is down, while rows can be read again. Ids are
-//! taken before commit, so a row may commit after a later one: the tail remembers the
-//! ids it skipped over ("holes", at most [`MAX_HOLES`], for [`HOLE_TTL`]) and asks for
-//! them again. Rows older than `websocket.change_retention` are purged by every node.
+//! by a node whose listening connection is down, while rows can be read again. Rows that
+//! commit after later ones are asked for again ([`Tail`]). Rows older than `websocket.change_retention` are purged by every node.
 //!
 //! ## Who receives what
 //!
@@ -35,13 +33,13 @@
 //! summary instead: `"reload": true` with the counts (none for a restricted audience
 //! when the log has no ids to check), and no changes; the client reloads the list.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::hub::{Hub, Scope, Topic};
+use super::tail::Tail;
 use crate::api_query::catalog::Collection;
 use crate::api_query::sql::{QueryError, Visibility};
 use crate::api_query::{collection, exec, params, sql};
@@ -54,56 +52,13 @@ pub const CHUNK: usize = 500;
 pub const MAX_CHUNKS: usize = 10;
 /// Change-log rows read per look.
 const ROWS_PER_LOOK: i64 = 100;
-/// Skipped ids asked for again, at most…
-const MAX_HOLES: usize = 1_000;
-/// …and for this long (a save step's transaction that takes longer is missed).
-const HOLE_TTL: Duration = Duration::from_secs(120);
-
 /// Why a batch could not be published.
 #[derive(Debug, thiserror::Error)]
-pub enum InventoryFeedError {
-    #[error("cannot read the inventory changes: {0}")]
+pub enum FeedError {
+    #[error("cannot read the database: {0}")]
     Db(#[from] DbError),
-    #[error("cannot build the inventory query: {0}")]
+    #[error("cannot build the query: {0}")]
     Query(#[from] QueryError),
-}
-
-/// Where the tail of the change log stands.
-#[derive(Debug, Default)]
-pub struct InventoryTail {
-    /// The newest id read (None: no baseline yet — what was recorded before anyone
-    /// listened is history).
-    newest: Option<i64>,
-    /// Ids below `newest` not seen yet (perhaps still uncommitted), with when they were
-    /// first skipped.
-    holes: BTreeMap<i64, Instant>,
-}
-
-impl InventoryTail {
-    /// Whether the tail has not taken its baseline yet.
-    pub fn needs_baseline(&self) -> bool {
-        self.newest.is_none()
-    }
-
-    /// Takes in the ids of the rows read; answers nothing, remembers the holes.
-    fn saw(&mut self, ids: &[i64]) {
-        let now = Instant::now();
-        for &id in ids {
-            self.holes.remove(&id);
-            let newest = self.newest.unwrap_or(id);
-            if id > newest {
-                // Ids skipped between the newest and this one may commit later.
-                for hole in (newest + 1)..id {
-                    if self.holes.len() >= MAX_HOLES {
-                        break;
-                    }
-                    self.holes.insert(hole, now);
-                }
-            }
-            self.newest = Some(newest.max(id));
-        }
-        self.holes.retain(|_, since| since.elapsed() < HOLE_TTL);
-    }
 }
 
 /// One event to publish: to whom, about which collection, what.
@@ -111,18 +66,14 @@ type Outgoing = (Scope, &'static str, Value);
 
 /// Reads what the change log holds since the last look and publishes it to the
 /// audiences listening now; answers whether more rows are waiting.
-pub async fn publish_inventory(
-    db: &Db,
-    hub: &Hub,
-    tail: &mut InventoryTail,
-) -> Result<bool, InventoryFeedError> {
+pub async fn publish_inventory(db: &Db, hub: &Hub, tail: &mut Tail) -> Result<bool, FeedError> {
     let audiences = hub.audiences(Topic::Inventory);
     let backend = db.backend();
-    let Some(newest) = tail.newest else {
-        tail.newest = Some(db.run(newest_change_id).await?.unwrap_or(0));
+    let Some(newest) = tail.newest() else {
+        tail.start_at(db.run(newest_change_id).await?);
         return Ok(false);
     };
-    let holes: Vec<i64> = tail.holes.keys().copied().collect();
+    let holes = tail.holes();
     let (rows, outgoing) = db
         .run(move |c| {
             let rows = changes_after(c, newest, &holes, ROWS_PER_LOOK)?;
@@ -130,9 +81,9 @@ pub async fn publish_inventory(
             for row in &rows {
                 match events_of(c, backend, row, &audiences) {
                     Ok(events) => outgoing.extend(events),
-                    Err(InventoryFeedError::Db(e)) => return Err(e),
+                    Err(FeedError::Db(e)) => return Err(e),
                     // A collection the catalogue cannot query: nothing to send.
-                    Err(InventoryFeedError::Query(error)) => {
+                    Err(FeedError::Query(error)) => {
                         tracing::warn!(%error, collection = row.collection, "inventory change not published");
                     }
                 }
@@ -158,14 +109,14 @@ fn attributes(c: &Collection) -> Vec<String> {
 
 /// The rows of `c` with these ids (deleted ones included) that `v` may read, with
 /// `attrs`: the API's own statement for the collection.
-fn read(
+pub(super) fn read(
     conn: &mut DbConnection,
     backend: Backend,
     c: &'static Collection,
     ids: &[i64],
     attrs: Vec<String>,
     v: &Visibility,
-) -> Result<Vec<Value>, InventoryFeedError> {
+) -> Result<Vec<Value>, FeedError> {
     let (mut query, _) = params::parse("", c, 1)?;
     query.attributes = Some(attrs);
     query.include_deleted = true;
@@ -175,7 +126,7 @@ fn read(
     Ok(exec::run(conn, &built, None)?.rows)
 }
 
-fn id_of(row: &Value) -> Option<i64> {
+pub(super) fn id_of(row: &Value) -> Option<i64> {
     match &row["id"] {
         Value::String(s) => s.parse().ok(),
         other => other.as_i64(),
@@ -188,7 +139,7 @@ fn events_of(
     backend: Backend,
     row: &ChangeRow,
     audiences: &[(u64, Option<Arc<Visibility>>)],
-) -> Result<Vec<Outgoing>, InventoryFeedError> {
+) -> Result<Vec<Outgoing>, FeedError> {
     let Some(c) = collection(&row.collection) else {
         return Err(QueryError(format!("no collection `{}`", row.collection)).into());
     };
@@ -294,29 +245,4 @@ fn events_of(
         }
     }
     Ok(outgoing)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tail_remembers_skipped_ids_until_they_come() {
-        let mut tail = InventoryTail {
-            newest: Some(10),
-            ..InventoryTail::default()
-        };
-        tail.saw(&[11, 14]);
-        assert_eq!(tail.newest, Some(14));
-        assert_eq!(tail.holes.keys().copied().collect::<Vec<_>>(), vec![12, 13]);
-        tail.saw(&[13]);
-        assert_eq!(
-            tail.newest,
-            Some(14),
-            "a late row does not move the tail back"
-        );
-        assert_eq!(tail.holes.keys().copied().collect::<Vec<_>>(), vec![12]);
-        tail.saw(&[1_000_000]);
-        assert!(tail.holes.len() <= MAX_HOLES, "bounded");
-    }
 }
