@@ -855,6 +855,22 @@ fn control_alerts_report_a_failing_provider_a_silent_server_a_failover_and_a_ful
     )
     .len()
         == 2));
+    // PostgreSQL runs on this host and tells its superuser where its files are: its
+    // disk is reported once, whichever nodes see it.
+    assert!(
+        wait_until(Duration::from_secs(20), || firing("database_disk_full")
+            .len()
+            == 1),
+        "{:?}",
+        alerts(&b, "filter[]=name=database_disk_full")
+    );
+    let d = &firing("database_disk_full")[0];
+    assert!(
+        d["description"]
+            .as_str()
+            .is_some_and(|t| t.contains("PostgreSQL /") && t.contains("% full")),
+        "{d}"
+    );
     // The active node of `event` dies: it stops heart-beating, and the role moves.
     a.kill();
     assert!(

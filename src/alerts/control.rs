@@ -9,9 +9,10 @@
 //! | `role_failed_over` | a single-active role moved to another server | by an operator |
 //! | `provider_error` | a provider's status is `error` (unreachable, refresh failing) | it is `ok` again |
 //! | `data_dir_disk_full` | this node's data directory's disk is fuller than `alerts.disk_usage_threshold` | it is not |
+//! | `database_disk_full` | the database's disk (SQLite's file elsewhere than the data directory, or a PostgreSQL server on the node's host that names its data directory) is as full | it is not |
 //!
 //! Region-wide checks run on the server holding `notifier` (one per region); the disk
-//! check runs on every node for its own disk. Open alerts are unique per fingerprint,
+//! checks run on every node for the disks it can see. Open alerts are unique per fingerprint,
 //! so two checkers never duplicate one.
 
 use std::collections::HashMap;
@@ -234,6 +235,46 @@ impl ControlAlerts {
         Ok(())
     }
 
+    /// The database's disk, when this node can see it and it is not the data
+    /// directory's (reported by `data_dir_disk_full` then). A node that cannot see it
+    /// neither raises nor resolves.
+    fn database_disk_check(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        let name = "database_disk_full";
+        let Some((subject, dir)) = database_files(conn, &self.settings.database.url)? else {
+            return Ok(());
+        };
+        let Some((used, mount)) = disk_usage(&dir) else {
+            return Ok(());
+        };
+        if disk_usage(&self.data_dir).is_some_and(|(_, m)| m == mount)
+            && matches!(
+                self.settings.database.url,
+                crate::settings::DatabaseUrl::Sqlite(_)
+            )
+        {
+            return Ok(());
+        }
+        let fingerprint = format!("{name}:{subject}");
+        let threshold = f64::from(self.settings.alerts.disk_usage_threshold);
+        if used * 100.0 >= threshold {
+            raise(
+                conn,
+                &control(
+                    name,
+                    &subject,
+                    "error",
+                    format!(
+                        "The disk of the database ({subject}, mounted at {mount}) is {:.0}% full",
+                        used * 100.0
+                    ),
+                ),
+            )?;
+        } else {
+            resolve_open(conn, SOURCE_STEWARD, &fingerprint)?;
+        }
+        Ok(())
+    }
+
     /// This node's data directory's disk.
     fn disk_check(&self, conn: &mut DbConnection) -> Result<(), DbError> {
         let name = "data_dir_disk_full";
@@ -262,6 +303,60 @@ impl ControlAlerts {
         }
         Ok(())
     }
+}
+
+/// The database's files, when this node can see their disk: SQLite's file, or the
+/// data directory of a PostgreSQL server on this host that tells it (a superuser, or
+/// a member of `pg_read_all_settings`). Answers what to call it and where it is.
+fn database_files(
+    conn: &mut DbConnection,
+    url: &crate::settings::DatabaseUrl,
+) -> Result<Option<(String, PathBuf)>, DbError> {
+    use crate::settings::DatabaseUrl;
+    match url {
+        DatabaseUrl::Sqlite(path) => Ok(Some((
+            path.display().to_string(),
+            path.parent().map(PathBuf::from).unwrap_or_default(),
+        ))),
+        DatabaseUrl::Postgres(text) => {
+            if !is_local(text) {
+                return Ok(None);
+            }
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                setting: String,
+            }
+            let found: Vec<Setting> = with_backend!(conn, c => diesel::sql_query(
+                "SELECT setting FROM pg_settings WHERE name = 'data_directory'",
+            )
+            .load(c))?;
+            Ok(found.into_iter().next().map(|s| {
+                (
+                    format!("PostgreSQL {}", s.setting),
+                    PathBuf::from(s.setting),
+                )
+            }))
+        }
+    }
+}
+
+/// Whether a `postgres://` URL names a server on this host (loopback, or a socket).
+fn is_local(url: &str) -> bool {
+    // `postgres:` is not a special scheme: its host comes back as text.
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = u
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.is_empty()
+        || host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How full the disk holding `dir` is (0–1), and its mount point.
@@ -298,6 +393,7 @@ impl Component for ControlAlerts {
                     .db
                     .run(move |conn| {
                         checker.disk_check(conn)?;
+                        checker.database_disk_check(conn)?;
                         if region {
                             let mut m = memory.lock().unwrap_or_else(|p| p.into_inner());
                             checker.region_checks(conn, &mut m)?;
@@ -343,5 +439,16 @@ mod tests {
         let (used, mount) = disk_usage(dir.path()).expect("a disk");
         assert!((0.0..=1.0).contains(&used), "{used}");
         assert!(!mount.is_empty());
+    }
+
+    #[test]
+    fn a_local_postgres_url_is_recognised() {
+        assert!(is_local("postgres://postgres@127.0.0.1:5432/x"));
+        assert!(is_local("postgresql://u@localhost/x"));
+        assert!(is_local("postgres://u@[::1]:5432/x"));
+        assert!(is_local("postgres:///x?host=/var/run/postgresql"));
+        assert!(!is_local("postgres://u@db.example.com/x"));
+        assert!(!is_local("postgres://u@10.0.0.5/x"));
+        assert!(!is_local("not a url"));
     }
 }
