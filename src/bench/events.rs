@@ -11,7 +11,9 @@
 //!    each restart is timed until its events are stored. The storm must end with every
 //!    occurrence counted.
 //! 3. **alerts** (`alert_ingest_per_sec`) — Alertmanager payloads of 100 firing alerts
-//!    each, stored through the same code as `POST /api/alertmanager` (without HTTP).
+//!    each, stored through the same code as `POST /api/alertmanager` (without HTTP);
+//!    then (`alert_ingest_http_per_sec`) posted to a node process's
+//!    `/api/alertmanager` by 4 concurrent senders.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::database::BenchDatabase;
+use super::node_process::{NodeProcess, token};
 use super::provider_node::ProviderNode;
 use super::rss::RssSampler;
 use super::sim_process::SimProcess;
@@ -301,6 +304,8 @@ pub async fn run_events_bench(
         options.alerts
     );
     bench.stop().await;
+    drop(bench);
+    let http_per_sec = alerts_over_http(&options).await?;
     Ok(json!({
         "bench": "events",
         "database": backend,
@@ -317,5 +322,69 @@ pub async fn run_events_bench(
         "other_provider_p99_ms": p99,
         "alerts": options.alerts,
         "alert_ingest_per_sec": alert_ingest_per_sec,
+        "alert_ingest_http_per_sec": http_per_sec,
     }))
+}
+
+/// Alertmanager payloads of 100 alerts each, `POST`ed to `/api/alertmanager` of a node
+/// process (`steward start`) by 4 concurrent senders, with the admin's token:
+/// alerts stored per second, HTTP, authentication and validation included.
+async fn alerts_over_http(options: &EventsBenchOptions) -> anyhow::Result<f64> {
+    let database = BenchDatabase::create(options.database.as_deref())?;
+    let dir = database.dir().join("node");
+    std::fs::create_dir_all(&dir)?;
+    let mut node = NodeProcess::start(&database.url_text(), &dir, "web_services")?;
+    let url = node.url.clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let password = std::fs::read_to_string(crate::auth::bootstrap::password_file(&dir))?
+        .trim()
+        .to_string();
+    let admin = token(&http, &url, "admin", &password).await?;
+    let payloads: Vec<Value> = (0..options.alerts)
+        .step_by(100)
+        .map(|from| {
+            let alerts: Vec<Value> = (from..(from + 100).min(options.alerts))
+                .map(|i| {
+                    json!({"status": "firing", "labels": {"alertname": "BenchHttp", "instance": format!("host-{i}"), "severity": "warning"},
+                        "annotations": {"description": "bench"}, "startsAt": "2026-12-01T00:00:00Z",
+                        "endsAt": "0001-01-01T00:00:00Z", "fingerprint": format!("{i:016x}")})
+                })
+                .collect();
+            json!({"version": "4", "status": "firing", "receiver": "steward", "alerts": alerts})
+        })
+        .collect();
+    let queue = Arc::new(std::sync::Mutex::new(payloads));
+    let started = Instant::now();
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, url, admin, queue) =
+                (http.clone(), url.clone(), admin.clone(), queue.clone());
+            tokio::spawn(async move {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                    let Some(body) = next else {
+                        return Ok::<(), anyhow::Error>(());
+                    };
+                    http.post(format!("{url}/api/alertmanager"))
+                        .header("X-Auth-Token", &admin)
+                        .json(&body)
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await??;
+    }
+    let per_sec = options.alerts as f64 / started.elapsed().as_secs_f64();
+    node.stop();
+    eprintln!(
+        "bench: {} alerts posted to /api/alertmanager over HTTP ({per_sec:.0}/s)",
+        options.alerts
+    );
+    Ok(per_sec)
 }
