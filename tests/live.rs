@@ -611,34 +611,10 @@ fn changes_until(socket: &mut Socket, done: impl Fn(&[Value]) -> bool) -> Vec<Va
 
 /// Inventory changes received until nothing came for `quiet`.
 fn changes_while_talking(socket: &mut Socket, quiet: Duration) -> Vec<Value> {
-    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
-        tcp.set_read_timeout(Some(quiet)).expect("timeout");
-    }
-    let mut seen = Vec::new();
-    loop {
-        match socket.read() {
-            Ok(Message::Text(text)) => {
-                let event: Value = serde_json::from_str(text.as_str()).expect("json");
-                seen.extend(changes_of(&event));
-            }
-            Ok(Message::Close(frame)) => panic!("closed: {frame:?}"),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                break;
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-    if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
-        tcp.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-    }
-    seen
+    messages_while_talking(socket, quiet)
+        .iter()
+        .flat_map(changes_of)
+        .collect()
 }
 
 fn of<'a>(changes: &'a [Value], collection: &'a str) -> impl Iterator<Item = &'a Value> {
@@ -664,6 +640,20 @@ fn add_sim(node: &common::Node, name: &str, sim: &Sim) -> String {
     reply["id"].as_str().expect("id").to_string()
 }
 
+/// Pat, a viewer limited to the project `payments` (password `viewer-pw-1`).
+fn add_payments_viewer(node: &common::Node) {
+    let (status, group) = node.post_json(
+        "/api/groups",
+        &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
+    );
+    assert_eq!(status, 201, "{group}");
+    let (status, user) = node.post_json(
+        "/api/users",
+        &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
+    );
+    assert_eq!(status, 201, "{user}");
+}
+
 fn sim_pod_count(sim: &Sim) -> usize {
     sim.get_json("/api/v1/pods")["items"]
         .as_array()
@@ -675,17 +665,7 @@ both_backends!(
     |db: TestDb| {
         let node = inventory_node(&db, "live").start();
         let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "30", "--seed", "5"]);
-        // A viewer limited to the project `payments`.
-        let (status, group) = node.post_json(
-            "/api/groups",
-            &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
-        );
-        assert_eq!(status, 201, "{group}");
-        let (status, user) = node.post_json(
-            "/api/users",
-            &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
-        );
-        assert_eq!(status, 201, "{user}");
+        add_payments_viewer(&node);
         let mut admin = subscribe_inventory(
             &node,
             &[("X-Auth-Token", &node.admin_token())],
@@ -1170,16 +1150,7 @@ both_backends!(
             .env("STEWARD__EVENTS__BATCH_WINDOW", "100ms")
             .start();
         let sim = Sim::start(&["--nodes", "2", "--pods-per-node", "20", "--seed", "5"]);
-        let (status, group) = node.post_json(
-            "/api/groups",
-            &json!({"name": "payments-viewers", "role": "viewer", "filters": {"projects": ["payments"]}}),
-        );
-        assert_eq!(status, 201, "{group}");
-        let (status, user) = node.post_json(
-            "/api/users",
-            &json!({"userid": "pat", "password": "viewer-pw-1", "groups": ["payments-viewers"]}),
-        );
-        assert_eq!(status, 201, "{user}");
+        add_payments_viewer(&node);
         let provider = add_sim(&node, "cluster", &sim);
         let pods = {
             let ok = wait_until(Duration::from_secs(60), || {

@@ -239,7 +239,6 @@ impl ControlAlerts {
     /// directory's (reported by `data_dir_disk_full` then). A node that cannot see it
     /// neither raises nor resolves.
     fn database_disk_check(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        let name = "database_disk_full";
         let Some((subject, dir)) = database_files(conn, &self.settings.database.url)? else {
             return Ok(());
         };
@@ -254,54 +253,46 @@ impl ControlAlerts {
         {
             return Ok(());
         }
-        let fingerprint = format!("{name}:{subject}");
+        self.report_disk(conn, "database_disk_full", &subject, Some(used), || {
+            format!(
+                "The disk of the database ({subject}, mounted at {mount}) is {:.0}% full",
+                used * 100.0
+            )
+        })
+    }
+
+    /// Raises the disk alert `name` about `subject` when the disk is `used` (0–1) beyond
+    /// the threshold, resolves it otherwise (`None`: not known).
+    fn report_disk(
+        &self,
+        conn: &mut DbConnection,
+        name: &str,
+        subject: &str,
+        used: Option<f64>,
+        description: impl FnOnce() -> String,
+    ) -> Result<(), DbError> {
         let threshold = f64::from(self.settings.alerts.disk_usage_threshold);
-        if used * 100.0 >= threshold {
-            raise(
-                conn,
-                &control(
-                    name,
-                    &subject,
-                    "error",
-                    format!(
-                        "The disk of the database ({subject}, mounted at {mount}) is {:.0}% full",
-                        used * 100.0
-                    ),
-                ),
-            )?;
+        if used.is_some_and(|u| u * 100.0 >= threshold) {
+            raise(conn, &control(name, subject, "error", description()))?;
         } else {
-            resolve_open(conn, SOURCE_STEWARD, &fingerprint)?;
+            resolve_open(conn, SOURCE_STEWARD, &format!("{name}:{subject}"))?;
         }
         Ok(())
     }
 
     /// This node's data directory's disk.
     fn disk_check(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        let name = "data_dir_disk_full";
         let subject = self.server_name.clone();
-        let threshold = f64::from(self.settings.alerts.disk_usage_threshold);
-        let fingerprint = format!("{name}:{subject}");
-        match disk_usage(&self.data_dir) {
-            Some((used, mount)) if used * 100.0 >= threshold => {
-                raise(
-                    conn,
-                    &control(
-                        name,
-                        &subject,
-                        "error",
-                        format!(
-                            "The disk of {} (data directory of {subject}, mounted at {mount}) is {:.0}% full",
-                            self.data_dir.display(),
-                            used * 100.0
-                        ),
-                    ),
-                )?;
-            }
-            _ => {
-                resolve_open(conn, SOURCE_STEWARD, &fingerprint)?;
-            }
-        }
-        Ok(())
+        let found = disk_usage(&self.data_dir);
+        let used = found.as_ref().map(|(u, _)| *u);
+        self.report_disk(conn, "data_dir_disk_full", &subject, used, || {
+            let (used, mount) = found.unwrap_or_default();
+            format!(
+                "The disk of {} (data directory of {subject}, mounted at {mount}) is {:.0}% full",
+                self.data_dir.display(),
+                used * 100.0
+            )
+        })
     }
 }
 

@@ -282,18 +282,8 @@ pub async fn run_events_bench(
 
     // 3. Alert ingest.
     let started = Instant::now();
-    let mut posted = 0;
-    while posted < options.alerts {
-        let alerts: Vec<Value> = (posted..(posted + 100).min(options.alerts))
-            .map(|i| {
-                json!({"status": "firing", "labels": {"alertname": "BenchAlert", "instance": format!("host-{i}"), "severity": "warning"},
-                    "annotations": {"description": "bench"}, "startsAt": "2026-12-01T00:00:00Z",
-                    "endsAt": "0001-01-01T00:00:00Z", "fingerprint": format!("{i:016x}")})
-            })
-            .collect();
-        posted += alerts.len();
-        let payload: crate::alerts::alertmanager::Payload =
-            serde_json::from_value(json!({"version": "4", "status": "firing", "alerts": alerts}))?;
+    for body in alert_payloads("BenchAlert", options.alerts) {
+        let payload: crate::alerts::alertmanager::Payload = serde_json::from_value(body)?;
         crate::alerts::alertmanager::validate(&payload).map_err(anyhow::Error::msg)?;
         db.run(move |c| crate::alerts::alertmanager::ingest(c, &payload, None))
             .await?;
@@ -326,6 +316,23 @@ pub async fn run_events_bench(
     }))
 }
 
+/// Alertmanager (v4) payloads of 100 firing alerts each, `n` alerts named `name` in all.
+fn alert_payloads(name: &str, n: usize) -> Vec<Value> {
+    (0..n)
+        .step_by(100)
+        .map(|from| {
+            let alerts: Vec<Value> = (from..(from + 100).min(n))
+                .map(|i| {
+                    json!({"status": "firing", "labels": {"alertname": name, "instance": format!("host-{i}"), "severity": "warning"},
+                        "annotations": {"description": "bench"}, "startsAt": "2026-12-01T00:00:00Z",
+                        "endsAt": "0001-01-01T00:00:00Z", "fingerprint": format!("{name}{i:016x}")})
+                })
+                .collect();
+            json!({"version": "4", "status": "firing", "receiver": "steward", "alerts": alerts})
+        })
+        .collect()
+}
+
 /// Alertmanager payloads of 100 alerts each, `POST`ed to `/api/alertmanager` of a node
 /// process (`steward start`) by 4 concurrent senders, with the admin's token:
 /// alerts stored per second, HTTP, authentication and validation included.
@@ -342,20 +349,10 @@ async fn alerts_over_http(options: &EventsBenchOptions) -> anyhow::Result<f64> {
         .trim()
         .to_string();
     let admin = token(&http, &url, "admin", &password).await?;
-    let payloads: Vec<Value> = (0..options.alerts)
-        .step_by(100)
-        .map(|from| {
-            let alerts: Vec<Value> = (from..(from + 100).min(options.alerts))
-                .map(|i| {
-                    json!({"status": "firing", "labels": {"alertname": "BenchHttp", "instance": format!("host-{i}"), "severity": "warning"},
-                        "annotations": {"description": "bench"}, "startsAt": "2026-12-01T00:00:00Z",
-                        "endsAt": "0001-01-01T00:00:00Z", "fingerprint": format!("{i:016x}")})
-                })
-                .collect();
-            json!({"version": "4", "status": "firing", "receiver": "steward", "alerts": alerts})
-        })
-        .collect();
-    let queue = Arc::new(std::sync::Mutex::new(payloads));
+    let queue = Arc::new(std::sync::Mutex::new(alert_payloads(
+        "BenchHttp",
+        options.alerts,
+    )));
     let started = Instant::now();
     let senders: Vec<_> = (0..4)
         .map(|_| {

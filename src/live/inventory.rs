@@ -126,6 +126,25 @@ pub(super) fn read(
     Ok(exec::run(conn, &built, None)?.rows)
 }
 
+/// Which of `ids` an audience with `visibility` may read (None: unrestricted, all).
+pub(super) fn visible_ids(
+    conn: &mut DbConnection,
+    backend: Backend,
+    c: &'static Collection,
+    ids: &[i64],
+    visibility: Option<&Visibility>,
+) -> Result<Option<HashSet<i64>>, FeedError> {
+    let Some(v) = visibility else {
+        return Ok(None);
+    };
+    Ok(Some(
+        read(conn, backend, c, ids, Vec::new(), v)?
+            .iter()
+            .filter_map(id_of)
+            .collect(),
+    ))
+}
+
 pub(super) fn id_of(row: &Value) -> Option<i64> {
     match &row["id"] {
         Value::String(s) => s.parse().ok(),
@@ -200,15 +219,7 @@ fn events_of(
     .collect();
     let mut outgoing = Vec::new();
     for (audience, visibility) in audiences {
-        let visible: Option<HashSet<i64>> = match visibility {
-            None => None,
-            Some(v) => Some(
-                read(conn, backend, c, &ids, Vec::new(), v)?
-                    .iter()
-                    .filter_map(id_of)
-                    .collect(),
-            ),
-        };
+        let visible = visible_ids(conn, backend, c, &ids, visibility.as_deref())?;
         let changes: Vec<Value> = actions
             .iter()
             .filter(|(_, id)| visible.as_ref().is_none_or(|v| v.contains(id)))

@@ -12,7 +12,7 @@
 //! As on the `inventory` topic, the rows are read once with the API's own statement and,
 //! for each restricted audience, the ids it may read are found by one more query.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::hub::{Hub, Scope, Topic};
-use super::inventory::{FeedError, id_of, read};
+use super::inventory::{FeedError, id_of, read, visible_ids};
 use super::tail::Tail;
 use crate::api_query::catalog::Collection;
 use crate::api_query::collection;
@@ -76,15 +76,7 @@ fn per_audience(
     .collect();
     let mut out = Vec::new();
     for (audience, visibility) in audiences {
-        let visible: Option<HashSet<i64>> = match visibility {
-            None => None,
-            Some(v) => Some(
-                read(conn, backend, c, ids, Vec::new(), v)?
-                    .iter()
-                    .filter_map(id_of)
-                    .collect(),
-            ),
-        };
+        let visible = visible_ids(conn, backend, c, ids, visibility.as_deref())?;
         let mine: Vec<Value> = ids
             .iter()
             .filter(|id| visible.as_ref().is_none_or(|v| v.contains(id)))
