@@ -4,7 +4,8 @@
 //!
 //! 1. **throughput** (`events_per_sec`) — storm folding off: one cluster records
 //!    `--events` distinct Events as fast as it can; timed from the request until every
-//!    one is a stored `event_streams` row with its links.
+//!    one is a stored `event_streams` row with its links; then the retention purge
+//!    deletes them all, in batches of `events.purge_batch` (`events_purged_per_sec`).
 //! 2. **storm** (`storm_peak_rss_mb`, `other_provider_p99_ms`) — a new node, folding on:
 //!    the first cluster repeats one pod's BackOff event `--storm` times in a burst (one
 //!    Event counting up); meanwhile a second cluster restarts a pod every 200 ms, and
@@ -153,6 +154,7 @@ pub async fn run_events_bench(
     let noisy = SimProcess::spawn_holding(4, 10, options.events + 1_000)?;
     let database = BenchDatabase::create(options.database.as_deref())?;
     let settings = Arc::new(settings_for(&base, &database.url, false));
+    let purge_settings = settings.clone();
     let bench = ProviderNode::start(settings, database, &noisy.url, false).await?;
     let (db, a) = (bench.db.clone(), bench.provider_id);
     let initial = sim_events(&http, &noisy.url).await? as i64;
@@ -202,6 +204,21 @@ pub async fn run_events_bench(
     );
     let backend = db.backend().name();
     bench.stop().await;
+    // Retention: every row is past `events.keep_events` for a clock half a year on.
+    let stored_rows = stored(&db, a).await?.0;
+    let started = Instant::now();
+    let report = db
+        .run(move |c| {
+            let later = crate::clock::now() + chrono::Duration::days(366);
+            crate::events::purge(c, &purge_settings, later)
+        })
+        .await?;
+    let purge_s = started.elapsed().as_secs_f64();
+    let events_purged_per_sec = report.events as f64 / purge_s.max(1e-9);
+    eprintln!(
+        "bench: retention purged {} of {stored_rows} event rows in {purge_s:.1}s ({events_purged_per_sec:.0}/s, batches of {})",
+        report.events, base.events.purge_batch
+    );
     drop(bench);
     drop(noisy);
 
@@ -302,6 +319,7 @@ pub async fn run_events_bench(
         "events": options.events,
         "events_per_sec": events_per_sec,
         "events_linked": linked,
+        "events_purged_per_sec": events_purged_per_sec,
         "storm": options.storm,
         "storm_seconds": storm_s,
         "storm_occurrences_counted": counted,
