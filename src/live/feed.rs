@@ -99,9 +99,14 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
         let baseline_records = (events.needs_baseline()
             && feeds.hub.has_subscribers(Topic::Events))
             || (alerts.needs_baseline() && feeds.hub.has_subscribers(Topic::Alerts));
-        if wake || more_events || baseline_records || due(records_at, feeds.inventory_poll) {
+        let records_due = wake || baseline_records || due(records_at, feeds.inventory_poll);
+        if records_due {
             records_at = Some(Instant::now());
-            more_events = publish_records(&feeds, &mut events, &mut alerts).await;
+        }
+        if records_due || more_events {
+            // Catching up on events does not read the alerts again each time.
+            more_events =
+                publish_records(&feeds, &mut events, records_due.then_some(&mut alerts)).await;
         }
         // A first subscriber: the tail's baseline is taken at once, not at the next
         // poll, so that the change whose NOTIFY wakes the feed is not taken as history.
@@ -148,9 +153,14 @@ async fn run(feeds: LiveFeeds, ctx: ComponentContext) -> Result<(), String> {
     }
 }
 
-/// The `events` and `alerts` topics, while anyone listens (a cursor is dropped when
-/// nobody does: what happens meanwhile is history); answers whether more events wait.
-async fn publish_records(feeds: &LiveFeeds, events: &mut Tail, alerts: &mut AlertCursor) -> bool {
+/// The `events` and `alerts` topics (`alerts` None: events only), while anyone
+/// listens (a cursor is dropped when nobody does: what happens meanwhile is history);
+/// answers whether more events wait.
+async fn publish_records(
+    feeds: &LiveFeeds,
+    events: &mut Tail,
+    alerts: Option<&mut AlertCursor>,
+) -> bool {
     let mut more = false;
     if feeds.hub.has_subscribers(Topic::Events) {
         match publish_events(&feeds.db, &feeds.hub, events).await {
@@ -160,6 +170,9 @@ async fn publish_records(feeds: &LiveFeeds, events: &mut Tail, alerts: &mut Aler
     } else {
         *events = Tail::default();
     }
+    let Some(alerts) = alerts else {
+        return more;
+    };
     if feeds.hub.has_subscribers(Topic::Alerts) {
         if let Err(error) = publish_alerts(&feeds.db, &feeds.hub, alerts).await {
             tracing::warn!(%error, "cannot publish alert changes");
