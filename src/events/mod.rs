@@ -61,10 +61,10 @@ pub fn shard_of(uid: &str, shards: usize) -> usize {
     if shards <= 1 {
         return 0;
     }
-    let hash = uid.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    (hash % shards as u64) as usize
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(uid.as_bytes());
+    (hasher.finish() % shards as u64) as usize
 }
 
 /// A batch for the handler.
